@@ -1,0 +1,110 @@
+"""The application factory. Nothing is built at import time."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.resources import files
+
+from litestar import Litestar
+from litestar.config.app import AppConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
+from litestar.types import Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.audit.routes import AuditController
+from registry.auth.dependencies import authentication_middleware, provide_principal
+from registry.config import Settings
+from registry.db import create_engine, create_sessionmaker, provide_db_session
+from registry.errors import handle_exception
+from registry.health.routes import HealthController
+from registry.logging import configure_logging, log_request
+from registry.organizations.routes import ApiKeyController, OrganizationController
+
+ASSETS_PATH = "/schema/assets"
+
+DESCRIPTION = """A registry of intimate-partner-violence peer-support programs and the clinicians,
+evaluators and trainers who partner with them. Organizations authenticate with
+`Authorization: Bearer <key>`. Errors are RFC 9457 `application/problem+json`."""
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="IPV peer-program registry",
+        version="0.1.0",
+        description=DESCRIPTION,
+        path="/schema",
+        use_handler_docstrings=True,
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+                css_url=f"{ASSETS_PATH}/swagger-ui.css",
+                standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
+                favicon="",
+            )
+        ],
+        components=Components(
+            security_schemes={
+                "BearerKey": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key issued by the registry"
+                )
+            }
+        ),
+        security=[{}, {"BearerKey": []}],
+    )
+
+
+class RegistryApp(Litestar):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+        await log_request(super().__call__, scope, receive, send)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> Litestar:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        app.state.sessionmaker = create_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    assets = create_static_files_router(
+        path=ASSETS_PATH,
+        directories=[str(files("registry.docs") / "assets")],
+        include_in_schema=False,
+        opt={"skip_rate_limit": True},
+    )
+    config = AppConfig(
+        route_handlers=[
+            HealthController,
+            OrganizationController,
+            ApiKeyController,
+            AuditController,
+            assets,
+        ],
+        dependencies={
+            "db_session": Provide(provide_db_session),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers={Exception: handle_exception},
+        middleware=[authentication_middleware],
+        # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
+        lifespan=[database] if sessionmaker is None else [],
+        state=State({"settings": settings, "sessionmaker": sessionmaker}),
+        openapi_config=_openapi(),
+        debug=False,
+        request_max_body_size=64 * 1024,
+    )
+    return RegistryApp.from_config(config)

@@ -1,0 +1,46 @@
+"""Settings: one frozen struct, read from the environment once, passed explicitly."""
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # None means "start the embedded PostgreSQL in data_dir" (the newcomer's path).
+    database_url: str | None = None
+    data_dir: str = ".data"
+    # Pool sizing per API process; scale out by adding processes, not by growing this.
+    db_pool_size: int = 10
+    db_max_overflow: int = 5
+    db_pool_timeout_s: float = 3.0
+    db_statement_timeout_ms: int = 5000
+    ready_timeout_s: float = 2.0
+    log_level: str = "INFO"
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if url := env.get("DATABASE_URL"):
+            values["database_url"] = url
+        for field in msgspec.structs.fields(cls):
+            key = f"REGISTRY_{field.name.upper()}"
+            if key in env:
+                values[field.name] = env[key]
+        # convert() with strict=False parses "5000" into int and "true" into bool.
+        return msgspec.convert(values, cls, strict=False)
+
+
+def async_database_url(url: str) -> str:
+    """Accept the usual postgres:// forms and pin the asyncpg driver."""
+    for prefix in (
+        "postgres://",
+        "postgresql://",
+        "postgresql+psycopg://",
+        "postgresql+psycopg2://",
+    ):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    return url

@@ -1,0 +1,173 @@
+"""Domain errors and the one handler that renders every error as RFC 9457 problem+json."""
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+logger = logging.getLogger("registry.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+# Stable problem types by status, for errors raised by the framework itself.
+_HTTP_TYPES: dict[int, tuple[str, str]] = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    406: ("not-acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    412: ("precondition-failed", "Precondition failed"),
+    413: ("payload-too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-input", "Invalid input"),
+    428: ("precondition-required", "Precondition required"),
+    429: ("too-many-requests", "Too many requests"),
+    500: ("internal-error", "Internal server error"),
+    503: ("service-unavailable", "Service unavailable"),
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"/problems/{slug}"
+
+
+class RegistryError(Exception):
+    """Base of the errors services raise; each maps to one HTTP status and problem type."""
+
+    status_code = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra or {}
+        self.headers = headers or {}
+
+
+class Unauthorized(RegistryError):
+    status_code, slug, title = 401, "unauthorized", "Authentication required"
+
+
+class Forbidden(RegistryError):
+    status_code, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(RegistryError):
+    status_code, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(RegistryError):
+    status_code, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(RegistryError):
+    status_code, slug, title = 412, "precondition-failed", "Precondition failed"
+
+
+class InvalidInput(RegistryError):
+    status_code, slug, title = 422, "invalid-input", "Invalid input"
+
+
+class PreconditionRequired(RegistryError):
+    status_code, slug, title = 428, "precondition-required", "Precondition required"
+
+
+class TooManyRequests(RegistryError):
+    status_code, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class ServiceUnavailable(RegistryError):
+    status_code, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    *,
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": problem_type(slug),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if extra:
+        body.update({k: v for k, v in extra.items() if k not in body})
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                errors.append({k: str(v) for k, v in item.items() if k in ("key", "message", "source")})
+    return errors
+
+
+def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    """Render any exception as problem+json; internals never reach the client."""
+    if isinstance(exc, RegistryError):
+        return problem_response(
+            exc.status_code, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers
+        )
+    if isinstance(exc, ValidationException):
+        errors = _validation_errors(exc)
+        detail = "; ".join(
+            f"{e.get('key') or e.get('source', 'body')}: {e.get('message', '')}" for e in errors
+        ) or str(exc.detail)
+        status = 400 if "malformed" in detail.lower() else 422
+        slug, title = _HTTP_TYPES[status]
+        return problem_response(status, slug, title, detail, extra={"errors": errors})
+    if isinstance(exc, NotAuthorizedException):
+        return problem_response(
+            401,
+            "unauthorized",
+            "Authentication required",
+            str(exc.detail),
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        slug, title = _HTTP_TYPES.get(status, ("http-error", "HTTP error"))
+        headers = dict(exc.headers or {})
+        return problem_response(status, slug, title, str(exc.detail), headers=headers)
+    if isinstance(exc, OperationalError | PoolTimeoutError | OSError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The database is unavailable or busy; retry shortly.",
+            headers={"Retry-After": "2"},
+        )
+    logger.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
+    return problem_response(
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Internal server error",
+        "An unexpected error occurred; it has been logged.",
+    )

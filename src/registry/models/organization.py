@@ -1,0 +1,49 @@
+"""Organizations (who lists things) and their API keys (how they prove it)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from registry.db import Base, TimestampMixin, new_id, utcnow
+
+
+class Organization(TimestampMixin, Base):
+    __tablename__ = "organization"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kinds: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    website: Mapped[str | None] = mapped_column(String(500))
+    country: Mapped[str | None] = mapped_column(String(2))
+    description: Mapped[str | None] = mapped_column(Text)
+    verification_status: Mapped[str] = mapped_column(String(20), default="unverified")
+    verified_at: Mapped[datetime | None]
+    # A counter bumped on every change; the ETag is derived from it.
+    version: Mapped[int] = mapped_column(default=1)
+
+    api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="organization", lazy="raise")
+
+    __table_args__ = (Index("ix_organization_name_id", "name", "id"),)
+
+
+class ApiKey(Base):
+    """A bearer credential. Only a SHA-256 of the secret is stored; keys carry >=128 random bits,
+    so a fast hash is safe and lookups stay a single index probe."""
+
+    __tablename__ = "api_key"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[bytes] = mapped_column(unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    revoked_at: Mapped[datetime | None]
+
+    organization: Mapped[Organization | None] = relationship(back_populates="api_keys", lazy="raise")

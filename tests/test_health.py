@@ -1,0 +1,45 @@
+"""Liveness, readiness, and readiness when the database goes away and comes back."""
+
+import time
+
+from registry.app import create_app
+from registry.config import Settings
+from registry.db import create_engine, create_sessionmaker
+from tests.factories import Client, app_client
+from tests.tcp_proxy import DatabaseProxy
+
+
+async def test_health_and_ready(client: Client) -> None:
+    health = await client.get("/health")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+
+
+async def test_ready_turns_503_without_the_database_and_recovers(
+    database_url: str, settings: Settings
+) -> None:
+    proxy = DatabaseProxy(database_url)
+    await proxy.start()
+    engine = create_engine(settings, proxy.url_through(database_url))
+    app = create_app(settings, sessionmaker=create_sessionmaker(engine))
+    try:
+        async with app_client(app) as client:
+            assert (await client.get("/ready")).status_code == 200
+
+            await proxy.stop()
+            started = time.monotonic()
+            down = await client.get("/ready")
+            elapsed = time.monotonic() - started
+            assert down.status_code == 503
+            assert down.headers["content-type"].startswith("application/problem+json")
+            assert down.json()["type"] == "/problems/service-unavailable"
+            assert elapsed < 3.0, f"/ready took {elapsed:.1f}s with the database gone"
+            # The process itself is still alive.
+            assert (await client.get("/health")).status_code == 200
+
+            await proxy.start()  # same port: the database is back
+            assert (await client.get("/ready")).status_code == 200
+    finally:
+        await proxy.stop()
+        await engine.dispose()
