@@ -14,6 +14,13 @@ from registry.db import Base
 config = context.config
 target_metadata = Base.metadata
 
+# Indexes on expressions, written by hand in revisions, that autogenerate cannot compare.
+HAND_WRITTEN_INDEXES = frozenset({"ix_listing_earth"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "index" and name in HAND_WRITTEN_INDEXES)
+
 
 def run_migrations_offline() -> None:
     context.configure(
@@ -27,7 +34,12 @@ def run_migrations_offline() -> None:
 
 
 def do_run_migrations(connection: Connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        compare_type=True,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

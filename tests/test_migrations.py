@@ -10,9 +10,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import registry.models  # noqa: F401
 from registry.db import Base
 
+HAND_WRITTEN_INDEXES = frozenset({"ix_listing_earth"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return not (type_ == "index" and name in HAND_WRITTEN_INDEXES)
+
 
 def _diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": include_object}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

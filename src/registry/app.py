@@ -23,6 +23,9 @@ from registry.errors import handle_exception
 from registry.health.routes import HealthController
 from registry.logging import configure_logging, log_request
 from registry.organizations.routes import ApiKeyController, OrganizationController
+from registry.partners.routes import PartnerController
+from registry.programs.routes import ProgramController
+from registry.taxonomies.routes import TaxonomyController
 
 ASSETS_PATH = "/schema/assets"
 
@@ -92,6 +95,9 @@ def create_app(
             OrganizationController,
             ApiKeyController,
             AuditController,
+            TaxonomyController,
+            ProgramController,
+            PartnerController,
             assets,
         ],
         dependencies={

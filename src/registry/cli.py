@@ -5,13 +5,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Role
-from registry.config import Settings
+from registry.config import Settings, data_dir
 from registry.db import create_engine, create_sessionmaker
 from registry.embedded import database_url
 from registry.migrations import upgrade
@@ -35,7 +34,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    with database_url(settings.database_url, Path(settings.data_dir)) as url:
+    with database_url(settings.database_url, data_dir(settings)) as url:
         if args.migrate:
             upgrade(url)
         if args.seed_if_empty:
@@ -63,7 +62,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
-    with database_url(settings.database_url, Path(settings.data_dir)) as url:
+    with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)
     print("migrations applied")
     return 0
@@ -72,7 +71,7 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     from registry.seeding import load_seeds
 
-    with database_url(settings.database_url, Path(settings.data_dir)) as url:
+    with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)
         counts = _with_session(url, settings, load_seeds)
     print("seeded: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
@@ -83,7 +82,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     from registry.organizations.service import create_role_key
 
     role = Role(args.role)
-    with database_url(settings.database_url, Path(settings.data_dir)) as url:
+    with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)
         key = _with_session(url, settings, lambda s: create_role_key(s, None, role, args.label))
     print(f"created {role.value} key {key.prefix}... (id {key.id}); it is shown only once:")
@@ -96,7 +95,7 @@ def cmd_revision(args: argparse.Namespace, settings: Settings) -> int:
 
     from registry.migrations import alembic_config
 
-    with database_url(settings.database_url, Path(settings.data_dir)) as url:
+    with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)
         command.revision(alembic_config(url), message=args.message, autogenerate=True)
     return 0

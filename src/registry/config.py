@@ -2,6 +2,7 @@
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import msgspec
 
@@ -9,7 +10,8 @@ import msgspec
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # None means "start the embedded PostgreSQL in data_dir" (the newcomer's path).
     database_url: str | None = None
-    data_dir: str = ".data"
+    # Empty means: `.data` in the checkout this code runs from (or the working directory).
+    data_dir: str = ""
     # Pool sizing per API process; scale out by adding processes, not by growing this.
     db_pool_size: int = 10
     db_max_overflow: int = 5
@@ -31,6 +33,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 values[field.name] = env[key]
         # convert() with strict=False parses "5000" into int and "true" into bool.
         return msgspec.convert(values, cls, strict=False)
+
+
+def default_data_dir() -> Path:
+    checkout = Path(__file__).resolve().parents[2]
+    base = checkout if (checkout / "pyproject.toml").is_file() else Path.cwd()
+    return base / ".data"
+
+
+def data_dir(settings: Settings) -> Path:
+    return Path(settings.data_dir) if settings.data_dir else default_data_dir()
 
 
 def async_database_url(url: str) -> str:

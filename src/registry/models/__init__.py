@@ -1,6 +1,17 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
+from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, Listing
 from registry.models.organization import ApiKey, Organization
+from registry.models.taxonomy import TaxonomyTerm
 
-__all__ = ["ApiKey", "AuditEvent", "Organization"]
+__all__ = [
+    "PROGRAM_KIND",
+    "ApiKey",
+    "AuditEvent",
+    "Contact",
+    "EvaluationRecord",
+    "Listing",
+    "Organization",
+    "TaxonomyTerm",
+]

@@ -1,0 +1,114 @@
+"""SQL for finding listings: filters, full-text search and the radius search (earthdistance)."""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from registry.auth.principal import Principal
+from registry.listings.visibility import listing_visible
+from registry.locations.geo import BAND_CODES, DISTANCE_BANDS
+from registry.models import Listing, Organization
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingFilters:
+    kinds: Sequence[str]
+    equals: dict[str, str] = field(default_factory=dict)  # column -> value
+    overlaps: dict[str, Sequence[str]] = field(default_factory=dict)  # array column -> any of
+    flags: dict[str, bool] = field(default_factory=dict)
+    q: str | None = None
+    near: tuple[float, float] | None = None
+    radius_km: float = 50.0
+    remote_ok: bool | None = None
+    modified_after: datetime | None = None
+    organization_id: uuid.UUID | None = None
+
+
+def earth_point(latitude: object, longitude: object) -> ColumnElement[object]:
+    return func.ll_to_earth(latitude, longitude)
+
+
+def distance_m(near: tuple[float, float]) -> ColumnElement[float]:
+    return func.earth_distance(
+        earth_point(near[0], near[1]), earth_point(Listing.latitude, Listing.longitude)
+    )
+
+
+def band_rank(near: tuple[float, float]) -> ColumnElement[int]:
+    """The distance band's rank (0 = nearest), from the stored (coarse for `area`) point."""
+    distance = distance_m(near)
+    whens = [(distance < upper * 1000, rank) for rank, (upper, _) in enumerate(DISTANCE_BANDS[:-1])]
+    return case(*whens, else_=len(DISTANCE_BANDS) - 1)
+
+
+def within_radius(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
+    meters = radius_km * 1000
+    return and_(
+        Listing.latitude.is_not(None),
+        func.earth_box(earth_point(near[0], near[1]), meters).op("@>")(
+            earth_point(Listing.latitude, Listing.longitude)
+        ),
+        distance_m(near) <= meters,
+    )
+
+
+def remote_capable() -> ColumnElement[bool]:
+    return or_(
+        Listing.remote_ok.is_(True),
+        Listing.delivery.in_(("online", "hybrid")),
+        Listing.location_precision == "remote",
+    )
+
+
+def filtered(principal: Principal, filters: ListingFilters) -> Select[Listing]:
+    stmt = (
+        select(Listing)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(listing_visible(principal), Listing.kind.in_(filters.kinds), Listing.archived_at.is_(None))
+    )
+    for column, value in filters.equals.items():
+        stmt = stmt.where(getattr(Listing, column) == value)
+    for column, values in filters.overlaps.items():
+        if values:
+            stmt = stmt.where(getattr(Listing, column).overlap(list(values)))
+    for column, flag in filters.flags.items():
+        stmt = stmt.where(getattr(Listing, column).is_(flag))
+    if filters.q:
+        stmt = stmt.where(Listing.search_vector.op("@@")(func.plainto_tsquery("simple", filters.q)))
+    if filters.modified_after is not None:
+        stmt = stmt.where(Listing.updated_at > filters.modified_after)
+    if filters.organization_id is not None:
+        stmt = stmt.where(Listing.organization_id == filters.organization_id)
+    if filters.remote_ok is True:
+        stmt = stmt.where(remote_capable())
+    elif filters.remote_ok is False:
+        stmt = stmt.where(~remote_capable())
+    if filters.near is not None and filters.remote_ok is not True:
+        stmt = stmt.where(within_radius(filters.near, filters.radius_km))
+    return stmt
+
+
+async def search(
+    session: AsyncSession, principal: Principal, filters: ListingFilters, *, limit: int, offset: int
+) -> tuple[list[tuple[Listing, str | None]], int]:
+    """One page of visible listings with each one's distance band, and the total."""
+    stmt = filtered(principal, filters)
+    total = (
+        await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    ).scalar_one()
+    if filters.near is not None:
+        rank = case((Listing.latitude.is_(None), literal(None)), else_=band_rank(filters.near))
+        page = stmt.add_columns(rank.label("band_rank")).order_by(
+            rank.asc().nulls_last(), Listing.name, Listing.id
+        )
+    else:
+        page = stmt.add_columns(literal(None).label("band_rank")).order_by(Listing.name, Listing.id)
+    rows = (
+        await session.execute(page.options(selectinload(Listing.contacts)).limit(limit).offset(offset))
+    ).all()
+    return [(row[0], None if row[1] is None else BAND_CODES[row[1]]) for row in rows], total

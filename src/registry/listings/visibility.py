@@ -1,0 +1,35 @@
+"""The privacy rules for listings and their contacts, in one place."""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, or_, true
+
+from registry.auth.principal import Principal
+from registry.models import Contact, Listing, Organization
+
+STALE_AFTER = timedelta(days=365)
+
+
+def listing_visible(principal: Principal) -> ColumnElement[bool]:
+    """Verified organizations' live listings for everyone; your own (even archived) too; all for
+    stewards. The query must join Organization."""
+    if principal.is_steward:
+        return true()
+    public = and_(Organization.verification_status == "verified", Listing.archived_at.is_(None))
+    if principal.organization_id is not None:
+        return or_(public, Listing.organization_id == principal.organization_id)
+    return public
+
+
+def contact_visible(contact: Contact, principal: Principal) -> bool:
+    """`on_introduction` contacts never leave through listings, not even to their owner: they are
+    revealed only on an accepted introduction."""
+    if contact.visibility == "public":
+        return True
+    if contact.visibility == "verified_orgs":
+        return principal.is_steward or principal.organization_verified
+    return False
+
+
+def is_stale(last_verified_at: datetime, now: datetime) -> bool:
+    return now - last_verified_at > STALE_AFTER

