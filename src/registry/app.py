@@ -21,7 +21,10 @@ from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
 from registry.health.routes import HealthController
+from registry.initiators.routes import InitiatorController
+from registry.introductions.routes import IntroductionController
 from registry.logging import configure_logging, log_request
+from registry.matching.routes import MatchController
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
@@ -98,6 +101,9 @@ def create_app(
             TaxonomyController,
             ProgramController,
             PartnerController,
+            InitiatorController,
+            MatchController,
+            IntroductionController,
             assets,
         ],
         dependencies={

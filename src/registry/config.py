@@ -19,6 +19,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_statement_timeout_ms: int = 5000
     ready_timeout_s: float = 2.0
     log_level: str = "INFO"
+    # JSON overriding match scoring weights, e.g. '{"distance": 0.4}' (see matching/scoring.py).
+    match_weights: str = ""
     debug: bool = False
 
     @classmethod

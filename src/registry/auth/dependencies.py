@@ -35,6 +35,7 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
                 ApiKey.id,
                 ApiKey.role,
                 ApiKey.organization_id,
+                ApiKey.initiator_id,
                 ApiKey.revoked_at,
                 Organization.verification_status,
             )
@@ -49,6 +50,7 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
         key_id=row.id,
         organization_id=row.organization_id,
         organization_verified=row.verification_status == "verified",
+        initiator_id=row.initiator_id,
     )
 
 

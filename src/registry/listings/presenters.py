@@ -1,10 +1,12 @@
 """Listing rows -> response structs, with contacts filtered by the caller's rights."""
 
+from collections.abc import Iterable
+
 from registry.auth.principal import Principal
 from registry.db import utcnow
 from registry.listings.schemas import ContactRead, EvaluationRead, LocationRead
 from registry.listings.visibility import contact_visible, is_stale
-from registry.models import EvaluationRecord, Listing
+from registry.models import Contact, EvaluationRecord, Listing
 from registry.partners.schemas import PartnerRead
 from registry.programs.schemas import ClinicalPartner, Evaluation, ProgramRead, Schedule
 
@@ -23,8 +25,13 @@ def location_read(listing: Listing) -> LocationRead:
 
 
 def contacts_read(listing: Listing, principal: Principal) -> tuple[list[ContactRead], int]:
-    shown = [c for c in listing.contacts if contact_visible(c, principal)]
-    reads = [
+    reads = contact_reads(listing.contacts, principal)
+    return reads, len(listing.contacts) - len(reads)
+
+
+def contact_reads(contacts: Iterable[Contact], principal: Principal) -> list[ContactRead]:
+    """The contacts this caller may see, as response structs."""
+    return [
         ContactRead(
             id=c.id,
             name=c.name,
@@ -34,9 +41,9 @@ def contacts_read(listing: Listing, principal: Principal) -> tuple[list[ContactR
             preferred_method=c.preferred_method,
             visibility=c.visibility,
         )
-        for c in shown
+        for c in contacts
+        if contact_visible(c, principal)
     ]
-    return reads, len(listing.contacts) - len(shown)
 
 
 def evaluation_read(record: EvaluationRecord) -> EvaluationRead:

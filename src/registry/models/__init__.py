@@ -1,6 +1,7 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
+from registry.models.initiator import Initiator, Introduction
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, Listing
 from registry.models.organization import ApiKey, Organization
 from registry.models.taxonomy import TaxonomyTerm
@@ -11,6 +12,8 @@ __all__ = [
     "AuditEvent",
     "Contact",
     "EvaluationRecord",
+    "Initiator",
+    "Introduction",
     "Listing",
     "Organization",
     "TaxonomyTerm",

@@ -42,6 +42,9 @@ class ApiKey(Base):
     organization_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), index=True
     )
+    initiator_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("initiator.id", ondelete="CASCADE"), index=True
+    )
     label: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     revoked_at: Mapped[datetime | None]

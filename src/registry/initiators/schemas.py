@@ -1,0 +1,74 @@
+"""Shapes for initiators' minimal profiles."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from registry.listings.schemas import Code, Codes, Email, LocationInput
+
+NeedKind = Literal["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]
+Needs = Annotated[list[NeedKind], msgspec.Meta(max_length=5)]
+DisplayName = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S", description="a pseudonym is fine")
+]
+PathwayStep = Annotated[int, msgspec.Meta(ge=1, le=6, description="the step of the six you are on")]
+
+
+class InitiatorCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    display_name: DisplayName
+    email: Annotated[Email, msgspec.Meta(description="used only for introductions you ask for")]
+    location: (
+        Annotated[
+            LocationInput, msgspec.Meta(description="stored only as a coarse point (5 km grid) and locality")
+        ]
+        | None
+    ) = None
+    side: Code | None = None
+    formats: Codes = msgspec.field(default_factory=list)
+    populations: Codes = msgspec.field(default_factory=list)
+    languages: Codes = msgspec.field(default_factory=list)
+    pathway_step: PathwayStep = 1
+    needs: Needs = msgspec.field(default_factory=list)
+
+
+class InitiatorUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    display_name: DisplayName | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    location: LocationInput | UnsetType | None = UNSET
+    side: Code | UnsetType | None = UNSET
+    formats: Codes | UnsetType = UNSET
+    populations: Codes | UnsetType = UNSET
+    languages: Codes | UnsetType = UNSET
+    pathway_step: PathwayStep | UnsetType = UNSET
+    needs: Needs | UnsetType = UNSET
+
+
+class CoarseLocation(msgspec.Struct, kw_only=True):
+    latitude: float | None
+    longitude: float | None
+    locality: str | None
+    region: str | None
+    country: str | None
+
+
+class InitiatorRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    display_name: str
+    email: str
+    location: CoarseLocation
+    side: str | None
+    formats: list[str]
+    populations: list[str]
+    languages: list[str]
+    pathway_step: int
+    needs: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class InitiatorRegistered(msgspec.Struct, kw_only=True):
+    initiator: InitiatorRead
+    key: Annotated[str, msgspec.Meta(description="your initiator key, shown only this once")]

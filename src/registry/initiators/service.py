@@ -1,0 +1,152 @@
+"""Initiator profiles: create with a key, read and change with it, erase everything."""
+
+import uuid
+from typing import Any
+
+import msgspec
+from msgspec import UNSET
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.dependencies import require_role
+from registry.auth.keys import generate_key, hash_key, visible_prefix
+from registry.auth.principal import Principal, Role
+from registry.db import utcnow
+from registry.errors import InvalidInput, NotFound
+from registry.initiators.schemas import CoarseLocation, InitiatorCreate, InitiatorRead, InitiatorUpdate
+from registry.listings import location as locations
+from registry.listings.schemas import LocationInput
+from registry.models import ApiKey, Initiator, Introduction
+from registry.taxonomies.service import check_codes
+
+
+def coarse_location(location: LocationInput | None) -> dict[str, Any]:
+    """Initiators' places are always kept at area precision (grid cell or city centre)."""
+    if location is None:
+        return dict.fromkeys(("latitude", "longitude", "locality", "region", "country"))
+    stored = locations.to_stored(location, "area")
+    return {
+        "latitude": stored.latitude,
+        "longitude": stored.longitude,
+        "locality": stored.locality,
+        "region": stored.region,
+        "country": stored.country,
+    }
+
+
+async def _check(session: AsyncSession, values: dict[str, Any]) -> None:
+    fields = {
+        "side": ("side", [values["side"]] if values.get("side") else []),
+        "formats": ("format", values.get("formats") or []),
+        "populations": ("population", values.get("populations") or []),
+        "languages": ("language", values.get("languages") or []),
+    }
+    await check_codes(session, {k: v for k, v in fields.items() if k in values})
+
+
+def to_read(initiator: Initiator) -> InitiatorRead:
+    return InitiatorRead(
+        id=initiator.id,
+        display_name=initiator.display_name,
+        email=initiator.email,
+        location=CoarseLocation(
+            latitude=initiator.latitude,
+            longitude=initiator.longitude,
+            locality=initiator.locality,
+            region=initiator.region,
+            country=initiator.country,
+        ),
+        side=initiator.side,
+        formats=initiator.formats,
+        populations=initiator.populations,
+        languages=initiator.languages,
+        pathway_step=initiator.pathway_step,
+        needs=initiator.needs,
+        created_at=initiator.created_at,
+        updated_at=initiator.updated_at,
+    )
+
+
+async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tuple[Initiator, str]:
+    values = {
+        "display_name": data.display_name.strip(),
+        "email": data.email,
+        "side": data.side,
+        "formats": sorted(set(data.formats)),
+        "populations": sorted(set(data.populations)),
+        "languages": sorted(set(data.languages)),
+        "pathway_step": data.pathway_step,
+        "needs": sorted(set(data.needs)),
+    }
+    await _check(session, values)
+    initiator = Initiator(**values, **coarse_location(data.location))
+    session.add(initiator)
+    await session.flush()
+    key = generate_key()
+    session.add(
+        ApiKey(
+            prefix=visible_prefix(key),
+            key_hash=hash_key(key),
+            role=Role.INITIATOR.value,
+            initiator_id=initiator.id,
+            label="initiator",
+            created_at=utcnow(),
+        )
+    )
+    await session.flush()
+    return initiator, key
+
+
+async def get_own(session: AsyncSession, principal: Principal) -> Initiator:
+    require_role(principal, Role.INITIATOR)
+    initiator = await session.get(Initiator, principal.initiator_id)
+    if initiator is None:
+        raise NotFound("This initiator profile no longer exists.")
+    return initiator
+
+
+async def update_own(session: AsyncSession, principal: Principal, data: InitiatorUpdate) -> Initiator:
+    initiator = await get_own(session, principal)
+    given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
+    if "side" in given or any(k in given for k in ("formats", "populations", "languages")):
+        await _check(session, given)
+    for name in ("display_name", "email", "pathway_step"):
+        if name in given:
+            if given[name] is None:
+                raise InvalidInput(f"{name}: cannot be null")
+            setattr(initiator, name, given[name])
+    for name in ("formats", "populations", "languages", "needs"):
+        if name in given:
+            setattr(initiator, name, sorted(set(given[name])))
+    if "side" in given:
+        initiator.side = given["side"]
+    if "location" in given:
+        for name, value in coarse_location(given["location"]).items():
+            setattr(initiator, name, value)
+    initiator.version += 1
+    initiator.updated_at = utcnow()
+    await session.flush()
+    return initiator
+
+
+async def erase_own(session: AsyncSession, principal: Principal) -> None:
+    """Erase the profile, its keys and every introduction except accepted ones, which keep only
+    what the organization already received (name, email, message) and lose the link."""
+    initiator = await get_own(session, principal)
+    await session.execute(
+        delete(Introduction).where(
+            Introduction.initiator_id == initiator.id, Introduction.status != "accepted"
+        )
+    )
+    await session.execute(
+        update(Introduction)
+        .where(Introduction.initiator_id == initiator.id)
+        .values(initiator_id=None, initiator_locality=None)
+    )
+    await session.execute(delete(ApiKey).where(ApiKey.initiator_id == initiator.id))
+    await session.delete(initiator)
+    await session.flush()
+
+
+async def initiator_by_id(session: AsyncSession, initiator_id: uuid.UUID) -> Initiator | None:
+    return await session.scalar(select(Initiator).where(Initiator.id == initiator_id))

@@ -1,0 +1,34 @@
+"""HTTP surface for matching and for programs finding their peers."""
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.params import JSONBody
+
+from registry.auth.dependencies import require_authenticated
+from registry.dependencies import Caller, DbSession, IdPath
+from registry.matching import service
+from registry.matching.schemas import MatchRequest, MatchResponse, PeersResponse
+from registry.matching.scoring import Weights
+
+
+def weights(state: State) -> Weights:
+    return Weights.from_json(state.settings.match_weights)
+
+
+class MatchController(Controller):
+    tags = ["matching"]
+
+    @post("/matches", status_code=200)
+    async def match(
+        self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
+    ) -> MatchResponse:
+        """Ranked partners per kind near a place (a POST, so search terms stay out of URLs and logs)."""
+        return await service.match(db_session, principal, data, weights(state))
+
+    @get("/programs/{program_id:uuid}/peers")
+    async def peers(
+        self, db_session: DbSession, principal: Caller, state: State, program_id: IdPath
+    ) -> PeersResponse:
+        """For a program's own organization: programs doing the same work nearby, and initiators' needs."""
+        require_authenticated(principal)
+        return await service.peers(db_session, principal, program_id, weights(state))

@@ -1,0 +1,96 @@
+"""Shapes for match requests and answers."""
+
+import uuid
+from typing import Annotated, Literal
+
+import msgspec
+
+from registry.listings.schemas import Codes, ContactRead, LocationInput
+
+NeedKind = Literal["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]
+SideCode = Annotated[str, msgspec.Meta(max_length=60, pattern=r"^[a-z0-9_]+$")]
+
+
+class MatchRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Anything left out is taken from your profile when you send an initiator key."""
+
+    location: LocationInput | None = None
+    radius_km: Annotated[float, msgspec.Meta(gt=0, le=500)] | None = None
+    needs: Annotated[list[NeedKind], msgspec.Meta(min_length=1, max_length=5)] | None = None
+    side: SideCode | None = None
+    populations: Codes | None = None
+    formats: Codes | None = None
+    languages: Codes | None = None
+    include_remote: bool = True
+    per_kind: Annotated[int, msgspec.Meta(ge=1, le=20)] = 5
+
+
+class ReasonRead(msgspec.Struct, kw_only=True):
+    code: str
+    text: str
+
+
+class MatchListing(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    kind: str
+    name: str
+    organization_id: uuid.UUID
+    description: str | None
+    side: str | None
+    specialties: list[str]
+    formats: list[str]
+    populations: list[str]
+    languages: list[str]
+    evaluation_stage: str
+    open_to_mentoring: bool
+    accepting_partnerships: bool
+    remote_ok: bool
+    location_precision: str
+    locality: str | None
+    region: str | None
+    country: str | None
+    contacts: list[ContactRead]
+
+
+class MatchCandidate(msgspec.Struct, kw_only=True):
+    score: float
+    distance_band: str | None
+    reasons: list[ReasonRead]
+    listing: MatchListing
+
+
+class MatchQueryEcho(msgspec.Struct, kw_only=True):
+    radius_km: float
+    needs: list[str]
+    side: str | None
+    populations: list[str]
+    formats: list[str]
+    languages: list[str]
+    include_remote: bool
+    per_kind: int
+    locality: str | None
+    region: str | None
+    country: str | None
+
+
+class MatchResponse(msgspec.Struct, kw_only=True):
+    query: MatchQueryEcho
+    results: dict[str, list[MatchCandidate]]
+
+
+class InitiatorNeed(msgspec.Struct, kw_only=True):
+    """An initiator nearby, without identity: what they are starting and need."""
+
+    distance_band: str | None
+    locality: str | None
+    side: str | None
+    formats: list[str]
+    populations: list[str]
+    languages: list[str]
+    needs: list[str]
+    pathway_step: int
+
+
+class PeersResponse(msgspec.Struct, kw_only=True):
+    programs: list[MatchCandidate]
+    initiators: list[InitiatorNeed]

@@ -1,0 +1,261 @@
+"""Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
+
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.principal import Principal, Role
+from registry.db import utcnow
+from registry.errors import Forbidden, InvalidInput
+from registry.initiators.service import coarse_location
+from registry.listings import service as listings
+from registry.listings.presenters import contact_reads
+from registry.locations.geo import BAND_CODES, distance_band
+from registry.matching import queries, scoring
+from registry.matching.schemas import (
+    InitiatorNeed,
+    MatchCandidate,
+    MatchListing,
+    MatchQueryEcho,
+    MatchRequest,
+    MatchResponse,
+    PeersResponse,
+    ReasonRead,
+)
+from registry.models import Contact, Initiator
+from registry.taxonomies.service import check_codes
+
+ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
+DEFAULT_RADIUS_KM = 50.0
+
+
+def to_candidate(row: Any) -> scoring.Candidate:
+    return scoring.Candidate(
+        id=str(row.id),
+        kind=row.kind,
+        name=row.name,
+        band=None if row.band_rank is None else BAND_CODES[row.band_rank],
+        remote_capable=bool(row.remote_capable),
+        side=row.side,
+        specialties=frozenset(row.specialties),
+        populations=frozenset(row.populations),
+        formats=frozenset(row.formats),
+        languages=frozenset(row.languages),
+        ipv_trained=row.ipv_trained,
+        methods=frozenset(row.methods),
+        courses=row.course_count or 0,
+        certifications=row.certification_count or 0,
+        evaluation_stage=row.evaluation_stage,
+        open_to_mentoring=row.open_to_mentoring,
+        accepting_partnerships=row.accepting_partnerships,
+        last_verified_at=row.last_verified_at,
+    )
+
+
+def _listing(row: Any, contacts: Sequence[Contact], principal: Principal) -> MatchListing:
+    return MatchListing(
+        id=row.id,
+        kind=row.kind,
+        name=row.name,
+        organization_id=row.organization_id,
+        description=row.description,
+        side=row.side,
+        specialties=row.specialties,
+        formats=row.formats,
+        populations=row.populations,
+        languages=row.languages,
+        evaluation_stage=row.evaluation_stage,
+        open_to_mentoring=row.open_to_mentoring,
+        accepting_partnerships=row.accepting_partnerships,
+        remote_ok=bool(row.remote_capable),
+        location_precision=row.location_precision,
+        locality=row.locality,
+        region=row.region,
+        country=row.country,
+        contacts=contact_reads(contacts, principal),
+    )
+
+
+async def _ranked(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    need: scoring.Need,
+    kinds: Sequence[str],
+    point: tuple[float, float] | None,
+    radius_km: float,
+    include_remote: bool,
+    per_kind: int,
+    weights: scoring.Weights,
+    exclude_id: uuid.UUID | None = None,
+) -> dict[str, list[MatchCandidate]]:
+    rows = await queries.candidates(
+        session,
+        kinds=kinds,
+        point=point,
+        radius_km=radius_km,
+        include_remote=include_remote,
+        exclude_id=exclude_id,
+    )
+    by_kind: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        by_kind[row.kind].append(row)
+    now = utcnow()
+    chosen: dict[str, list[tuple[scoring.Scored, Any]]] = {}
+    for kind in kinds:
+        kind_rows = {str(r.id): r for r in by_kind.get(kind, [])}
+        ranked = scoring.rank(need, [to_candidate(r) for r in kind_rows.values()], now, weights, per_kind)
+        chosen[kind] = [(s, kind_rows[s.candidate.id]) for s in ranked]
+    ids = [row.id for picks in chosen.values() for _, row in picks]
+    contacts: dict[uuid.UUID, list[Contact]] = defaultdict(list)
+    for contact in await queries.contacts_of(session, ids):
+        contacts[contact.listing_id].append(contact)
+    return {
+        kind: [
+            MatchCandidate(
+                score=s.score,
+                distance_band=s.candidate.band,
+                reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
+                listing=_listing(row, contacts[row.id], principal),
+            )
+            for s, row in picks
+        ]
+        for kind, picks in chosen.items()
+    }
+
+
+async def match(
+    session: AsyncSession, principal: Principal, data: MatchRequest, weights: scoring.Weights
+) -> MatchResponse:
+    profile: Initiator | None = None
+    if principal.role is Role.INITIATOR and principal.initiator_id is not None:
+        profile = await session.get(Initiator, principal.initiator_id)
+    side = data.side if data.side is not None else (profile.side if profile else None)
+    populations = (
+        data.populations if data.populations is not None else (profile.populations if profile else [])
+    )
+    formats = data.formats if data.formats is not None else (profile.formats if profile else [])
+    languages = data.languages if data.languages is not None else (profile.languages if profile else [])
+    needs = list(dict.fromkeys(data.needs or (profile.needs if profile and profile.needs else ALL_NEEDS)))
+    await check_codes(
+        session,
+        {
+            "side": ("side", [side] if side else []),
+            "populations": ("population", populations),
+            "formats": ("format", formats),
+            "languages": ("language", languages),
+        },
+    )
+    # The search point is coarse whatever was sent: identical requests from one area look alike.
+    if data.location is not None:
+        place = coarse_location(data.location)
+    elif profile is not None:
+        place = {k: getattr(profile, k) for k in ("latitude", "longitude", "locality", "region", "country")}
+    else:
+        place = dict.fromkeys(("latitude", "longitude", "locality", "region", "country"))
+    point = None if place["latitude"] is None else (place["latitude"], place["longitude"])
+    if point is None and not data.include_remote:
+        raise InvalidInput("location: give a location, or include_remote=true to find remote partners only")
+    radius = data.radius_km or DEFAULT_RADIUS_KM
+    need = scoring.Need(
+        side=side,
+        populations=frozenset(populations),
+        formats=frozenset(formats),
+        languages=frozenset(languages),
+    )
+    results = await _ranked(
+        session,
+        principal,
+        need=need,
+        kinds=needs,
+        point=point,
+        radius_km=radius,
+        include_remote=data.include_remote,
+        per_kind=data.per_kind,
+        weights=weights,
+    )
+    echo = MatchQueryEcho(
+        radius_km=radius,
+        needs=needs,
+        side=side,
+        populations=sorted(populations),
+        formats=sorted(formats),
+        languages=sorted(languages),
+        include_remote=data.include_remote,
+        per_kind=data.per_kind,
+        locality=place["locality"],
+        region=place["region"],
+        country=place["country"],
+    )
+    return MatchResponse(query=echo, results=results)
+
+
+async def peers(
+    session: AsyncSession, principal: Principal, program_id: uuid.UUID, weights: scoring.Weights
+) -> PeersResponse:
+    program = await listings.get_listing(session, principal, program_id, ("peer_program",))
+    if not (principal.is_steward or principal.owns(program.organization_id)):
+        raise Forbidden("Only the program's own organization can see who is doing the same work near it.")
+    point = (
+        None
+        if program.latitude is None or program.longitude is None
+        else (program.latitude, program.longitude)
+    )
+    radius = float(program.service_radius_km or DEFAULT_RADIUS_KM)
+    need = scoring.Need(
+        side=program.side,
+        populations=frozenset(program.populations),
+        formats=frozenset(program.formats),
+        languages=frozenset(program.languages),
+    )
+    ranked = await _ranked(
+        session,
+        principal,
+        need=need,
+        kinds=("peer_program",),
+        point=point,
+        radius_km=radius,
+        include_remote=point is None,
+        per_kind=20,
+        weights=weights,
+        exclude_id=program.id,
+    )
+    # Same kind of work: the same side and, when the program names formats, an overlapping one.
+    same_work = [
+        c
+        for c in ranked["peer_program"]
+        if scoring.side_fit(program.side, _as_candidate(c)) >= 0.75
+        and (not program.formats or set(program.formats) & set(c.listing.formats))
+    ]
+    initiators: list[InitiatorNeed] = []
+    if point is not None:
+        for initiator, meters in await queries.initiators_near(
+            session, point=point, radius_km=radius, side=program.side, formats=program.formats
+        ):
+            initiators.append(
+                InitiatorNeed(
+                    distance_band=distance_band(meters / 1000),
+                    locality=initiator.locality,
+                    side=initiator.side,
+                    formats=initiator.formats,
+                    populations=initiator.populations,
+                    languages=initiator.languages,
+                    needs=initiator.needs,
+                    pathway_step=initiator.pathway_step,
+                )
+            )
+    return PeersResponse(programs=same_work, initiators=initiators)
+
+
+def _as_candidate(c: MatchCandidate) -> scoring.Candidate:
+    return scoring.Candidate(
+        id=str(c.listing.id),
+        kind=c.listing.kind,
+        name=c.listing.name,
+        band=c.distance_band,
+        remote_capable=c.listing.remote_ok,
+        side=c.listing.side,
+    )

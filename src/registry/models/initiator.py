@@ -1,0 +1,59 @@
+"""Initiators (people starting a group) and their introductions to listings.
+
+An initiator's profile is minimal and its location is stored only as a coarse point and
+locality. Introductions keep, after the profile is erased, only what the other side already
+received."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Mapped, mapped_column
+
+from registry.db import Base, TimestampMixin, new_id
+
+
+class Initiator(TimestampMixin, Base):
+    __tablename__ = "initiator"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    display_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(320))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    locality: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    side: Mapped[str | None] = mapped_column(String(40))
+    formats: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
+    populations: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
+    languages: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
+    needs: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
+    pathway_step: Mapped[int] = mapped_column(SmallInteger, default=1)
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Introduction(Base):
+    __tablename__ = "introduction"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    # NULL once the initiator erased their profile (only accepted introductions survive that).
+    initiator_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("initiator.id", ondelete="SET NULL"), index=True
+    )
+    listing_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("listing.id", ondelete="CASCADE"), index=True)
+    organization_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
+    message: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    # What the organization sees of the initiator; the email only after acceptance.
+    initiator_name: Mapped[str] = mapped_column(String(100))
+    initiator_email: Mapped[str | None] = mapped_column(String(320))
+    initiator_locality: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    expires_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_introduction_status_expires", "status", "expires_at"),)
