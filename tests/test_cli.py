@@ -1,18 +1,21 @@
 """The `registry` command, run as a user would, against the same database as the API."""
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psutil
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.models import ApiKey
@@ -51,14 +54,32 @@ async def test_keys_create_prints_a_working_steward_key_last(
             await conn.execute(delete(ApiKey).where(ApiKey.prefix == key[:11]))
 
 
-def test_migrate_and_seed_are_idempotent(database_url: str) -> None:
-    env = cli_env(DATABASE_URL=database_url)
+@pytest.fixture
+async def scratch_database_url(engine: AsyncEngine, database_url: str) -> AsyncIterator[str]:
+    """A database of its own, so commands that commit (seed) leave the shared one alone."""
+    name = f"registry_cli_{uuid.uuid4().hex[:12]}"
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    parts = urlsplit(database_url)
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def test_migrate_and_seed_are_idempotent(scratch_database_url: str) -> None:
+    env = cli_env(DATABASE_URL=scratch_database_url)
+    outputs = []
     for _ in range(2):
-        migrated = run_cli("migrate", env=env)
+        migrated = await asyncio.to_thread(run_cli, "migrate", env=env)
         assert migrated.returncode == 0, migrated.stderr
-        seeded = run_cli("seed", env=env)
+        seeded = await asyncio.to_thread(run_cli, "seed", env=env)
         assert seeded.returncode == 0, seeded.stderr
         assert seeded.stdout.startswith("seeded:")
+        outputs.append(seeded.stdout)
+    assert "0 new listings" in outputs[1]
+    assert "0 new listings" not in outputs[0]
 
 
 def free_port() -> int:

@@ -1,5 +1,6 @@
 """The application factory. Nothing is built at import time."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -23,6 +24,7 @@ from registry.errors import handle_exception
 from registry.health.routes import HealthController
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
+from registry.locations.geo import nearest_locality, resolve_place
 from registry.logging import configure_logging, log_request
 from registry.matching.routes import MatchController
 from registry.organizations.routes import ApiKeyController, OrganizationController
@@ -64,6 +66,11 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
+def warm_up() -> None:
+    resolve_place("Utrecht, NL")
+    nearest_locality(52.09, 5.12)
+
+
 class RegistryApp(Litestar):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         await log_request(super().__call__, scope, receive, send)
@@ -79,6 +86,8 @@ def create_app(
 
     @asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
+        # Build the place indexes now, not on the first user's request.
+        await asyncio.to_thread(warm_up)
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
         try:

@@ -18,6 +18,7 @@ from registry.listings.location import StoredLocation
 from registry.listings.schemas import ContactInput, EvaluationCreate
 from registry.listings.visibility import listing_visible
 from registry.models import Contact, EvaluationRecord, Listing, Organization
+from registry.taxonomies.service import check_codes
 from registry.taxonomies.vocabulary import STAGE_ORDER
 
 ENTITY = "listing"
@@ -247,6 +248,14 @@ async def add_evaluation(
     session: AsyncSession, principal: Principal, listing: Listing, data: EvaluationCreate
 ) -> EvaluationRecord:
     _require_editor(principal, listing)
+    await check_codes(
+        session,
+        {
+            "stage": ("evaluation_stage", [data.stage]),
+            "design": ("evaluation_design", [data.design] if data.design else []),
+            "outcomes": ("outcome", data.outcomes),
+        },
+    )
     check_stage_move(
         listing.evaluation_stage, data.stage, correction=data.correction, reason=data.correction_reason
     )

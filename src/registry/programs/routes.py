@@ -14,7 +14,6 @@ from registry.listings.schemas import EvaluationCreate, EvaluationRead
 from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 from registry.programs import service
 from registry.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate
-from registry.taxonomies.service import check_codes
 
 
 class ProgramController(Controller):
@@ -141,14 +140,6 @@ class ProgramController(Controller):
         """Append an evaluation record; stages move forward only, or back with an explicit correction."""
         require_authenticated(principal)
         listing = await listings.get_listing(db_session, principal, program_id, service.KINDS, lock=True)
-        await check_codes(
-            db_session,
-            {
-                "stage": ("evaluation_stage", [data.stage]),
-                "design": ("evaluation_design", [data.design] if data.design else []),
-                "outcomes": ("outcome", data.outcomes),
-            },
-        )
         record = await listings.add_evaluation(db_session, principal, listing, data)
         return evaluation_read(record)
 

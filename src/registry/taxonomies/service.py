@@ -57,7 +57,7 @@ async def check_codes(
                 TaxonomyTerm.taxonomy.in_(wanted)
             )
         )
-    ).tuples()
+    ).all()
     active: dict[str, set[str]] = {t: set() for t in wanted}
     retired: dict[str, set[str]] = {t: set() for t in wanted}
     for taxonomy, code, retired_at in rows:
