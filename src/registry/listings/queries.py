@@ -60,7 +60,7 @@ def within_radius(near: tuple[float, float], radius_km: float) -> ColumnElement[
 def remote_capable() -> ColumnElement[bool]:
     return or_(
         Listing.remote_ok.is_(True),
-        Listing.delivery.in_(("online", "hybrid")),
+        func.coalesce(Listing.delivery, "").in_(("online", "hybrid")),
         Listing.location_precision == "remote",
     )
 

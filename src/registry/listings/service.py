@@ -54,6 +54,19 @@ def _contact_identity(c: Contact) -> tuple[str | None, ...]:
     return (c.name, c.role, c.email, c.phone)
 
 
+def _reachable_at(c: Contact) -> set[str]:
+    """How a contact can be reached: the same address or number means the same contact."""
+    return {x.strip().lower() for x in (c.email, c.phone) if x}
+
+
+def _visibility_changed(old: Sequence[Contact], new: Sequence[Contact]) -> bool:
+    for after in new:
+        for before in old:
+            if _reachable_at(after) & _reachable_at(before) and after.visibility != before.visibility:
+                return True
+    return False
+
+
 def _owner_for_create(principal: Principal, organization_id: uuid.UUID | None) -> uuid.UUID:
     require_role(principal, Role.ORGANIZATION, Role.STEWARD)
     if principal.is_steward:
@@ -156,15 +169,14 @@ async def update_listing(
         if moved:
             changed.append("location")
     if contacts is not None:
-        old = {_contact_identity(c): c.visibility for c in listing.contacts}
         rows = _contact_rows(contacts)
-        new_contacts = {_contact_identity(c): c.visibility for c in rows}
         if [(_contact_identity(c), c.visibility, c.preferred_method) for c in listing.contacts] != [
             (_contact_identity(c), c.visibility, c.preferred_method) for c in rows
         ]:
+            visibility_changed = _visibility_changed(listing.contacts, rows)
             listing.contacts = rows
             changed.append("contacts")
-            if any(ident in old and old[ident] != vis for ident, vis in new_contacts.items()):
+            if visibility_changed:
                 audit.record(
                     session,
                     principal,

@@ -126,6 +126,8 @@ async def update_partner(
         if "location" not in given and precision != "remote":
             raise InvalidInput(f"location: send the location again to change precision to {precision}")
         stored = locations.to_stored(given.get("location"), precision)
+        if stored.precision == "remote":
+            values["remote_ok"] = True
     return await listings.update_listing(
         session,
         principal,
