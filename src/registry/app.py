@@ -22,6 +22,7 @@ from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
 from registry.health.routes import HealthController
+from registry.idempotency import idempotency_middleware
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
 from registry.locations.geo import nearest_locality, resolve_place
@@ -30,7 +31,9 @@ from registry.matching.routes import MatchController
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
+from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
+from registry.throttling import rate_limit_middleware
 
 ASSETS_PATH = "/schema/assets"
 
@@ -113,6 +116,8 @@ def create_app(
             InitiatorController,
             MatchController,
             IntroductionController,
+            ReportController,
+            DashboardController,
             assets,
         ],
         dependencies={
@@ -120,7 +125,7 @@ def create_app(
             "principal": Provide(provide_principal),
         },
         exception_handlers={Exception: handle_exception},
-        middleware=[authentication_middleware],
+        middleware=[authentication_middleware, rate_limit_middleware, idempotency_middleware],
         # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
         lifespan=[database] if sessionmaker is None else [],
         state=State({"settings": settings, "sessionmaker": sessionmaker}),

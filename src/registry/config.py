@@ -21,6 +21,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     # JSON overriding match scoring weights, e.g. '{"distance": 0.4}' (see matching/scoring.py).
     match_weights: str = ""
+    # Counts of people below this are hidden in reports (11: 1-10 are never shown).
+    report_threshold: int = 11
+    # Multiplies the per-minute rate limits (throttling.LIMITS); the benchmark raises it.
+    rate_limit_scale: float = 1.0
     debug: bool = False
 
     @classmethod

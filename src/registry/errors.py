@@ -10,7 +10,7 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 logger = logging.getLogger("registry.errors")
@@ -126,6 +126,27 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
     return errors
 
 
+# SQLSTATE classes that mean "the database cannot serve this now", not "the request is wrong":
+# 08 connection exceptions, 53 insufficient resources, 57 operator intervention (incl. 57014
+# statement timeout), 40001/40P01 serialization failure and deadlock.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", "40001", "40P01")
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeoutError | OSError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
+            return True
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(
+            getattr(exc.orig, "__cause__", None), "sqlstate", None
+        )
+        if isinstance(sqlstate, str) and sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        return isinstance(getattr(exc.orig, "__cause__", None), OSError | TimeoutError)
+    return False
+
+
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem+json; internals never reach the client."""
     if isinstance(exc, RegistryError):
@@ -153,9 +174,7 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
         slug, title = _HTTP_TYPES.get(status, ("http-error", "HTTP error"))
         headers = dict(exc.headers or {})
         return problem_response(status, slug, title, str(exc.detail), headers=headers)
-    if isinstance(exc, OperationalError | PoolTimeoutError | OSError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    ):
+    if database_unavailable(exc):
         logger.warning("database unavailable: %s", type(exc).__name__)
         return problem_response(
             503,

@@ -19,6 +19,7 @@ from registry.models import ApiKey, Organization
 _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 SCOPE_KEY = "registry_principal"
+DASHBOARD_COOKIE = "registry_dashboard"
 
 
 async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
@@ -59,6 +60,11 @@ def authentication_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] == ScopeType.HTTP:
             connection: ASGIConnection = ASGIConnection(scope)  # type: ignore[type-arg]
             header = connection.headers.get("authorization")
+            if header is None and scope["path"].startswith("/reports/dashboard"):
+                # The dashboard is opened in a browser, which keeps the key in a session cookie.
+                cookie = connection.cookies.get(DASHBOARD_COOKIE)
+                if cookie:
+                    header = f"Bearer {cookie}"
             principal = ANONYMOUS
             if header is not None:
                 sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker

@@ -12,7 +12,7 @@ class InitiatorController(Controller):
     path = "/initiators"
     tags = ["initiators"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt={"idempotent": True, "rate_limit": "initiators"})
     async def create_initiator(
         self, db_session: DbSession, data: JSONBody[InitiatorCreate]
     ) -> InitiatorRegistered:

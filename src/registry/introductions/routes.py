@@ -19,7 +19,7 @@ class IntroductionController(Controller):
     path = "/introductions"
     tags = ["introductions"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt={"idempotent": True, "rate_limit": "introductions"})
     async def create_introduction(
         self, db_session: DbSession, principal: Caller, data: JSONBody[IntroductionCreate]
     ) -> IntroductionRead:

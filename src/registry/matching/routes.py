@@ -18,7 +18,7 @@ def weights(state: State) -> Weights:
 class MatchController(Controller):
     tags = ["matching"]
 
-    @post("/matches", status_code=200)
+    @post("/matches", status_code=200, opt={"rate_limit": "matches"})
     async def match(
         self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
     ) -> MatchResponse:

@@ -1,6 +1,7 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
+from registry.models.guard import IdempotencyRecord, RateLimitWindow
 from registry.models.initiator import Initiator, Introduction
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, Listing
 from registry.models.organization import ApiKey, Organization
@@ -12,9 +13,11 @@ __all__ = [
     "AuditEvent",
     "Contact",
     "EvaluationRecord",
+    "IdempotencyRecord",
     "Initiator",
     "Introduction",
     "Listing",
     "Organization",
+    "RateLimitWindow",
     "TaxonomyTerm",
 ]

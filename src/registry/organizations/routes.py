@@ -20,6 +20,7 @@ from registry.organizations.schemas import (
     OrganizationRead,
     OrganizationRegistered,
     OrganizationUpdate,
+    RoleKeyCreate,
 )
 from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
@@ -40,7 +41,7 @@ class OrganizationController(Controller):
     path = "/organizations"
     tags = ["organizations"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt={"idempotent": True, "rate_limit": "organizations"})
     async def register(
         self, db_session: DbSession, principal: Caller, data: JSONBody[OrganizationCreate]
     ) -> OrganizationRegistered:
@@ -98,7 +99,7 @@ class OrganizationController(Controller):
         org = await service.verify_organization(db_session, principal, organization_id)
         return with_etag(org)
 
-    @post("/{organization_id:uuid}/api-keys", status_code=201)
+    @post("/{organization_id:uuid}/api-keys", status_code=201, opt={"idempotent": True})
     async def create_key(
         self,
         db_session: DbSession,
@@ -123,6 +124,14 @@ class OrganizationController(Controller):
 class ApiKeyController(Controller):
     path = "/api-keys"
     tags = ["organizations"]
+
+    @post("/", status_code=201, opt={"idempotent": True})
+    async def create_role_key(
+        self, db_session: DbSession, principal: Caller, data: JSONBody[RoleKeyCreate]
+    ) -> NewApiKey:
+        """Create a funder or steward key (stewards only); the key is shown only this once."""
+        require_role(principal, Role.STEWARD)
+        return await service.create_role_key(db_session, principal, Role(data.role), data.label)
 
     @delete("/{key_id:uuid}", status_code=204)
     async def revoke(self, db_session: DbSession, principal: Caller, key_id: IdPath) -> None:

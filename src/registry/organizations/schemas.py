@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -51,6 +51,11 @@ class OrganizationRead(msgspec.Struct, kw_only=True):
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    label: KeyLabel | None = None
+
+
+class RoleKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    role: Literal["funder", "steward"]
     label: KeyLabel | None = None
 
 

@@ -26,7 +26,7 @@ class PartnerController(Controller):
     path = "/partners"
     tags = ["partners"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt={"idempotent": True})
     async def create_partner(
         self, db_session: DbSession, principal: Caller, data: JSONBody[PartnerCreate]
     ) -> Response[PartnerRead]:

@@ -20,7 +20,7 @@ class ProgramController(Controller):
     path = "/programs"
     tags = ["programs"]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, opt={"idempotent": True})
     async def create_program(
         self, db_session: DbSession, principal: Caller, data: JSONBody[ProgramCreate]
     ) -> Response[ProgramRead]:
@@ -133,7 +133,7 @@ class ProgramController(Controller):
             program_read(listing, principal), headers={"ETag": etag_for(listing.id, listing.version)}
         )
 
-    @post("/{program_id:uuid}/evaluations", status_code=201)
+    @post("/{program_id:uuid}/evaluations", status_code=201, opt={"idempotent": True})
     async def add_evaluation(
         self, db_session: DbSession, principal: Caller, program_id: IdPath, data: JSONBody[EvaluationCreate]
     ) -> EvaluationRead:

@@ -92,7 +92,7 @@ class TaxonomyController(Controller):
             terms=[to_read(t) for t in terms],
         )
 
-    @post("/{name:str}/terms", status_code=201)
+    @post("/{name:str}/terms", status_code=201, opt={"idempotent": True})
     async def add_term(
         self, db_session: DbSession, principal: Caller, name: NamePath, data: JSONBody[TermCreate]
     ) -> TermRead:

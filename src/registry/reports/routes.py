@@ -1,0 +1,165 @@
+"""HTTP surface for funders' reports (JSON, or CSV with Accept: text/csv or ?format=csv)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, MediaType, Request, Response, get, post
+from litestar.datastructures import Cookie, State
+from litestar.params import HeaderParameter, QueryParameter, URLEncodedBody
+from litestar.response import Redirect
+
+from registry.auth.dependencies import require_role, resolve_key
+from registry.auth.principal import Role
+from registry.dependencies import Caller, DbSession
+from registry.reports import dashboard, service
+from registry.reports.schemas import ReportRead
+
+Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="csv, or send Accept: text/csv")]
+Accept = Annotated[str | None, HeaderParameter(name="Accept", required=False)]
+GroupBy = Annotated[
+    list[str] | None,
+    QueryParameter(
+        max_items=2,
+        description="up to two of: side, format, delivery, population, country, region, "
+        "evaluation_stage, status",
+    ),
+]
+
+
+def _wants_csv(format: str | None, accept: str | None) -> bool:
+    if format is not None:
+        return format == "csv"
+    return accept is not None and "text/csv" in accept and "application/json" not in accept
+
+
+async def respond(
+    principal: Caller,
+    state: State,
+    format: str | None,
+    accept: str | None,
+    build: Callable[[int], Awaitable[ReportRead]],
+) -> Response[ReportRead]:
+    require_role(principal, Role.FUNDER, Role.STEWARD)
+    report = await build(state.settings.report_threshold)
+    if _wants_csv(format, accept):
+        return Response(
+            service.to_csv(report),  # type: ignore[arg-type]
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{report.report}.csv"'},
+        )
+    return Response(report)
+
+
+class ReportController(Controller):
+    path = "/reports"
+    tags = ["reports"]
+
+    @get("/programs")
+    async def programs(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        state: State,
+        group_by: GroupBy = None,
+        format: Format = None,
+        accept: Accept = None,
+    ) -> Response[ReportRead]:
+        """Counts of verified, non-archived programs grouped by up to two dimensions (funders, stewards)."""
+        dims = group_by or []
+        return await respond(
+            principal, state, format, accept, lambda t: service.programs_report(db_session, dims, t)
+        )
+
+    @get("/evidence")
+    async def evidence(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        state: State,
+        format: Format = None,
+        accept: Accept = None,
+    ) -> Response[ReportRead]:
+        """The evaluation pipeline: stages, transitions per quarter, designs, outcomes, clinical partners."""
+        return await respond(
+            principal, state, format, accept, lambda t: service.evidence_report(db_session, t)
+        )
+
+    @get("/partnerships")
+    async def partnerships(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        state: State,
+        format: Format = None,
+        accept: Accept = None,
+    ) -> Response[ReportRead]:
+        """Introductions by partner kind, region and quarter; initiators by step (small counts hidden)."""
+        return await respond(
+            principal, state, format, accept, lambda t: service.partnerships_report(db_session, t)
+        )
+
+    @get("/coverage")
+    async def coverage(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        state: State,
+        format: Format = None,
+        accept: Accept = None,
+    ) -> Response[ReportRead]:
+        """Regions with programs or initiators but no verified clinician, evaluator or trainer nearby."""
+        return await respond(
+            principal, state, format, accept, lambda t: service.coverage_report(db_session, t)
+        )
+
+
+class DashboardLogin(msgspec.Struct, forbid_unknown_fields=True):
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+DASHBOARD_COOKIE = "registry_dashboard"
+
+
+class DashboardController(Controller):
+    path = "/reports/dashboard"
+    tags = ["reports"]
+    include_in_schema = True
+
+    @get("/", media_type=MediaType.HTML)
+    async def dashboard(self, db_session: DbSession, principal: Caller, state: State) -> Response[str]:
+        """The funders' dashboard: one HTML page with SVG charts of the suppressed reports."""
+        if principal.is_anonymous:
+            return Response(dashboard.LOGIN_PAGE, status_code=401, media_type=MediaType.HTML)
+        require_role(principal, Role.FUNDER, Role.STEWARD)
+        t = state.settings.report_threshold
+        page = dashboard.render(
+            await service.programs_report(db_session, ["format", "side"], t),
+            await service.evidence_report(db_session, t),
+            await service.partnerships_report(db_session, t),
+            await service.coverage_report(db_session, t),
+        )
+        return Response(page, media_type=MediaType.HTML, headers={"Cache-Control": "no-store"})
+
+    @post("/session", status_code=303)
+    async def open_session(
+        self, db_session: DbSession, request: Request[Any, Any, Any], data: URLEncodedBody[DashboardLogin]
+    ) -> Redirect:
+        """Trade a funder or steward key for a session cookie (HttpOnly, SameSite=Strict)."""
+        principal = await resolve_key(db_session, f"Bearer {data.key.strip()}")
+        require_role(principal, Role.FUNDER, Role.STEWARD)
+        return Redirect(
+            "/reports/dashboard",
+            status_code=303,
+            cookies=[
+                Cookie(
+                    key=DASHBOARD_COOKIE,
+                    value=data.key.strip(),
+                    httponly=True,
+                    samesite="strict",
+                    path="/reports",
+                    secure=request.url.scheme == "https",
+                    max_age=8 * 3600,
+                )
+            ],
+        )

@@ -1,0 +1,333 @@
+"""Build the reports: run the aggregations, shape them into tables, suppress people counts."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.db import utcnow
+from registry.errors import InvalidInput
+from registry.reports import queries
+from registry.reports.schemas import (
+    SUPPRESSION_RULE,
+    CellRead,
+    ReportRead,
+    RowRead,
+    SuppressionRead,
+    TableRead,
+)
+from registry.reports.suppression import Cell, rate, suppress_counts, suppress_table
+
+
+class _Tally:
+    """Counts cells hidden across a report's tables."""
+
+    def __init__(self) -> None:
+        self.primary = 0
+        self.complementary = 0
+
+
+def _plain(value: int | float | None) -> CellRead:
+    return CellRead(value=value, suppressed=False)
+
+
+def _cell(cell: Cell) -> CellRead:
+    return CellRead(value=cell.value, suppressed=cell.suppressed)
+
+
+def _envelope(
+    name: str, parameters: dict[str, Any], tables: list[TableRead], tally: _Tally, threshold: int
+) -> ReportRead:
+    return ReportRead(
+        report=name,
+        parameters=parameters,
+        computed_at=utcnow(),
+        suppression=SuppressionRead(
+            threshold=threshold,
+            rule=SUPPRESSION_RULE,
+            primary=tally.primary,
+            complementary=tally.complementary,
+        ),
+        tables=tables,
+    )
+
+
+def people_table(
+    name: str,
+    description: str,
+    dimensions: list[str],
+    row_keys: Sequence[tuple[str | None, ...]],
+    columns: Sequence[str],
+    counts: dict[tuple[tuple[str | None, ...], str], int],
+    threshold: int,
+    tally: _Tally,
+    *,
+    total_column: str,
+) -> TableRead:
+    """A rows x columns table of people counts with its row totals (`total_column`), column
+    totals and grand total, suppressed together."""
+    matrix = [[counts.get((key, col), 0) for col in columns] for key in row_keys]
+    result = suppress_table(matrix, threshold)
+    tally.primary += result.primary
+    tally.complementary += result.complementary
+    rows = [
+        RowRead(
+            key=dict(zip(dimensions, key, strict=True)),
+            values={
+                **{col: _cell(result.cells[i][j]) for j, col in enumerate(columns)},
+                total_column: _cell(result.row_totals[i]),
+            },
+        )
+        for i, key in enumerate(row_keys)
+    ]
+    # An empty table has no column totals of its own; its totals are plain zeros.
+    column_totals = result.column_totals or [Cell(value=0, suppressed=False) for _ in columns]
+    rows.append(
+        RowRead(
+            key=dict.fromkeys(dimensions, "__total__"),
+            values={
+                **{col: _cell(column_totals[j]) for j, col in enumerate(columns)},
+                total_column: _cell(result.grand_total),
+            },
+        )
+    )
+    return TableRead(
+        name=name,
+        description=description,
+        dimensions=dimensions,
+        columns=[*columns, total_column],
+        rows=rows,
+        counts_people=True,
+    )
+
+
+async def programs_report(session: AsyncSession, group_by: Sequence[str], threshold: int) -> ReportRead:
+    unknown = [d for d in group_by if d not in queries.PROGRAM_DIMENSIONS]
+    if unknown or len(group_by) > 2 or len(set(group_by)) != len(group_by):
+        raise InvalidInput(
+            f"group_by: give up to two different dimensions among {', '.join(queries.PROGRAM_DIMENSIONS)}",
+            extra={"field": "group_by", "allowed": list(queries.PROGRAM_DIMENSIONS)},
+        )
+    dims = list(group_by)
+    counts = await queries.program_counts(session, dims)
+    total = await queries.total_programs(session)
+    rows = [
+        RowRead(key=dict(zip(dims, key, strict=True)), values={"programs": _plain(n)}) for key, n in counts
+    ]
+    rows.append(RowRead(key=dict.fromkeys(dims, "__total__"), values={"programs": _plain(total)}))
+    table = TableRead(
+        name="programs",
+        description="Verified, non-archived programs per group (a program with several formats or "
+        "populations counts under each; the total counts each program once).",
+        dimensions=dims,
+        columns=["programs"],
+        rows=rows,
+        counts_people=False,
+    )
+    return _envelope("programs", {"group_by": dims}, [table], _Tally(), threshold)
+
+
+async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
+    stages = dict(await queries.programs_per_stage(session))
+    from registry.taxonomies.vocabulary import STAGE_ORDER
+
+    pipeline = TableRead(
+        name="programs_per_stage",
+        description="Programs at each evaluation stage.",
+        dimensions=["evaluation_stage"],
+        columns=["programs"],
+        counts_people=False,
+        rows=[
+            RowRead(key={"evaluation_stage": s}, values={"programs": _plain(stages.get(s, 0))})
+            for s in STAGE_ORDER
+        ],
+    )
+    transitions = TableRead(
+        name="stage_transitions",
+        description="Evaluation records per quarter, by the stage they reached.",
+        dimensions=["quarter", "evaluation_stage"],
+        columns=["records"],
+        counts_people=False,
+        rows=[
+            RowRead(key={"quarter": q, "evaluation_stage": s}, values={"records": _plain(n)})
+            for q, s, n in await queries.stage_transitions(session)
+        ],
+    )
+    designs, outcomes = await queries.designs_and_outcomes(session)
+    design_table = TableRead(
+        name="evaluation_designs",
+        description="Programs with an evaluation of each design.",
+        dimensions=["evaluation_design"],
+        columns=["programs"],
+        counts_people=False,
+        rows=[RowRead(key={"evaluation_design": d}, values={"programs": _plain(n)}) for d, n in designs],
+    )
+    outcome_table = TableRead(
+        name="outcomes_measured",
+        description="Programs whose evaluations measured each outcome.",
+        dimensions=["outcome"],
+        columns=["programs"],
+        counts_people=False,
+        rows=[RowRead(key={"outcome": o}, values={"programs": _plain(n)}) for o, n in outcomes],
+    )
+    with_partner, total = await queries.clinical_partner_share(session)
+    share = TableRead(
+        name="clinical_partner_share",
+        description="Programs that name a clinical partner.",
+        dimensions=[],
+        columns=["with_clinical_partner", "programs", "share"],
+        counts_people=False,
+        rows=[
+            RowRead(
+                key={},
+                values={
+                    "with_clinical_partner": _plain(with_partner),
+                    "programs": _plain(total),
+                    "share": _plain(round(with_partner / total, 4) if total else None),
+                },
+            )
+        ],
+    )
+    tables = [pipeline, transitions, design_table, outcome_table, share]
+    return _envelope("evidence", {}, tables, _Tally(), threshold)
+
+
+async def partnerships_report(session: AsyncSession, threshold: int) -> ReportRead:
+    tally = _Tally()
+    statuses = list(queries.INTRODUCTION_STATUSES)
+    tables = []
+    specs = [
+        ("partner_kind", ["partner_kind"], "Introductions by the kind of listing asked for, and status."),
+        ("region", ["country", "region"], "Introductions by the listing's region, and status."),
+        ("quarter", ["quarter"], "Introductions by quarter asked, and status."),
+    ]
+    for dimension, dims, description in specs:
+        rows = await queries.introductions_by(session, dimension)
+        counts: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
+        for key, status, n in rows:
+            counts[(key, status)] += n
+        keys = sorted({key for key, _, _ in rows}, key=lambda k: tuple(x or "" for x in k))
+        tables.append(
+            people_table(
+                f"introductions_by_{dimension}",
+                description,
+                dims,
+                keys,
+                statuses,
+                counts,
+                threshold,
+                tally,
+                total_column="requested",
+            )
+        )
+    by_kind = tables[0]
+    rates = []
+    for row in by_kind.rows:
+        accepted = row.values["accepted"].value
+        requested = row.values["requested"].value
+        rates.append(
+            RowRead(
+                key=row.key,
+                values={"acceptance_rate": _plain(rate(_int(accepted), _int(requested), threshold))},
+            )
+        )
+    tables.append(
+        TableRead(
+            name="acceptance_rate_by_partner_kind",
+            description="Accepted / requested; never from hidden counts or fewer than threshold cases.",
+            dimensions=["partner_kind"],
+            columns=["acceptance_rate"],
+            rows=rates,
+            counts_people=True,
+        )
+    )
+    steps = await queries.initiators_by_step(session)
+    step_counts = {str(step): 0 for step in range(1, 7)} | {str(s): n for s, n in steps}
+    cells, total = suppress_counts(step_counts, threshold)
+    hidden = sum(c.suppressed for c in cells.values()) + total.suppressed
+    small = sum(1 for n in step_counts.values() if 0 < n < threshold) + (
+        0 < sum(step_counts.values()) < threshold
+    )
+    tally.primary += small
+    tally.complementary += max(0, hidden - small)
+    tables.append(
+        TableRead(
+            name="initiators_by_pathway_step",
+            description="Initiators by the step of the six they are on.",
+            dimensions=["pathway_step"],
+            columns=["initiators"],
+            counts_people=True,
+            rows=[RowRead(key={"pathway_step": s}, values={"initiators": _cell(c)}) for s, c in cells.items()]
+            + [RowRead(key={"pathway_step": "__total__"}, values={"initiators": _cell(total)})],
+        )
+    )
+    return _envelope("partnerships", {}, tables, tally, threshold)
+
+
+def _int(value: float | int | None) -> int | None:
+    return None if value is None else int(value)
+
+
+async def coverage_report(session: AsyncSession, threshold: int) -> ReportRead:
+    tally = _Tally()
+    regions = await queries.coverage(session)
+    gaps = [r for r in regions if r["missing"]]
+    initiator_counts = {f"{r['country']}/{r['region']}": r["initiators"] for r in gaps}
+    cells, _ = suppress_counts(initiator_counts, threshold)
+    small = sum(1 for n in initiator_counts.values() if 0 < n < threshold)
+    hidden = sum(c.suppressed for c in cells.values())
+    tally.primary += small
+    tally.complementary += max(0, hidden - small)
+    rows = [
+        RowRead(
+            key={"country": r["country"], "region": r["region"]},
+            values={
+                "programs": _plain(r["programs"]),
+                "initiators": _cell(cells[f"{r['country']}/{r['region']}"]),
+                **{
+                    f"no_{kind}_within_50_km": _plain(int(kind in r["missing"])) for kind in queries.GAP_KINDS
+                },
+            },
+        )
+        for r in gaps
+    ]
+    table = TableRead(
+        name="coverage_gaps",
+        description="Regions with programs or initiators but no verified clinician, evaluator or trainer "
+        "within 50 km of any of them (1 = missing).",
+        dimensions=["country", "region"],
+        columns=["programs", "initiators", *(f"no_{k}_within_50_km" for k in queries.GAP_KINDS)],
+        rows=rows,
+        counts_people=True,
+    )
+    return _envelope(
+        "coverage", {"radius_km": 50, "partner_kinds": list(queries.GAP_KINDS)}, [table], tally, threshold
+    )
+
+
+def to_csv(report: ReportRead) -> str:
+    """Long format: one line per table x row x column, the same numbers as the JSON."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["table", "key", "column", "value", "suppressed"])
+    for table in report.tables:
+        for row in table.rows:
+            key = ";".join(f"{k}={'' if v is None else v}" for k, v in row.key.items())
+            for column in table.columns:
+                cell = row.values.get(column)
+                if cell is None:
+                    continue
+                writer.writerow(
+                    [
+                        table.name,
+                        key,
+                        column,
+                        "" if cell.value is None else cell.value,
+                        str(cell.suppressed).lower(),
+                    ]
+                )
+    return out.getvalue()

@@ -1,0 +1,128 @@
+"""Report fixtures with known answers, inserted straight into the database (fast, exact)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.models import Initiator, Introduction, Listing, Organization
+
+NOW = datetime.now(UTC)
+
+
+def org(verified: bool = True) -> Organization:
+    return Organization(
+        id=uuid.uuid4(),
+        name="Org",
+        kinds=["peer_program"],
+        country="NL",
+        verification_status="verified" if verified else "unverified",
+    )
+
+
+def listing(organization: Organization, kind: str, **kw: Any) -> Listing:
+    values: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "organization_id": organization.id,
+        "kind": kind,
+        "name": f"{kind} listing",
+        "location_precision": "exact",
+        "latitude": 52.09,
+        "longitude": 5.12,
+        "country": "NL",
+        "region": "09",
+        "status": "active",
+    }
+    values.update(kw)
+    return Listing(**values)
+
+
+async def build(db: AsyncSession) -> dict[str, Any]:
+    """Programs: 3 survivors/peer_led, 2 pwuv/twelve_step, 1 both/co_facilitated (+1 archived,
+    +1 of an unverified organization, both excluded). Introductions to a clinician: 25 accepted,
+    3 declined, 12 pending, 0 expired; to an evaluator: 15 accepted, 11 declined."""
+    good, bad = org(), org(verified=False)
+    db.add_all([good, bad])
+    await db.flush()
+    programs = (
+        [
+            listing(good, "peer_program", side="survivors", formats=["peer_led_support_group"])
+            for _ in range(3)
+        ]
+        + [
+            listing(
+                good,
+                "peer_program",
+                side="people_who_use_violence",
+                formats=["twelve_step"],
+                evaluation_stage="published",
+            )
+            for _ in range(2)
+        ]
+        + [
+            listing(
+                good, "peer_program", side="both", formats=["co_facilitated"], clinical_partner_name="Dr X"
+            )
+        ]
+        + [listing(good, "peer_program", side="survivors", formats=["twelve_step"], archived_at=NOW)]
+        + [listing(bad, "peer_program", side="survivors", formats=["twelve_step"])]
+        # A program far from every partner: Nairobi.
+        + [
+            listing(
+                good,
+                "peer_program",
+                side="survivors",
+                formats=["mutual_aid_circle"],
+                latitude=-1.29,
+                longitude=36.82,
+                country="KE",
+                region="30",
+            )
+        ]
+    )
+    clinician = listing(good, "clinician", specialties=["survivors"])
+    evaluator = listing(good, "evaluator", methods=["pre_post"])
+    trainer = listing(good, "trainer", courses=["x"])
+    db.add_all([*programs, clinician, evaluator, trainer])
+    await db.flush()
+    initiators = [
+        Initiator(
+            id=uuid.uuid4(),
+            display_name="I",
+            email="i@example.org",
+            pathway_step=step,
+            latitude=52.09,
+            longitude=5.12,
+            country="NL",
+            region="09",
+        )
+        for step, n in ((1, 14), (2, 3), (3, 20))
+        for _ in range(n)
+    ]
+    db.add_all(initiators)
+    await db.flush()
+    created = datetime(2026, 8, 15, tzinfo=UTC)
+
+    def intro(target: Listing, status: str, i: int) -> Introduction:
+        return Introduction(
+            initiator_id=initiators[i % len(initiators)].id,
+            listing_id=target.id,
+            organization_id=target.organization_id,
+            message="m",
+            status=status,
+            initiator_name="I",
+            created_at=created,
+            expires_at=NOW + timedelta(days=10),
+        )
+
+    intros = (
+        [intro(clinician, "accepted", i) for i in range(25)]
+        + [intro(clinician, "declined", i) for i in range(3)]
+        + [intro(clinician, "pending", i) for i in range(12)]
+        + [intro(evaluator, "accepted", i) for i in range(15)]
+        + [intro(evaluator, "declined", i) for i in range(11)]
+    )
+    db.add_all(intros)
+    await db.commit()
+    return {"programs": programs, "clinician": clinician, "evaluator": evaluator}
