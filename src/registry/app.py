@@ -22,6 +22,7 @@ from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
 from registry.health.routes import HealthController
+from registry.hsds.routes import HsdsController
 from registry.idempotency import idempotency_middleware
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
@@ -116,6 +117,7 @@ def create_app(
             InitiatorController,
             MatchController,
             IntroductionController,
+            HsdsController,
             ReportController,
             DashboardController,
             assets,

@@ -5,6 +5,7 @@ import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -101,6 +102,20 @@ def cmd_revision(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import_hsds(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.hsds.importer import format_report, run_import
+
+    with database_url(settings.database_url, data_dir(settings)) as url:
+        upgrade(url)
+        try:
+            report = run_import(url, Path(args.path), settings)
+        except (OSError, ValueError) as exc:  # unreadable file, bad JSON, a bad ndjson line
+            print(f"registry import-hsds: {exc}", file=sys.stderr)
+            return 2
+    print(format_report(report))
+    return 1 if report.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     revision = sub.add_parser("revision", help="autogenerate a migration from model changes")
     revision.add_argument("-m", "--message", required=True)
     revision.set_defaults(handler=cmd_revision)
+
+    import_hsds = sub.add_parser(
+        "import-hsds", help="import an HSDS 3.0 export (JSON array or ndjson of services), idempotently"
+    )
+    import_hsds.add_argument("path")
+    import_hsds.set_defaults(handler=cmd_import_hsds)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

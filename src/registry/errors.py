@@ -132,6 +132,12 @@ def _validation_errors(exc: ValidationException) -> list[dict[str, Any]]:
 _UNAVAILABLE_SQLSTATES = ("08", "53", "57", "40001", "40P01")
 
 
+def _sqlstate(exc: DBAPIError) -> object:
+    return getattr(exc.orig, "sqlstate", None) or getattr(
+        getattr(exc.orig, "__cause__", None), "sqlstate", None
+    )
+
+
 def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeoutError | OSError | TimeoutError | ConnectionError):
         return True
@@ -182,6 +188,15 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
             "Service unavailable",
             "The database is unavailable or busy; retry shortly.",
             headers={"Retry-After": "2"},
+        )
+    if isinstance(exc, DBAPIError) and str(_sqlstate(exc) or "").startswith("22"):
+        # A data exception (a NUL character, a number out of range...): the input, not us.
+        return problem_response(
+            422,
+            "invalid-input",
+            "Invalid input",
+            "A value was not acceptable to the database (for example a NUL character in text, "
+            "or a number out of range).",
         )
     logger.exception("unhandled error on %s %s", request.method, request.scope.get("path_template"))
     return problem_response(

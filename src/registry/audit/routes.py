@@ -58,4 +58,9 @@ class AuditController(Controller):
             offset=offset(page, per_page),
         )
         items = [msgspec.convert(r, AuditEventRead, from_attributes=True) for r in rows]
+        if not principal.is_steward:
+            # Other parties' key ids (an initiator's, another organization's) stay with stewards.
+            for item in items:
+                if item.actor_organization_id != principal.organization_id:
+                    item.actor_key_id = None
         return Page(items=items, total=total, page=page, per_page=per_page)

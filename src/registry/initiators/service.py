@@ -8,6 +8,7 @@ from msgspec import UNSET
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
@@ -18,6 +19,8 @@ from registry.listings import location as locations
 from registry.listings.schemas import LocationInput
 from registry.models import ApiKey, Initiator, Introduction
 from registry.taxonomies.service import check_codes
+
+ENTITY = "initiator"
 
 
 def coarse_location(location: LocationInput | None) -> dict[str, Any]:
@@ -94,6 +97,16 @@ async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tupl
         )
     )
     await session.flush()
+    actor = Principal(role=Role.INITIATOR, initiator_id=initiator.id)
+    audit.record(
+        session,
+        actor,
+        "create",
+        ENTITY,
+        initiator.id,
+        owner_organization_id=None,
+        changed_fields=values.keys(),
+    )
     return initiator, key
 
 
@@ -125,6 +138,15 @@ async def update_own(session: AsyncSession, principal: Principal, data: Initiato
             setattr(initiator, name, value)
     initiator.version += 1
     initiator.updated_at = utcnow()
+    audit.record(
+        session,
+        principal,
+        "update",
+        ENTITY,
+        initiator.id,
+        owner_organization_id=None,
+        changed_fields=given.keys(),
+    )
     await session.flush()
     return initiator
 
@@ -145,6 +167,15 @@ async def erase_own(session: AsyncSession, principal: Principal) -> None:
     )
     await session.execute(delete(ApiKey).where(ApiKey.initiator_id == initiator.id))
     await session.delete(initiator)
+    audit.record(
+        session,
+        principal,
+        "erase",
+        ENTITY,
+        initiator.id,
+        owner_organization_id=None,
+        changed_fields=["profile"],
+    )
     await session.flush()
 
 

@@ -213,6 +213,9 @@ async def present(
                     visibility=c.visibility,
                 )
                 for c in listing.contacts
+                # What an accepted introduction opens: the listing's public and on-introduction
+                # contacts. `verified_orgs` ones stay for verified organizations.
+                if c.visibility in ("public", "on_introduction")
             ]
         elif side == "organization":
             email = intro.initiator_email

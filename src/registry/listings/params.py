@@ -1,11 +1,12 @@
 """Query parameters shared by the listing searches, typed once for validation and OpenAPI."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeAlias
 
 from litestar.params import QueryParameter
 
+from registry.errors import InvalidInput
 from registry.listings import location as locations
 
 CodeQuery: TypeAlias = Annotated[
@@ -32,7 +33,29 @@ RemoteOk: TypeAlias = Annotated[
     bool | None,
     QueryParameter(description="true: only listings that can work remotely (any distance); false: none"),
 ]
-ModifiedAfter: TypeAlias = Annotated[datetime | None, QueryParameter(description="changed after this time")]
+ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+ModifiedAfter: TypeAlias = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=40,
+        pattern=ISO_DATETIME,
+        description="changed after this time (ISO 8601; UTC if no offset)",
+    ),
+]
+
+
+def parse_modified_after(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput(
+            f"modified_after: not an ISO 8601 time: {value!r}", extra={"field": "modified_after"}
+        ) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 OrganizationFilter: TypeAlias = Annotated[uuid.UUID | None, QueryParameter(description="one organization's")]
 Flag: TypeAlias = Annotated[bool | None, QueryParameter()]
 StatusQuery: TypeAlias = Annotated[
@@ -46,7 +69,7 @@ def common_filters(
     near: str | None,
     radius_km: float,
     remote_ok: bool | None,
-    modified_after: datetime | None,
+    modified_after: str | None,
     organization_id: uuid.UUID | None,
 ) -> dict[str, Any]:
     point = None
@@ -58,6 +81,6 @@ def common_filters(
         "near": point,
         "radius_km": radius_km,
         "remote_ok": remote_ok,
-        "modified_after": modified_after,
+        "modified_after": parse_modified_after(modified_after),
         "organization_id": organization_id,
     }

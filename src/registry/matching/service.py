@@ -199,6 +199,9 @@ async def peers(
     program = await listings.get_listing(session, principal, program_id, ("peer_program",))
     if not (principal.is_steward or principal.owns(program.organization_id)):
         raise Forbidden("Only the program's own organization can see who is doing the same work near it.")
+    if not principal.is_steward and not principal.organization_verified:
+        # Initiators' needs near a point are what a fake "support group" would fish for.
+        raise Forbidden("Your organization must be verified before it can see initiators' needs nearby.")
     point = (
         None
         if program.latitude is None or program.longitude is None

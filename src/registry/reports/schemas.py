@@ -7,7 +7,7 @@ import msgspec
 
 
 class CellRead(msgspec.Struct, kw_only=True):
-    value: float | int | None
+    value: float | None
     suppressed: bool = False
 
 

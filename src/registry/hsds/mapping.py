@@ -1,0 +1,607 @@
+"""Registry rows -> HSDS 3.0 objects, and the HSDS `Page` envelope. Pure functions.
+
+What may leave is decided by the registry's own privacy rules, reused here rather than
+restated: `presenters.location_read` (no address or postal code unless the listing is `exact`;
+the stored point, already coarse for `area`) and `visibility.contact_visible` for an anonymous
+caller (public contacts only). Which listings and organizations leave at all is the queries'
+business (`listing_visible` for an anonymous caller).
+
+Field names the IPV profile adds start with `ipv_` (see profile.md)."""
+
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from functools import cached_property
+from typing import Any
+
+from registry.auth.principal import ANONYMOUS
+from registry.db import utcnow
+from registry.hsds import ids
+from registry.listings.presenters import location_read
+from registry.listings.visibility import contact_visible, is_stale
+from registry.models import PROGRAM_KIND, Contact, EvaluationRecord, Listing, Organization
+from registry.taxonomies.vocabulary import TAXONOMIES
+
+Json = dict[str, Any]
+
+HSDS_VERSION = "3.0"
+
+# The registry's listing status <-> HSDS service status (both ways one to one).
+STATUS_TO_HSDS: dict[str, str] = {
+    "planning": "inactive",
+    "active": "active",
+    "paused": "temporarily closed",
+    "closed": "defunct",
+}
+HSDS_TO_STATUS: dict[str, str] = {hsds: registry for registry, hsds in STATUS_TO_HSDS.items()}
+
+# Vocabularies attached to services as HSDS attributes, and the listing column holding the codes.
+# Languages are HSDS `languages` instead; outcomes come from the evaluation records.
+ATTRIBUTE_COLUMNS: dict[str, str] = {
+    "partner_kind": "kind",
+    "side": "side",
+    "format": "formats",
+    "group_type": "group_type",
+    "delivery": "delivery",
+    "population": "populations",
+    "specialty": "specialties",
+    "evaluation_design": "methods",
+    "evaluation_stage": "evaluation_stage",
+}
+# Partners carry an evaluation_stage column too (always "none"); it means nothing for them.
+PROGRAM_ONLY_TAXONOMIES = frozenset({"evaluation_stage"})
+
+WEEKDAYS: dict[str, str] = {
+    "mon": "MO",
+    "tue": "TU",
+    "wed": "WE",
+    "thu": "TH",
+    "fri": "FR",
+    "sat": "SA",
+    "sun": "SU",
+}
+# registry frequency -> iCal (freq, interval); "irregular" has no RRULE.
+FREQUENCIES: dict[str, tuple[str, int]] = {
+    "weekly": ("WEEKLY", 1),
+    "biweekly": ("WEEKLY", 2),
+    "monthly": ("MONTHLY", 1),
+}
+
+AREA_NOTE = (
+    "Approximate area only (a point snapped to a grid of at least 5 km, or a city centre): "
+    "the meeting place is not published."
+)
+REMOTE_NOTE = "Meets online or by phone."
+STALE_ALERT = "This listing has not been re-verified by its organization for more than 12 months."
+UPDATED_BY = "IPV peer-support registry"
+
+# Evaluation record -> the metadata entries after its `evaluation_stage` entry (profile.md).
+EVALUATION_DETAILS: tuple[str, ...] = (
+    "evaluation_design",
+    "evaluation_outcomes",
+    "evaluation_participant_count",
+    "evaluation_evaluator_id",
+    "evaluation_evaluator_name",
+    "evaluation_started_on",
+    "evaluation_ended_on",
+    "evaluation_findings_summary",
+    "evaluation_publication",
+    "evaluation_correction_reason",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Term:
+    taxonomy: str
+    code: str
+    label: str
+    description: str | None = None
+    retired: bool = False
+
+    @property
+    def id(self) -> uuid.UUID:
+        return ids.term_id(self.taxonomy, self.code)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A snapshot of every vocabulary term, retired ones included (old listings keep them)."""
+
+    terms: Mapping[tuple[str, str], Term]
+
+    def term(self, taxonomy: str, code: str) -> Term:
+        # Terms are never deleted, so a code without a term would be a data error; show the code.
+        return self.terms.get((taxonomy, code)) or Term(taxonomy=taxonomy, code=code, label=code)
+
+    @cached_property
+    def by_id(self) -> dict[uuid.UUID, Term]:
+        return {term.id: term for term in self.terms.values()}
+
+    def label(self, taxonomy: str, code: str) -> str:
+        return self.term(taxonomy, code).label
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceRow:
+    """One listing and what its HSDS service is made of. `contacts` are all of the listing's
+    contacts: the mapping keeps the public ones."""
+
+    listing: Listing
+    organization: Organization
+    contacts: Sequence[Contact] = ()
+    evaluations: Sequence[EvaluationRecord] = field(default_factory=tuple)
+    # Which other listings it names (clinical partner, evaluators) are public themselves.
+    public_refs: frozenset[uuid.UUID] = frozenset()
+
+
+def clean(obj: Json) -> Json:
+    """Drop absent values: HSDS fields are optional but never null."""
+    return {k: v for k, v in obj.items() if v is not None and v != []}
+
+
+def iso_datetime(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def iso_date(value: date | datetime) -> str:
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).date()
+    return value.isoformat()
+
+
+def place_name(locality: str | None, region: str | None, country: str | None) -> str | None:
+    """ "Seattle, WA, US": what people read, and what `resolve_place` reads back on import."""
+    return ", ".join(part for part in (locality, region, country) if part) or None
+
+
+# --- taxonomies --------------------------------------------------------------------------------
+
+
+def taxonomy_object(name: str) -> Json:
+    return {"id": str(ids.taxonomy_id(name)), "name": name, "description": TAXONOMIES[name], "version": "1"}
+
+
+def taxonomy_minimal(name: str) -> Json:
+    return {"id": str(ids.taxonomy_id(name)), "name": name, "description": TAXONOMIES[name]}
+
+
+def term_object(term: Term, *, full: bool = False) -> Json:
+    obj: Json = {
+        "id": str(term.id),
+        "code": term.code,
+        "name": term.label,
+        "description": term.description or term.label,
+        "taxonomy": term.taxonomy,
+        "taxonomy_id": str(ids.taxonomy_id(term.taxonomy)),
+        "language": "en",
+        "ipv_retired": term.retired,
+    }
+    if full and term.taxonomy in TAXONOMIES:
+        obj["taxonomy_detail"] = taxonomy_object(term.taxonomy)
+    return obj
+
+
+def term_minimal(term: Term) -> Json:
+    return {"id": str(term.id), "name": term.label, "description": term.description or term.label}
+
+
+def attribute_object(link_id: uuid.UUID, link_entity: str, term: Term) -> Json:
+    return {
+        "id": str(ids.derived_id("attribute", link_id, term.id)),
+        "link_id": str(link_id),
+        "link_type": term.taxonomy,
+        "link_entity": link_entity,
+        "taxonomy_term_id": str(term.id),
+        "taxonomy_term": term_object(term),
+    }
+
+
+def attribute_codes(listing: Listing, evaluations: Iterable[EvaluationRecord] = ()) -> list[tuple[str, str]]:
+    """(taxonomy, code) of every term describing the listing, in a stable order."""
+    pairs: list[tuple[str, str]] = []
+    for taxonomy, column in ATTRIBUTE_COLUMNS.items():
+        if taxonomy in PROGRAM_ONLY_TAXONOMIES and listing.kind != PROGRAM_KIND:
+            continue
+        value = getattr(listing, column)
+        codes = value if isinstance(value, list) else [value] if value else []
+        pairs.extend((taxonomy, code) for code in codes)
+    outcomes = sorted({outcome for record in evaluations for outcome in record.outcomes})
+    pairs.extend(("outcome", code) for code in outcomes)
+    return pairs
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+def _eligibility(listing: Listing, vocab: Vocabulary) -> str | None:
+    parts = []
+    if listing.side:
+        parts.append(f"Side: {vocab.label('side', listing.side)}.")
+    if listing.populations:
+        parts.append(
+            "Populations: " + ", ".join(vocab.label("population", p) for p in listing.populations) + "."
+        )
+    return " ".join(parts) or None
+
+
+def public_ref(ref: uuid.UUID | None, public_refs: frozenset[uuid.UUID]) -> str | None:
+    """The id of another listing, if that listing is public: a hidden or archived partner is
+    named (the program's own words) but not pointed at."""
+    return str(ref) if ref is not None and ref in public_refs else None
+
+
+def referenced_ids(listing: Listing, evaluations: Iterable[EvaluationRecord] = ()) -> set[uuid.UUID]:
+    refs = {record.evaluator_id for record in evaluations} | {listing.clinical_partner_id}
+    return {ref for ref in refs if ref is not None}
+
+
+def _extensions(listing: Listing, public_refs: frozenset[uuid.UUID]) -> Json:
+    """The profile's one-to-one additions to a service (profile.md, service.json)."""
+    common: Json = {
+        "ipv_listing_kind": listing.kind,
+        "ipv_service_radius_km": listing.service_radius_km,
+        "ipv_stale": is_stale(listing.last_verified_at, utcnow()),
+    }
+    if listing.kind == PROGRAM_KIND:
+        return common | {
+            "ipv_founded_on": iso_date(listing.founded_on) if listing.founded_on else None,
+            "ipv_capacity": listing.capacity,
+            "ipv_open_to_mentoring": listing.open_to_mentoring,
+            "ipv_clinical_partner_id": public_ref(listing.clinical_partner_id, public_refs),
+            "ipv_clinical_partner_name": listing.clinical_partner_name,
+        }
+    return common | {
+        "ipv_accepting_partnerships": listing.accepting_partnerships,
+        "ipv_remote_ok": listing.remote_ok,
+        "ipv_trained": listing.ipv_trained,
+        "ipv_training": listing.ipv_training,
+        "ipv_credentials": list(listing.credentials),
+        "ipv_courses": list(listing.courses),
+        "ipv_certifications": list(listing.certifications),
+    }
+
+
+def service_summary(
+    listing: Listing,
+    organization: Organization | None,
+    vocab: Vocabulary,
+    public_refs: frozenset[uuid.UUID] = frozenset(),
+) -> Json:
+    """A service's one-to-one fields (what a page of /services holds)."""
+    stale = is_stale(listing.last_verified_at, utcnow())
+    obj: Json = {
+        "id": str(listing.id),
+        "organization_id": str(listing.organization_id),
+        "name": listing.name,
+        "description": listing.description,
+        "status": STATUS_TO_HSDS.get(listing.status, "active"),
+        "accreditations": "; ".join([*listing.credentials, *listing.certifications]) or None,
+        "eligibility_description": _eligibility(listing, vocab),
+        "assured_date": iso_date(listing.last_verified_at),
+        "alert": STALE_ALERT if stale else None,
+        "last_modified": iso_datetime(listing.updated_at),
+        **_extensions(listing, public_refs),
+    }
+    if organization is not None:
+        obj["organization"] = organization_summary(organization)
+    return clean(obj)
+
+
+def service_minimal(listing: Listing) -> Json:
+    # HSDS asks for id and last_modified; name and status are required by service_list.json.
+    return {
+        "id": str(listing.id),
+        "name": listing.name,
+        "status": STATUS_TO_HSDS.get(listing.status, "active"),
+        "last_modified": iso_datetime(listing.updated_at),
+    }
+
+
+def service_full(row: ServiceRow, vocab: Vocabulary, *, with_locations: bool = True) -> Json:
+    """A fully nested service (/services/{id}, and pages with full=true)."""
+    listing = row.listing
+    obj = service_summary(listing, row.organization, vocab, row.public_refs)
+    if with_locations:
+        obj["service_at_locations"] = [
+            clean(
+                {
+                    "id": str(ids.service_at_location_id(listing.id)),
+                    "service_id": str(listing.id),
+                    "location_id": str(ids.location_id(listing.id)),
+                    "location": location_object(listing, full=True),
+                }
+            )
+        ]
+    obj["languages"] = language_objects(listing, vocab)
+    obj["contacts"] = contact_objects(listing, row.contacts)
+    obj["schedules"] = schedule_objects(listing)
+    obj["service_areas"] = service_area_objects(listing)
+    obj["attributes"] = [
+        attribute_object(listing.id, "service", vocab.term(taxonomy, code))
+        for taxonomy, code in attribute_codes(listing, row.evaluations)
+    ]
+    obj["metadata"] = service_metadata(listing, row.evaluations, row.public_refs)
+    return clean(obj)
+
+
+def language_objects(listing: Listing, vocab: Vocabulary) -> list[Json]:
+    return [
+        {
+            "id": str(ids.derived_id("language", listing.id, code)),
+            "service_id": str(listing.id),
+            "name": vocab.label("language", code),
+            "code": code,
+        }
+        for code in listing.languages
+    ]
+
+
+def contact_objects(listing: Listing, contacts: Iterable[Contact]) -> list[Json]:
+    """Public contacts only: `verified_orgs` and `on_introduction` ones never leave here."""
+    result = []
+    for contact in contacts:
+        if not contact_visible(contact, ANONYMOUS):
+            continue
+        phones = []
+        if contact.phone:
+            phones.append(
+                {
+                    "id": str(ids.derived_id("phone", contact.id)),
+                    "contact_id": str(contact.id),
+                    "number": contact.phone,
+                    "type": "voice",
+                }
+            )
+        result.append(
+            clean(
+                {
+                    "id": str(contact.id),
+                    "service_id": str(listing.id),
+                    "name": contact.name,
+                    "title": contact.role,
+                    "email": contact.email,
+                    "phones": phones,
+                    "ipv_preferred_method": contact.preferred_method,
+                }
+            )
+        )
+    return result
+
+
+def schedule_objects(listing: Listing) -> list[Json]:
+    weekdays = list(listing.schedule_weekdays or [])
+    if not (listing.schedule_text or weekdays or listing.schedule_frequency):
+        return []
+    freq, interval = FREQUENCIES.get(listing.schedule_frequency or "", (None, None))
+    byday = ",".join(WEEKDAYS[d] for d in weekdays if d in WEEKDAYS) if freq == "WEEKLY" else None
+    return [
+        clean(
+            {
+                "id": str(ids.derived_id("schedule", listing.id)),
+                "service_id": str(listing.id),
+                "description": listing.schedule_text,
+                "freq": freq,
+                "interval": interval,
+                "byday": byday or None,
+                # iCal cannot say "monthly, on a Tuesday" without the week of the month.
+                "ipv_frequency": listing.schedule_frequency,
+                "ipv_weekdays": weekdays,
+            }
+        )
+    ]
+
+
+def service_area_objects(listing: Listing) -> list[Json]:
+    if not listing.service_radius_km:
+        return []
+    place = place_name(listing.locality, listing.region, listing.country)
+    name = f"Within {listing.service_radius_km} km" + (f" of {place}" if place else "")
+    return [
+        {
+            "id": str(ids.derived_id("service_area", listing.id)),
+            "service_id": str(listing.id),
+            "name": name,
+            "description": "How far the listing serves, measured from its published (coarse) point.",
+        }
+    ]
+
+
+def location_object(listing: Listing, *, full: bool) -> Json:
+    """The listing's one location. `area` and `remote` listings publish the stored coarse point and
+    the locality but never an address; only `exact` ones carry an address."""
+    shown = location_read(listing)
+    virtual = shown.precision == "remote"
+    place = place_name(shown.locality, shown.region, shown.country)
+    description = REMOTE_NOTE if virtual else AREA_NOTE if shown.precision == "area" else None
+    obj: Json = {
+        "id": str(ids.location_id(listing.id)),
+        "location_type": "virtual" if virtual else "physical",
+        "organization_id": str(listing.organization_id),
+        "name": place or ("Online" if virtual else None),
+        "description": description,
+        "latitude": shown.latitude,
+        "longitude": shown.longitude,
+        "ipv_location_precision": shown.precision,
+    }
+    if full and shown.precision == "exact" and shown.address:
+        obj["addresses"] = [
+            {
+                "id": str(ids.derived_id("address", listing.id)),
+                "location_id": str(ids.location_id(listing.id)),
+                "address_1": shown.address,
+                "city": shown.locality or "",
+                "state_province": shown.region or "",
+                "postal_code": shown.postal_code or "",
+                "country": shown.country or "",
+                "address_type": "physical",
+            }
+        ]
+    return clean(obj)
+
+
+def _metadata(
+    key: uuid.UUID,
+    resource_id: uuid.UUID,
+    resource_type: str,
+    *,
+    when: date | datetime,
+    action: str,
+    field_name: str,
+    previous: str,
+    replacement: str,
+) -> Json:
+    return {
+        "id": str(ids.derived_id("metadata", key, field_name)),
+        "resource_id": str(resource_id),
+        "resource_type": resource_type,
+        "last_action_date": iso_date(when),
+        "last_action_type": action,
+        "field_name": field_name,
+        "previous_value": previous,
+        "replacement_value": replacement,
+        "updated_by": UPDATED_BY,
+    }
+
+
+def evaluation_details(
+    record: EvaluationRecord, public_refs: frozenset[uuid.UUID] = frozenset()
+) -> list[tuple[str, str]]:
+    values: dict[str, object] = {
+        "evaluation_design": record.design,
+        "evaluation_outcomes": ",".join(record.outcomes) if record.outcomes else None,
+        "evaluation_participant_count": record.participant_count,
+        "evaluation_evaluator_id": public_ref(record.evaluator_id, public_refs),
+        "evaluation_evaluator_name": record.evaluator_name,
+        "evaluation_started_on": iso_date(record.started_on) if record.started_on else None,
+        "evaluation_ended_on": iso_date(record.ended_on) if record.ended_on else None,
+        "evaluation_findings_summary": record.findings_summary,
+        "evaluation_publication": record.publication,
+        "evaluation_correction_reason": record.correction_reason,
+    }
+    return [(name, str(values[name])) for name in EVALUATION_DETAILS if values[name] is not None]
+
+
+def service_metadata(
+    listing: Listing, evaluations: Iterable[EvaluationRecord], public_refs: frozenset[uuid.UUID] = frozenset()
+) -> list[Json]:
+    """Verification, then the evaluation history oldest first: each record is an
+    `evaluation_stage` entry (previous -> new stage) followed by its details (profile.md)."""
+    entries = [
+        _metadata(
+            listing.id,
+            listing.id,
+            "service",
+            when=listing.last_verified_at,
+            action="verified",
+            field_name="last_verified_at",
+            previous="",
+            replacement=iso_datetime(listing.last_verified_at),
+        )
+    ]
+    for record in evaluations:
+        action = "correction" if record.is_correction else "evaluation"
+        entries.append(
+            _metadata(
+                record.id,
+                listing.id,
+                "service",
+                when=record.recorded_at,
+                action=action,
+                field_name="evaluation_stage",
+                previous=record.previous_stage,
+                replacement=record.stage,
+            )
+        )
+        entries.extend(
+            _metadata(
+                record.id,
+                listing.id,
+                "service",
+                when=record.recorded_at,
+                action=action,
+                field_name=name,
+                previous="",
+                replacement=value,
+            )
+            for name, value in evaluation_details(record, public_refs)
+        )
+    return entries
+
+
+# --- service at location -----------------------------------------------------------------------
+
+
+def service_at_location_minimal(listing: Listing) -> Json:
+    return {
+        "id": str(ids.service_at_location_id(listing.id)),
+        "service_id": str(listing.id),
+        "location_id": str(ids.location_id(listing.id)),
+    }
+
+
+def service_at_location_summary(
+    listing: Listing, organization: Organization, vocab: Vocabulary, public_refs: frozenset[uuid.UUID]
+) -> Json:
+    return service_at_location_minimal(listing) | {
+        "location": location_object(listing, full=False),
+        "service": service_summary(listing, organization, vocab, public_refs),
+    }
+
+
+def service_at_location_full(row: ServiceRow, vocab: Vocabulary) -> Json:
+    return service_at_location_minimal(row.listing) | {
+        "location": location_object(row.listing, full=True),
+        "service": service_full(row, vocab, with_locations=False),
+    }
+
+
+# --- organizations -----------------------------------------------------------------------------
+
+
+def organization_minimal(org: Organization) -> Json:
+    return {"id": str(org.id), "name": org.name, "description": org.description or ""}
+
+
+def organization_summary(org: Organization) -> Json:
+    return clean(organization_minimal(org) | {"website": org.website})
+
+
+def organization_full(org: Organization, services: list[Json], vocab: Vocabulary) -> Json:
+    obj = organization_summary(org)
+    obj["attributes"] = [
+        attribute_object(org.id, "organization", vocab.term("partner_kind", kind)) for kind in org.kinds
+    ]
+    if org.verification_status == "verified" and org.verified_at is not None:
+        obj["metadata"] = [
+            _metadata(
+                org.id,
+                org.id,
+                "organization",
+                when=org.verified_at,
+                action="verified",
+                field_name="verification_status",
+                previous="unverified",
+                replacement="verified",
+            )
+        ]
+    obj["services"] = services
+    return obj
+
+
+# --- pages -------------------------------------------------------------------------------------
+
+
+def page_envelope(contents: list[Json], *, total: int, page: int, per_page: int) -> Json:
+    total_pages = math.ceil(total / per_page)
+    return {
+        "total_items": total,
+        "total_pages": total_pages,
+        "page_number": page,
+        "size": len(contents),
+        "first_page": page == 1,
+        "last_page": page >= total_pages,
+        "empty": not contents,
+        "contents": contents,
+    }

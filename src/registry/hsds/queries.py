@@ -1,0 +1,236 @@
+"""SQL for the HSDS API. Everything here reads as an anonymous caller: verified organizations'
+live listings (`listing_visible`) and verified organizations (`visible_organizations`), never more,
+whoever is asking."""
+
+import uuid
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from registry.auth.principal import ANONYMOUS
+from registry.hsds.filters import DEFAULT_COVERAGE_KM, ServiceFilters
+from registry.hsds.mapping import ATTRIBUTE_COLUMNS, PROGRAM_ONLY_TAXONOMIES, Term, Vocabulary
+from registry.listings.queries import distance_m, within_radius
+from registry.listings.visibility import listing_visible
+from registry.models import PROGRAM_KIND, EvaluationRecord, Listing, Organization, TaxonomyTerm
+from registry.organizations.service import visible_organizations
+from registry.taxonomies.vocabulary import TAXONOMIES
+
+ServicePair = tuple[Listing, Organization]
+
+
+async def vocabulary(session: AsyncSession) -> Vocabulary:
+    rows = (
+        await session.scalars(
+            select(TaxonomyTerm).order_by(TaxonomyTerm.taxonomy, TaxonomyTerm.position, TaxonomyTerm.code)
+        )
+    ).all()
+    order = {name: rank for rank, name in enumerate(TAXONOMIES)}
+    terms = sorted(rows, key=lambda t: (order.get(t.taxonomy, len(order)), t.taxonomy, t.position, t.code))
+    return Vocabulary(
+        {
+            (t.taxonomy, t.code): Term(
+                taxonomy=t.taxonomy,
+                code=t.code,
+                label=t.label,
+                description=t.description,
+                retired=t.retired_at is not None,
+            )
+            for t in terms
+        }
+    )
+
+
+# --- services ----------------------------------------------------------------------------------
+
+
+def _public() -> ColumnElement[bool]:
+    return and_(listing_visible(ANONYMOUS), Listing.archived_at.is_(None))
+
+
+def _column(taxonomy: str) -> tuple[ColumnElement[object], bool]:
+    column = getattr(Listing, ATTRIBUTE_COLUMNS[taxonomy] if taxonomy != "language" else "languages")
+    return column, isinstance(column.type, ARRAY)
+
+
+def _has_outcome(code: str | None) -> ColumnElement[bool]:
+    measured = (
+        EvaluationRecord.outcomes.contains([code])
+        if code is not None
+        else func.cardinality(EvaluationRecord.outcomes) > 0
+    )
+    return exists().where(EvaluationRecord.listing_id == Listing.id, measured)
+
+
+def term_predicate(taxonomy: str, code: str) -> ColumnElement[bool]:
+    """Listings described by this term: the same columns the attributes are made from."""
+    if taxonomy == "outcome":
+        return _has_outcome(code)
+    if taxonomy not in ATTRIBUTE_COLUMNS and taxonomy != "language":
+        return ~true()
+    column, is_array = _column(taxonomy)
+    matches = column.contains([code]) if is_array else column == code
+    if taxonomy in PROGRAM_ONLY_TAXONOMIES:
+        return and_(Listing.kind == PROGRAM_KIND, matches)
+    return matches
+
+
+def taxonomy_predicate(taxonomy: str) -> ColumnElement[bool]:
+    """Listings described by any term of this vocabulary."""
+    if taxonomy == "outcome":
+        return _has_outcome(None)
+    if taxonomy not in ATTRIBUTE_COLUMNS and taxonomy != "language":
+        return ~true()
+    if taxonomy in PROGRAM_ONLY_TAXONOMIES:
+        return Listing.kind == PROGRAM_KIND
+    column, is_array = _column(taxonomy)
+    return func.cardinality(column) > 0 if is_array else column.is_not(None)
+
+
+def _predicates(filters: ServiceFilters) -> list[ColumnElement[bool]]:
+    where = [_public()]
+    if filters.search:
+        where.append(Listing.search_vector.op("@@")(func.plainto_tsquery("simple", filters.search)))
+    if filters.organization_id is not None:
+        where.append(Listing.organization_id == filters.organization_id)
+    if filters.modified_after is not None:
+        # HSDS: modified on or after.
+        where.append(Listing.updated_at >= filters.modified_after)
+    if filters.term is not None:
+        where.append(term_predicate(*filters.term))
+    if filters.taxonomy is not None:
+        where.append(taxonomy_predicate(filters.taxonomy))
+    if filters.near is not None:
+        if filters.radius_km is not None:
+            where.append(within_radius(filters.near, filters.radius_km))
+        else:
+            covered_km = func.coalesce(Listing.service_radius_km, DEFAULT_COVERAGE_KM)
+            where.append(and_(Listing.latitude.is_not(None), distance_m(filters.near) <= covered_km * 1000))
+    return where
+
+
+async def service_page(
+    session: AsyncSession, filters: ServiceFilters, *, limit: int, offset: int, with_contacts: bool
+) -> tuple[list[ServicePair], int]:
+    """One page of public services ordered by name (never by distance), and the total."""
+    if filters.matches_nothing:
+        return [], 0
+    where = _predicates(filters)
+    joined = select(Listing.id).join(Organization, Organization.id == Listing.organization_id)
+    total = (
+        await session.execute(select(func.count()).select_from(joined.where(*where).subquery()))
+    ).scalar_one()
+    stmt = (
+        select(Listing, Organization)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(*where)
+        .order_by(Listing.name, Listing.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    if with_contacts:
+        stmt = stmt.options(selectinload(Listing.contacts))
+    rows = (await session.execute(stmt)).tuples().all()
+    return list(rows), total
+
+
+async def public_service(session: AsyncSession, listing_id: uuid.UUID) -> ServicePair | None:
+    stmt = (
+        select(Listing, Organization)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(Listing.id == listing_id, _public())
+        .options(selectinload(Listing.contacts))
+    )
+    row = (await session.execute(stmt)).tuples().one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+async def services_of(session: AsyncSession, organization_ids: Sequence[uuid.UUID]) -> list[ServicePair]:
+    if not organization_ids:
+        return []
+    stmt = (
+        select(Listing, Organization)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(Listing.organization_id.in_(organization_ids), _public())
+        .order_by(Listing.name, Listing.id)
+        .options(selectinload(Listing.contacts))
+    )
+    return list((await session.execute(stmt)).tuples().all())
+
+
+async def evaluations_for(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[EvaluationRecord]]:
+    history: dict[uuid.UUID, list[EvaluationRecord]] = {i: [] for i in listing_ids}
+    if not listing_ids:
+        return history
+    records = await session.scalars(
+        select(EvaluationRecord)
+        .where(EvaluationRecord.listing_id.in_(listing_ids))
+        .order_by(EvaluationRecord.listing_id, EvaluationRecord.recorded_at, EvaluationRecord.id)
+    )
+    for record in records:
+        history[record.listing_id].append(record)
+    return history
+
+
+async def public_listing_ids(session: AsyncSession, wanted: set[uuid.UUID]) -> frozenset[uuid.UUID]:
+    """Which of these listings are public."""
+    if not wanted:
+        return frozenset()
+    found = await session.scalars(
+        select(Listing.id)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(Listing.id.in_(wanted), _public())
+    )
+    return frozenset(found)
+
+
+async def listing_for_derived_id(
+    session: AsyncSession, wanted: uuid.UUID, derive: Callable[[uuid.UUID], uuid.UUID]
+) -> uuid.UUID | None:
+    """The public listing whose derived (uuid5) id is `wanted`. A name-based UUID cannot be
+    reversed, so this derives the ids of the public listings, which are only ids."""
+    listing_ids = await session.scalars(
+        select(Listing.id).join(Organization, Organization.id == Listing.organization_id).where(_public())
+    )
+    return next((i for i in listing_ids if derive(i) == wanted), None)
+
+
+# --- organizations -----------------------------------------------------------------------------
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _organizations(search: str | None) -> Select[Organization]:
+    stmt = visible_organizations(ANONYMOUS)
+    if search:
+        pattern = _like(search)
+        stmt = stmt.where(
+            or_(
+                Organization.name.ilike(pattern, escape="\\"),
+                Organization.description.ilike(pattern, escape="\\"),
+            )
+        )
+    return stmt
+
+
+async def organization_page(
+    session: AsyncSession, *, search: str | None, limit: int, offset: int
+) -> tuple[list[Organization], int]:
+    stmt = _organizations(search)
+    total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
+    rows = await session.scalars(
+        stmt.order_by(Organization.name, Organization.id).limit(limit).offset(offset)
+    )
+    return list(rows.all()), total
+
+
+async def public_organization(session: AsyncSession, organization_id: uuid.UUID) -> Organization | None:
+    return await session.scalar(visible_organizations(ANONYMOUS).where(Organization.id == organization_id))
