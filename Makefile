@@ -36,5 +36,10 @@ pytest: $(STAMP)
 registry: $(STAMP)
 	$(BIN)/registry $(ARGS)
 
+## bench: start the API as in production on N synthetic listings and measure it (make bench N=100000)
+N ?= 100000
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --n $(N)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

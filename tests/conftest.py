@@ -25,7 +25,9 @@ from registry.app import create_app
 from registry.config import Settings, async_database_url
 from registry.embedded import EmbeddedPostgres
 from registry.logging import JsonFormatter
+from registry.matching.service import forget_cached_matches
 from registry.migrations import upgrade
+from registry.taxonomies.service import forget_cached_terms
 from tests.factories import app_client
 
 TEST_DATABASE = "registry_test"
@@ -126,6 +128,13 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(database_url, pool_size=5)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def fresh_vocabulary_cache() -> None:
+    """Each test rolls back its vocabulary changes; the read cache must not outlive them."""
+    forget_cached_terms()
+    forget_cached_matches()
 
 
 @pytest.fixture

@@ -74,6 +74,12 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
     with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)
+        if args.synthetic is not None:
+            from registry import synthetic
+
+            report = synthetic.run(url, args.synthetic, args.random_seed)
+            print(report.summary())
+            return 0
         counts = _with_session(url, settings, load_seeds)
     print("seeded: " + ", ".join(f"{n} {name}" for name, n in counts.items()))
     return 0
@@ -132,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.set_defaults(handler=cmd_migrate)
 
     seed = sub.add_parser("seed", help="load the starter data set in seeds/ (idempotent)")
+    seed.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        default=None,
+        help="instead, load N synthetic listings (with organizations, initiators, introductions) by COPY",
+    )
+    seed.add_argument("--random-seed", type=int, default=1, help="makes --synthetic deterministic")
     seed.set_defaults(handler=cmd_seed)
 
     revision = sub.add_parser("revision", help="autogenerate a migration from model changes")

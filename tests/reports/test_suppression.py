@@ -652,3 +652,26 @@ def test_counts_match_a_single_row_table(counts: dict[str, int], threshold: int)
     # Protection in one dimension: never exactly one hidden entry among the counts and total.
     assert sum(c.suppressed for c in [*cells.values(), total]) != 1
     assert_protected([list(counts.values())], row)
+
+
+@st.composite
+def large_tables(draw: st.DrawFn) -> list[list[int]]:
+    n_rows = draw(st.integers(20, 30))
+    n_cols = draw(st.integers(18, 22))
+    value = st.one_of(st.integers(0, 3), st.integers(11, 60), st.just(0))
+    return [[draw(value) for _ in range(n_cols)] for _ in range(n_rows)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(large_tables())
+def test_large_tables_hide_whole_lines_and_stay_protected(counts: list[list[int]]) -> None:
+    table = suppress_table(counts)
+    grid = extended(counts)
+    shown = shown_grid(table)
+    for i, row in enumerate(shown):
+        for j, value in enumerate(row):
+            assert value is None or value == grid[i][j]
+            assert value is None or not 1 <= value < DEFAULT_THRESHOLD
+    hidden_rows = {i for i, row in enumerate(shown[:-1]) if row[-1] is None}
+    assert len(hidden_rows) != 1
+    assert_protected(counts, table)

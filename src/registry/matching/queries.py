@@ -2,43 +2,68 @@
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, func, literal, or_, select
+from sqlalchemy import Row, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings.queries import band_rank, remote_capable, within_radius
+from registry.locations.geo import DISTANCE_BANDS
 from registry.models import Contact, Initiator, Listing, Organization
 
 # Per kind, how many of the nearest candidates are scored; scoring is cheap, the cap bounds work.
 CANDIDATES_PER_KIND = 200
 
-CANDIDATE_COLUMNS = (
-    Listing.id,
-    Listing.kind,
-    Listing.name,
-    Listing.organization_id,
-    Listing.description,
-    Listing.side,
-    Listing.specialties,
-    Listing.formats,
-    Listing.populations,
-    Listing.languages,
-    Listing.ipv_trained,
-    Listing.methods,
-    func.cardinality(Listing.courses).label("course_count"),
-    func.cardinality(Listing.certifications).label("certification_count"),
-    Listing.evaluation_stage,
-    Listing.open_to_mentoring,
-    Listing.accepting_partnerships,
-    Listing.remote_ok,
-    Listing.delivery,
-    Listing.location_precision,
-    Listing.locality,
-    Listing.region,
-    Listing.country,
-    Listing.last_verified_at,
+
+_BANDS_SQL = " ".join(
+    f"WHEN d < {int(upper * 1000)} THEN {rank}" for rank, (upper, _) in enumerate(DISTANCE_BANDS[:-1])
 )
+_COLUMNS_SQL = """
+    l.id, l.kind, l.name, l.organization_id, l.description, l.side, l.specialties, l.formats,
+    l.populations, l.languages, l.ipv_trained, l.methods, cardinality(l.courses) AS course_count,
+    cardinality(l.certifications) AS certification_count, l.evaluation_stage, l.open_to_mentoring,
+    l.accepting_partnerships, l.remote_ok, l.delivery, l.location_precision, l.locality, l.region,
+    l.country, l.last_verified_at
+"""
+_REMOTE_SQL = (
+    "(l.remote_ok OR coalesce(l.delivery, '') IN ('online', 'hybrid') OR l.location_precision = 'remote')"
+)
+_LIVE_SQL = (
+    "l.archived_at IS NULL AND l.status = 'active' AND o.verification_status = 'verified' AND l.kind = k.kind"
+)
+# Per needed kind: the nearest listings within the radius (GiST on ll_to_earth), plus the
+# freshest remote-capable ones beyond it (a partial index on kind and last_verified_at). Two
+# index-driven halves instead of one OR that no index can serve; all kinds in one round trip.
+_NEAR_AND_REMOTE = text(
+    f"""
+    SELECT c.* FROM unnest(CAST(:kinds AS text[])) AS k(kind)
+    CROSS JOIN LATERAL (
+        (SELECT {_COLUMNS_SQL},
+                CASE {_BANDS_SQL} ELSE {len(DISTANCE_BANDS) - 1} END AS band_rank,
+                {_REMOTE_SQL} AS remote_capable
+         FROM listing l
+         JOIN organization o ON o.id = l.organization_id
+         CROSS JOIN LATERAL (
+             SELECT earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(l.latitude, l.longitude)) AS d
+         ) dist
+         WHERE {_LIVE_SQL} AND l.latitude IS NOT NULL
+           AND earth_box(ll_to_earth(:lat, :lon), :meters) @> ll_to_earth(l.latitude, l.longitude)
+           AND dist.d <= :meters
+           AND (CAST(:exclude AS uuid) IS NULL OR l.id <> CAST(:exclude AS uuid))
+         ORDER BY dist.d, l.last_verified_at DESC, l.id
+         LIMIT :per_kind)
+        UNION ALL
+        (SELECT {_COLUMNS_SQL}, NULL::int AS band_rank, true AS remote_capable
+         FROM listing l
+         JOIN organization o ON o.id = l.organization_id
+         WHERE :include_remote AND {_LIVE_SQL} AND {_REMOTE_SQL}
+           AND (CAST(:exclude AS uuid) IS NULL OR l.id <> CAST(:exclude AS uuid))
+           AND (CAST(:lat AS float8) IS NULL OR l.latitude IS NULL
+                OR earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(l.latitude, l.longitude)) > :meters)
+         ORDER BY l.last_verified_at DESC, l.id
+         LIMIT :remote_per_kind)
+    ) c
+    """
+)
+REMOTE_CANDIDATES_PER_KIND = 60
 
 
 async def candidates(
@@ -51,40 +76,17 @@ async def candidates(
     exclude_id: uuid.UUID | None = None,
 ) -> Sequence[Row[tuple[object, ...]]]:
     """Active listings of verified organizations, within the radius or remote-capable."""
-    remote = remote_capable()
-    if point is not None:
-        near = within_radius(point, radius_km)
-        reach = or_(near, remote) if include_remote else near
-        rank: ColumnElement[Any] = case((near, band_rank(point)), else_=literal(None))
-    else:
-        reach = remote if include_remote else literal(False)
-        rank = literal(None)
-    ranked = (
-        select(
-            *CANDIDATE_COLUMNS,
-            rank.label("band_rank"),
-            remote.label("remote_capable"),
-            func.row_number()
-            .over(
-                partition_by=Listing.kind,
-                order_by=(rank.asc().nulls_last(), Listing.last_verified_at.desc(), Listing.id),
-            )
-            .label("kind_rank"),
-        )
-        .join(Organization, Organization.id == Listing.organization_id)
-        .where(
-            Organization.verification_status == "verified",
-            Listing.archived_at.is_(None),
-            Listing.status == "active",
-            Listing.kind.in_(list(kinds)),
-            reach,
-        )
-    )
-    if exclude_id is not None:
-        ranked = ranked.where(Listing.id != exclude_id)
-    sub = ranked.subquery()
-    stmt = select(sub).where(sub.c.kind_rank <= CANDIDATES_PER_KIND)
-    return (await session.execute(stmt)).all()
+    params = {
+        "kinds": list(kinds),
+        "lat": point[0] if point else None,
+        "lon": point[1] if point else None,
+        "meters": radius_km * 1000,
+        "include_remote": include_remote,
+        "exclude": str(exclude_id) if exclude_id else None,
+        "per_kind": CANDIDATES_PER_KIND,
+        "remote_per_kind": REMOTE_CANDIDATES_PER_KIND,
+    }
+    return (await session.execute(_NEAR_AND_REMOTE, params)).all()
 
 
 async def contacts_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Contact]:
@@ -121,3 +123,18 @@ async def initiators_near(
         )
     rows = await session.execute(stmt.order_by(distance, Initiator.pathway_step, Initiator.id).limit(100))
     return [(row[0], float(row[1])) for row in rows]
+
+
+async def listings_version(session: AsyncSession) -> tuple[object, ...]:
+    """Changes whenever anything a match depends on changes (listings, contacts through their
+    listing, organizations' verification): two index lookups. New listings raise the newest
+    updated_at too; listings are never deleted, only archived (an update)."""
+    row = (
+        await session.execute(
+            select(
+                select(func.max(Listing.updated_at)).scalar_subquery(),
+                select(func.max(Organization.updated_at)).scalar_subquery(),
+            )
+        )
+    ).one()
+    return tuple(row)

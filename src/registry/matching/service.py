@@ -1,7 +1,7 @@
 """Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
 
 import uuid
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +30,25 @@ from registry.taxonomies.service import check_codes
 
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
 DEFAULT_RADIUS_KM = 50.0
+
+# Match inputs are coarse (a grid cell, vocabulary codes), so people searching from one area ask
+# the same questions: answers are shared until anything they depend on changes (or 5 minutes).
+CACHE_SIZE = 2048
+CACHE_SECONDS = 300.0
+_cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, dict[str, list[MatchCandidate]]]] = (
+    OrderedDict()
+)
+
+
+def _audience(principal: Principal) -> str:
+    """Who may see which contacts: the one part of the caller that changes an answer."""
+    if principal.is_steward:
+        return "steward"
+    return "verified" if principal.organization_verified else "public"
+
+
+def forget_cached_matches() -> None:
+    _cache.clear()
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
@@ -148,6 +167,7 @@ async def match(
             "formats": ("format", formats),
             "languages": ("language", languages),
         },
+        for_read=True,
     )
     # The search point is coarse whatever was sent: identical requests from one area look alike.
     if data.location is not None:

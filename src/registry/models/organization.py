@@ -26,7 +26,11 @@ class Organization(TimestampMixin, Base):
 
     api_keys: Mapped[list["ApiKey"]] = relationship(back_populates="organization", lazy="raise")
 
-    __table_args__ = (Index("ix_organization_name_id", "name", "id"),)
+    __table_args__ = (
+        Index("ix_organization_name_id", "name", "id"),
+        # max(updated_at) tells matching whether a cached answer is still current.
+        Index("ix_organization_updated_at", "updated_at"),
+    )
 
 
 class ApiKey(Base):

@@ -161,6 +161,7 @@ async def partner_filters(
             "method": ("evaluation_design", methods),
         },
         allow_retired=True,
+        for_read=True,
     )
     flags = {
         k: v

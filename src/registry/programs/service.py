@@ -191,6 +191,7 @@ async def program_filters(
             "evaluation_stage": ("evaluation_stage", [evaluation_stage] if evaluation_stage else []),
         },
         allow_retired=True,
+        for_read=True,
     )
     equals = {
         k: v

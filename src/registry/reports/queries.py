@@ -179,10 +179,14 @@ async def coverage(session: AsyncSession) -> list[dict[str, Any]]:
             SELECT i.country, i.region, i.latitude, i.longitude, 0, 1
             FROM initiator i WHERE i.latitude IS NOT NULL
         ),
+        -- Demand is gathered into ~10 km cells (0.1 degree) before looking for partners: at a
+        -- national scale that turns tens of thousands of lookups into a few thousand.
         places AS (
-            SELECT country, region, latitude, longitude,
+            SELECT country, region,
+                   round(latitude::numeric, 1)::float8 AS latitude,
+                   round(longitude::numeric, 1)::float8 AS longitude,
                    sum(programs) AS programs, sum(initiators) AS initiators
-            FROM demand GROUP BY country, region, latitude, longitude
+            FROM demand GROUP BY 1, 2, 3, 4
         ),
         reach AS (
             SELECT p.*, k.kind,

@@ -34,6 +34,16 @@ column of `ext` is a *line*: its members sum to its last entry.
 Every round hides one more entry, and a grid with everything hidden protects every entry (each
 can grow by one), so the loop ends.
 
+Large tables
+------------
+The exact audit grows quickly with the table (a 30 x 12 table takes ~0.2 s). Above
+`EXACT_AUDIT_MAX_ENTRIES` entries a coarser rule that is safe by construction is used instead:
+every row holding a small entry is hidden whole (cells and row total), and so is every column
+with a small column total; a lone hidden row (or column) takes the shown one with the smallest
+non-zero total as its partner. What a reader then knows of hidden cells is only the sums over
+two or more hidden rows (the column totals), so any non-zero hidden value can move between the
+hidden rows. A small grand total hides everything.
+
 Rates
 -----
 `rate` is None when either count is suppressed, when the denominator is below the threshold
@@ -77,6 +87,50 @@ class SuppressedTable:
     complementary: int
 
 
+EXACT_AUDIT_MAX_ENTRIES = 400
+
+
+def _partner_line(totals: list[int], hidden: set[int]) -> set[int]:
+    """A second line to hide with a lone hidden one: the smallest non-zero shown total."""
+    if len(hidden) != 1:
+        return hidden
+    candidates = [(t, k) for k, t in enumerate(totals) if k not in hidden and t > 0]
+    if not candidates:
+        candidates = [(t, k) for k, t in enumerate(totals) if k not in hidden]
+    return hidden | ({min(candidates)[1]} if candidates else set())
+
+
+def _hide_whole_lines(ext: list[list[int]], primary: set[Position]) -> set[Position]:
+    n_rows, n_cols = len(ext) - 1, len(ext[0]) - 1
+    if (n_rows, n_cols) in primary:
+        return {(i, j) for i in range(n_rows + 1) for j in range(n_cols + 1)}
+    rows = {i for i, _ in primary if i < n_rows}
+    cols = {j for i, j in primary if i == n_rows and j < n_cols}
+    rows = _partner_line([ext[i][n_cols] for i in range(n_rows)], rows)
+    cols = _partner_line([ext[n_rows][j] for j in range(n_cols)], cols)
+    hidden = {(i, j) for i in rows for j in range(n_cols + 1)}
+    hidden |= {(i, j) for j in cols for i in range(n_rows + 1)}
+    if rows and cols:
+        hidden.add((n_rows, n_cols))
+    return hidden
+
+
+def _finish(ext: list[list[int]], primary: set[Position], hidden: set[Position]) -> "SuppressedTable":
+    n_rows, n_cols = len(ext) - 1, len(ext[0]) - 1
+
+    def cell(i: int, j: int) -> Cell:
+        return Cell(None, True) if (i, j) in hidden else Cell(ext[i][j], False)
+
+    return SuppressedTable(
+        cells=[[cell(i, j) for j in range(n_cols)] for i in range(n_rows)],
+        row_totals=[cell(i, n_cols) for i in range(n_rows)],
+        column_totals=[cell(n_rows, j) for j in range(n_cols)],
+        grand_total=cell(n_rows, n_cols),
+        primary=len(primary),
+        complementary=len(hidden) - len(primary),
+    )
+
+
 def suppress_table(counts: Sequence[Sequence[int]], threshold: int = DEFAULT_THRESHOLD) -> SuppressedTable:
     """Suppress a rectangular table of non-negative counts and its margins (see the module doc).
 
@@ -91,6 +145,8 @@ def suppress_table(counts: Sequence[Sequence[int]], threshold: int = DEFAULT_THR
     ext.append([sum(grid[i][j] for i in range(n_rows)) for j in range(n_cols)] + [sum(map(sum, grid))])
 
     primary = {(i, j) for i in range(n_rows + 1) for j in range(n_cols + 1) if 0 < ext[i][j] < threshold}
+    if (n_rows + 1) * (n_cols + 1) > EXACT_AUDIT_MAX_ENTRIES:
+        return _finish(ext, primary, _hide_whole_lines(ext, primary))
     hidden = set(primary)
     _close_lines(ext, hidden)
     # Hiding more only removes what a reader knows, so a protected entry stays protected.

@@ -1,5 +1,6 @@
 """Vocabulary reads, steward edits, and the check every write makes against the vocabularies."""
 
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -39,25 +40,51 @@ async def term_counts(session: AsyncSession) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
+# Reads (search filters, matching) check codes against a copy of the vocabularies that is at
+# most this old; writes always read the table, so a retired term is refused at once.
+READ_CACHE_SECONDS = 30.0
+_read_cache: tuple[float, list[tuple[str, str, object]]] | None = None
+
+
+def forget_cached_terms() -> None:
+    global _read_cache
+    _read_cache = None
+
+
+async def _term_rows(
+    session: AsyncSession, wanted: set[str], *, cached: bool
+) -> list[tuple[str, str, object]]:
+    global _read_cache
+    if cached and _read_cache is not None and time.monotonic() - _read_cache[0] < READ_CACHE_SECONDS:
+        return [row for row in _read_cache[1] if row[0] in wanted]
+    if cached:
+        rows = await session.execute(
+            select(TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at)
+        )
+        _read_cache = (time.monotonic(), [(r[0], r[1], r[2]) for r in rows])
+        return [row for row in _read_cache[1] if row[0] in wanted]
+    rows = await session.execute(
+        select(TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at).where(
+            TaxonomyTerm.taxonomy.in_(wanted)
+        )
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
 async def check_codes(
     session: AsyncSession,
     fields: Mapping[str, tuple[str, Iterable[str]]],
     *,
     allow_retired: bool = False,
+    for_read: bool = False,
 ) -> None:
     """Raise one 422 naming every field with unknown (or retired) codes and the allowed codes.
 
-    `fields` maps a field name to (taxonomy, codes given)."""
+    `fields` maps a field name to (taxonomy, codes given); `for_read` allows the cached copy."""
     wanted = {taxonomy for taxonomy, codes in fields.values() if codes}
     if not wanted:
         return
-    rows = (
-        await session.execute(
-            select(TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at).where(
-                TaxonomyTerm.taxonomy.in_(wanted)
-            )
-        )
-    ).all()
+    rows = await _term_rows(session, wanted, cached=for_read)
     active: dict[str, set[str]] = {t: set() for t in wanted}
     retired: dict[str, set[str]] = {t: set() for t in wanted}
     for taxonomy, code, retired_at in rows:
@@ -90,6 +117,7 @@ async def add_term(
     if await session.get(TaxonomyTerm, (name, code)) is not None:
         raise Conflict(f"{name} already has a term {code!r}; PATCH it instead.")
     term = TaxonomyTerm(taxonomy=name, code=code, label=label, description=description)
+    forget_cached_terms()
     session.add(term)
     await session.flush()
     audit.record(
@@ -128,6 +156,7 @@ async def update_term(
             term.retired_at = retired_at
             changed.append("retired")
     if changed:
+        forget_cached_terms()
         audit.record(
             session,
             principal,
