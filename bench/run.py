@@ -7,9 +7,9 @@ Steps: start an embedded PostgreSQL in a temporary folder (or use BENCH_DATABASE
 migrations (`registry migrate`), load N synthetic listings (registry.synthetic, timed), create a
 funder key (`registry keys create --role funder`), start `registry serve --workers 2` with rate
 limits scaled out of the way, and drive each endpoint for --duration seconds over --connections
-connections with wrk (when installed) or the bundled httpx client (a separate process). Report
-endpoints are first timed alone (single requests, as the "under 300 ms" goal has it), then under
-load. Peak RSS of every API process is sampled throughout. Results go to stdout and to
+connections with wrk (when installed) or the bundled httpx client (a separate process). Each
+endpoint is first timed alone (single requests, as the "reports under 300 ms" goal has it), then
+under load. Peak RSS of every API process is sampled throughout. Results go to stdout and to
 bench/results/<N>.json. Everything started is stopped at the end (Ctrl-C included).
 
 See bench/README.md for how to read the numbers.
@@ -277,7 +277,7 @@ function setup(thread)
   table.insert(threads, thread)
 end
 function init(args)
-  bad = 0
+  bad = {}
   i = (id * 7919) % #reqs
 end
 function request()
@@ -286,18 +286,21 @@ function request()
   return wrk.format(r[1], r[2], r[3], r[4])
 end
 function response(status, headers, body)
-  if status >= 400 then bad = bad + 1 end
+  if status >= 400 then bad[status] = (bad[status] or 0) + 1 end
 end
 function done(summary, latency, requests)
-  local bad_total = 0
-  for _, t in ipairs(threads) do bad_total = bad_total + t:get("bad") end
+  local statuses = {}
+  for _, t in ipairs(threads) do
+    for status, count in pairs(t:get("bad")) do statuses[status] = (statuses[status] or 0) + count end
+  end
+  local parts = {}
+  for status, count in pairs(statuses) do table.insert(parts, string.format('"%d": %d', status, count)) end
   local e = summary.errors
-  local socket_errors = e.connect + e.read + e.write + e.timeout
   io.write(string.format(
-    'BENCH_JSON {"requests": %d, "duration_us": %d, "status_errors": %d, "socket_errors": %d, '
-    .. '"timeouts": %d, "p50_us": %d, "p99_us": %d}\\n',
-    summary.requests, summary.duration, bad_total, socket_errors, e.timeout,
-    latency:percentile(50), latency:percentile(99)))
+    'BENCH_JSON {"requests": %d, "duration_us": %d, "statuses": {%s}, "connect": %d, "read": %d, '
+    .. '"write": %d, "timeout": %d, "p50_us": %d, "p99_us": %d}\\n',
+    summary.requests, summary.duration, table.concat(parts, ", "), e.connect, e.read, e.write,
+    e.timeout, latency:percentile(50), latency:percentile(99)))
 end
 """
         )
@@ -332,12 +335,11 @@ end
             raise RuntimeError(f"wrk printed no results for {endpoint.name}:\n{out[-2000:]}")
         data = json.loads(line.removeprefix("BENCH_JSON "))
         completed = data["requests"]
-        errors = data["status_errors"] + data["socket_errors"]
-        kinds = {}
-        if data["status_errors"]:
-            kinds["status>=400"] = data["status_errors"]
-        if data["socket_errors"]:
-            kinds["socket"] = data["socket_errors"]
+        kinds: dict[str, int] = dict(data["statuses"])
+        for socket_error in ("connect", "read", "write", "timeout"):
+            if data[socket_error]:
+                kinds[socket_error] = data[socket_error]
+        errors = sum(kinds.values())
         return Result(
             name=endpoint.name,
             requests=completed,
@@ -424,6 +426,7 @@ class Api:
         self.sampler = sampler
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.restarts = 0
 
     @property
     def url(self) -> str:
@@ -451,12 +454,17 @@ class Api:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the API exited with {self.proc.returncode}; see {self.log_path}")
+                raise RuntimeError(f"the API exited with {self.proc.returncode}:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
                     return
             time.sleep(0.3)
-        raise RuntimeError(f"the API did not become ready in 90 s; see {self.log_path}")
+        raise RuntimeError(f"the API did not become ready in 90 s:\n{self.log_tail()}")
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-3000:]
+        return ""
 
     def stop(self) -> None:
         proc, self.proc = self.proc, None
@@ -475,7 +483,22 @@ class Api:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
 
+    def cpu_percent(self, interval: float) -> float:
+        """CPU use of the API's processes over `interval` seconds (100 = one core)."""
+        if self.proc is None:
+            return 0.0
+        try:
+            root = psutil.Process(self.proc.pid)
+            processes = [root, *root.children(recursive=True)]
+            for proc in processes:
+                proc.cpu_percent(None)
+            time.sleep(interval)
+            return float(sum(proc.cpu_percent(None) for proc in processes))
+        except psutil.Error:
+            return 0.0
+
     def restart(self) -> None:
+        self.restarts += 1
         self.stop()
         self.start()
 
@@ -620,21 +643,53 @@ def endpoints(sample: Sample, funder_key: str, seed: int) -> list[Endpoint]:
     ]
 
 
-def time_single(api: Api, request: Request, repeats: int, timeout: float) -> list[float] | None:
+def time_single(
+    api: Api, requests: list[Request], repeats: int, timeout: float
+) -> tuple[list[float] | None, str]:
     """Milliseconds for `repeats` requests one after another on an idle server (the first one
-    is cold); None when one took longer than `timeout` or failed."""
+    is cold), and a note on anything but 200s; None when one took longer than `timeout`."""
     times = []
+    statuses: Counter[int] = Counter()
     with httpx.Client(base_url=api.url, timeout=timeout) as client:
-        for _ in range(repeats):
+        for k in range(repeats):
+            request = requests[k % len(requests)]
             started = time.perf_counter()
             try:
-                response = client.request(request.method, request.path, headers=request.headers)
+                response = client.request(
+                    request.method, request.path, json=request.body, headers=request.headers
+                )
             except httpx.TimeoutException:
-                return None
-            if response.status_code != 200:
-                raise RuntimeError(f"{request.path} answered {response.status_code}: {response.text[:500]}")
+                return None, f"single request over {timeout:g} s"
             times.append((time.perf_counter() - started) * 1000)
-    return times
+            statuses[response.status_code] += 1
+    odd = {status: count for status, count in statuses.items() if status != 200}
+    return times, (f"single requests answered {odd}" if odd else "")
+
+
+async def _active_queries(url: str) -> int:
+    conn = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'registry' "
+            "AND state = 'active' AND pid <> pg_backend_pid()"
+        )
+        return count
+    finally:
+        await conn.close()
+
+
+def settle(api: Api, url: str, max_wait: float) -> bool:
+    """Wait until requests left over from a run are done: no registry query running and the API
+    processes (nearly) idle. False when that did not happen within max_wait seconds."""
+    deadline = time.monotonic() + max_wait
+    quiet = 0
+    while time.monotonic() < deadline:
+        busy = asyncio.run(_active_queries(url))
+        cpu = api.cpu_percent(0.5)
+        quiet = quiet + 1 if busy == 0 and cpu < 10.0 else 0
+        if quiet >= 2:
+            return True
+    return False
 
 
 # --- reporting ----------------------------------------------------------------------------
@@ -708,12 +763,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run")
     parser.add_argument("--random-seed", type=int, default=1, help="synthetic data set and request mix")
     parser.add_argument("--load-connections", type=int, default=synthetic.DEFAULT_CONNECTIONS)
-    parser.add_argument("--single-repeats", type=int, default=3, help="single timed requests per report")
+    parser.add_argument(
+        "--single-repeats", type=int, default=3, help="requests timed one at a time per endpoint (default 3)"
+    )
     parser.add_argument(
         "--report-timeout",
         type=float,
         default=60.0,
-        help="give up on a single report request after this many seconds (the API is restarted)",
+        help="give up on a request timed alone after this many seconds; the endpoint is then not run "
+        "under load and the API is restarted (default 60)",
     )
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout under load")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # internal: run the load client
@@ -771,33 +829,34 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: list[Result] = []
             for endpoint in endpoints(sample, funder_key, args.random_seed):
-                single = None
-                if endpoint.report:
-                    single = time_single(api, endpoint.requests[0], args.single_repeats, args.report_timeout)
-                    if single is None:
-                        result = Result(
-                            name=endpoint.name,
-                            note=f"single request over {args.report_timeout:g} s: not run under load",
-                        )
-                        results.append(result)
-                        print(f"bench: {endpoint.name}: {result.note}; restarting the API", flush=True)
-                        api.restart()
-                        continue
+                single, note = time_single(api, endpoint.requests, args.single_repeats, args.report_timeout)
+                if single is None:
+                    results.append(Result(name=endpoint.name, note=f"{note}: not run under load"))
+                    print(f"bench: {endpoint.name}: {note}; restarting the API", flush=True)
+                    api.restart()
+                    continue
                 result = generator.run(endpoint, args.warmup)
                 result.single_request_ms = single
+                result.note = note
                 results.append(result)
                 print(
                     f"bench: {endpoint.name}: {result.rps:.1f} req/s, p50 {result.p50_ms} ms, "
-                    f"p99 {result.p99_ms} ms, {result.errors} errors {result.error_kinds or ''}",
+                    f"p99 {result.p99_ms} ms, {result.errors} errors {result.error_kinds or ''}"
+                    f"{'; ' + note if note else ''}",
                     flush=True,
                 )
+                # Requests cut off at the end keep the server busy; let them finish first.
+                if not settle(api, url, max_wait=args.report_timeout):
+                    print(f"bench: the API was still busy after {endpoint.name}; restarting it", flush=True)
+                    api.restart()
             baseline = next((r.rps for r in results if r.name == SINGLE_ROW), 0.0)
             for result in results:
-                if baseline > 0 and not result.note:  # a note means it was not run under load
+                if baseline > 0 and result.single_request_ms is not None:  # it ran under load
                     result.ratio_to_single_row = result.rps / baseline
+            restarts = api.restarts
             api.stop()
             api = None
-            memory = sampler.summary()
+            memory = sampler.summary() | {"api_restarts": restarts}
             data = {
                 "n": args.n,
                 "commit": git_commit(),
@@ -846,7 +905,9 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print()
     workers = ", ".join(f"{mb:.0f}" for mb in memory["peak_rss_mb_per_worker"]) or "-"
-    print(f"peak RSS per API worker: {workers} MB (main process {memory['peak_rss_mb_main']} MB)")
+    restarted = f"; the API was restarted {restarts} time(s), see above" if restarts else ""
+    main_mb = memory["peak_rss_mb_main"]
+    print(f"peak RSS per API worker process: {workers} MB (main process {main_mb} MB{restarted})")
     print(f"results: {output}")
     return 0
 
