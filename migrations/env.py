@@ -15,7 +15,13 @@ config = context.config
 target_metadata = Base.metadata
 
 # Indexes on expressions, written by hand in revisions, that autogenerate cannot compare.
-HAND_WRITTEN_INDEXES = frozenset({"ix_listing_earth", "ix_listing_remote_kind"})
+HAND_WRITTEN_INDEXES = frozenset(
+    {"ix_listing_earth", "ix_listing_remote_kind"}
+    | {
+        f"ix_listing_earth_{kind}"
+        for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")
+    }
+)
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

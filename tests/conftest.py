@@ -27,6 +27,7 @@ from registry.embedded import EmbeddedPostgres
 from registry.logging import JsonFormatter
 from registry.matching.service import forget_cached_matches
 from registry.migrations import upgrade
+from registry.reports.routes import forget_cached_reports
 from registry.taxonomies.service import forget_cached_terms
 from tests.factories import app_client
 
@@ -135,6 +136,7 @@ def fresh_vocabulary_cache() -> None:
     """Each test rolls back its vocabulary changes; the read cache must not outlive them."""
     forget_cached_terms()
     forget_cached_matches()
+    forget_cached_reports()
 
 
 @pytest.fixture

@@ -10,7 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import registry.models  # noqa: F401
 from registry.db import Base
 
-HAND_WRITTEN_INDEXES = frozenset({"ix_listing_earth", "ix_listing_remote_kind"})
+HAND_WRITTEN_INDEXES = frozenset(
+    {"ix_listing_earth", "ix_listing_remote_kind"}
+    | {
+        f"ix_listing_earth_{kind}"
+        for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")
+    }
+)
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:

@@ -1,16 +1,17 @@
 """Candidate selection for matching: one query over every needed kind at once."""
 
+import functools
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import Row, func, or_, select, text
+from sqlalchemy import Row, TextClause, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.locations.geo import DISTANCE_BANDS
 from registry.models import Contact, Initiator, Listing, Organization
 
 # Per kind, how many of the nearest candidates are scored; scoring is cheap, the cap bounds work.
-CANDIDATES_PER_KIND = 200
+CANDIDATES_PER_KIND = 60
 
 
 _BANDS_SQL = " ".join(
@@ -26,16 +27,19 @@ _COLUMNS_SQL = """
 _REMOTE_SQL = (
     "(l.remote_ok OR coalesce(l.delivery, '') IN ('online', 'hybrid') OR l.location_precision = 'remote')"
 )
-_LIVE_SQL = (
-    "l.archived_at IS NULL AND l.status = 'active' AND o.verification_status = 'verified' AND l.kind = k.kind"
-)
-# Per needed kind: the nearest listings within the radius (GiST on ll_to_earth), plus the
-# freshest remote-capable ones beyond it (a partial index on kind and last_verified_at). Two
-# index-driven halves instead of one OR that no index can serve; all kinds in one round trip.
-_NEAR_AND_REMOTE = text(
-    f"""
-    SELECT c.* FROM unnest(CAST(:kinds AS text[])) AS k(kind)
-    CROSS JOIN LATERAL (
+KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "evaluator", "trainer"})
+
+
+def _live(kind: str) -> str:
+    # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
+    return (
+        f"l.kind = '{kind}' AND l.archived_at IS NULL AND l.status = 'active' "
+        "AND o.verification_status = 'verified'"
+    )
+
+
+def _for_kind(kind: str) -> str:
+    return f"""
         (SELECT {_COLUMNS_SQL},
                 CASE {_BANDS_SQL} ELSE {len(DISTANCE_BANDS) - 1} END AS band_rank,
                 {_REMOTE_SQL} AS remote_capable
@@ -44,7 +48,7 @@ _NEAR_AND_REMOTE = text(
          CROSS JOIN LATERAL (
              SELECT earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(l.latitude, l.longitude)) AS d
          ) dist
-         WHERE {_LIVE_SQL} AND l.latitude IS NOT NULL
+         WHERE {_live(kind)} AND l.latitude IS NOT NULL
            AND earth_box(ll_to_earth(:lat, :lon), :meters) @> ll_to_earth(l.latitude, l.longitude)
            AND dist.d <= :meters
            AND (CAST(:exclude AS uuid) IS NULL OR l.id <> CAST(:exclude AS uuid))
@@ -54,16 +58,26 @@ _NEAR_AND_REMOTE = text(
         (SELECT {_COLUMNS_SQL}, NULL::int AS band_rank, true AS remote_capable
          FROM listing l
          JOIN organization o ON o.id = l.organization_id
-         WHERE :include_remote AND {_LIVE_SQL} AND {_REMOTE_SQL}
+         WHERE :include_remote AND {_live(kind)} AND {_REMOTE_SQL}
            AND (CAST(:exclude AS uuid) IS NULL OR l.id <> CAST(:exclude AS uuid))
            AND (CAST(:lat AS float8) IS NULL OR l.latitude IS NULL
                 OR earth_distance(ll_to_earth(:lat, :lon), ll_to_earth(l.latitude, l.longitude)) > :meters)
          ORDER BY l.last_verified_at DESC, l.id
-         LIMIT :remote_per_kind)
-    ) c
-    """
-)
-REMOTE_CANDIDATES_PER_KIND = 60
+         LIMIT :remote_per_kind)"""
+
+
+@functools.cache
+def _statement(kinds: tuple[str, ...]) -> TextClause:
+    """Per needed kind: the nearest listings within the radius (that kind's GiST index) and the
+    freshest remote-capable ones beyond it (a partial index on kind and last_verified_at): two
+    index-driven halves instead of one OR that no index can serve, every kind in one round trip."""
+    unknown = set(kinds) - KNOWN_KINDS
+    if unknown:
+        raise ValueError(f"unknown kinds {sorted(unknown)}")
+    return text("\nUNION ALL\n".join(_for_kind(kind) for kind in kinds))
+
+
+REMOTE_CANDIDATES_PER_KIND = 30
 
 
 async def candidates(
@@ -77,7 +91,6 @@ async def candidates(
 ) -> Sequence[Row[tuple[object, ...]]]:
     """Active listings of verified organizations, within the radius or remote-capable."""
     params = {
-        "kinds": list(kinds),
         "lat": point[0] if point else None,
         "lon": point[1] if point else None,
         "meters": radius_km * 1000,
@@ -86,7 +99,9 @@ async def candidates(
         "per_kind": CANDIDATES_PER_KIND,
         "remote_per_kind": REMOTE_CANDIDATES_PER_KIND,
     }
-    return (await session.execute(_NEAR_AND_REMOTE, params)).all()
+    if not kinds:
+        return []
+    return (await session.execute(_statement(tuple(sorted(set(kinds)))), params)).all()
 
 
 async def contacts_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Contact]:

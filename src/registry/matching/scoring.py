@@ -183,7 +183,9 @@ def freshness(last_verified_at: datetime | None, now: datetime) -> float:
     return 0.2
 
 
-def score(need: Need, candidate: Candidate, now: datetime, weights: Weights = Weights()) -> Scored:
+def score(
+    need: Need, candidate: Candidate, now: datetime, weights: Weights = Weights(), *, explain: bool = True
+) -> Scored:
     fit = side_fit(need.side, candidate)
     factors: list[tuple[float, float]] = [
         (weights.distance, closeness(candidate.band, candidate.remote_capable)),
@@ -204,7 +206,8 @@ def score(need: Need, candidate: Candidate, now: datetime, weights: Weights = We
     value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
     if fit == 0.0:
         value *= MISMATCH_PENALTY
-    return Scored(candidate=candidate, score=round(value, 4), reasons=tuple(reasons(need, candidate, now)))
+    explained = tuple(reasons(need, candidate, now)) if explain else ()
+    return Scored(candidate=candidate, score=round(value, 4), reasons=explained)
 
 
 def reasons(need: Need, candidate: Candidate, now: datetime) -> list[Reason]:
@@ -257,9 +260,10 @@ def rank(
     need: Need, candidates: list[Candidate], now: datetime, weights: Weights, limit: int
 ) -> list[Scored]:
     """Score and order candidates: score, then distance band, then name, then id."""
-    scored = [score(need, c, now, weights) for c in candidates]
+    scored = [score(need, c, now, weights, explain=False) for c in candidates]
     scored.sort(key=lambda s: (-s.score, band_order(s.candidate.band), s.candidate.name, s.candidate.id))
-    return scored[:limit]
+    # Reasons are only worth writing for the candidates that are shown.
+    return [replace(s, reasons=tuple(reasons(need, s.candidate, now))) for s in scored[:limit]]
 
 
 def is_finite_score(value: float) -> bool:

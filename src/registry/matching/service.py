@@ -1,5 +1,6 @@
 """Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
 
+import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
@@ -49,28 +50,58 @@ def _audience(principal: Principal) -> str:
 
 def forget_cached_matches() -> None:
     _cache.clear()
+    _candidate_cache.clear()
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
+    # Positional access: this runs for every candidate row, and Row attribute lookups are slow.
+    (
+        id_,
+        kind,
+        name,
+        _org,
+        _desc,
+        side,
+        specialties,
+        formats,
+        populations,
+        languages,
+        ipv_trained,
+        methods,
+        courses,
+        certifications,
+        stage,
+        mentoring,
+        accepting,
+        _remote_ok,
+        _delivery,
+        _precision,
+        _locality,
+        _region,
+        _country,
+        last_verified_at,
+        band_rank,
+        remote_capable,
+    ) = tuple(row)
     return scoring.Candidate(
-        id=str(row.id),
-        kind=row.kind,
-        name=row.name,
-        band=None if row.band_rank is None else BAND_CODES[row.band_rank],
-        remote_capable=bool(row.remote_capable),
-        side=row.side,
-        specialties=frozenset(row.specialties),
-        populations=frozenset(row.populations),
-        formats=frozenset(row.formats),
-        languages=frozenset(row.languages),
-        ipv_trained=row.ipv_trained,
-        methods=frozenset(row.methods),
-        courses=row.course_count or 0,
-        certifications=row.certification_count or 0,
-        evaluation_stage=row.evaluation_stage,
-        open_to_mentoring=row.open_to_mentoring,
-        accepting_partnerships=row.accepting_partnerships,
-        last_verified_at=row.last_verified_at,
+        id=str(id_),
+        kind=kind,
+        name=name,
+        band=None if band_rank is None else BAND_CODES[band_rank],
+        remote_capable=bool(remote_capable),
+        side=side,
+        specialties=frozenset(specialties),
+        populations=frozenset(populations),
+        formats=frozenset(formats),
+        languages=frozenset(languages),
+        ipv_trained=ipv_trained,
+        methods=frozenset(methods),
+        courses=courses or 0,
+        certifications=certifications or 0,
+        evaluation_stage=stage,
+        open_to_mentoring=mentoring,
+        accepting_partnerships=accepting,
+        last_verified_at=last_verified_at,
     )
 
 
@@ -98,6 +129,52 @@ def _listing(row: Any, contacts: Sequence[Contact], principal: Principal) -> Mat
     )
 
 
+# Candidates per (kind, coarse point, radius, remote?) are shared by every request that asks for
+# that kind there, whatever else it asks: scoring them for a particular need is cheap.
+_candidate_cache: OrderedDict[
+    tuple[object, ...], tuple[tuple[object, ...], float, list[tuple[scoring.Candidate, Any]]]
+] = OrderedDict()
+
+
+async def _candidates(
+    session: AsyncSession,
+    version: tuple[object, ...],
+    *,
+    kinds: Sequence[str],
+    point: tuple[float, float] | None,
+    radius_km: float,
+    include_remote: bool,
+    exclude_id: uuid.UUID | None,
+) -> dict[str, list[tuple[scoring.Candidate, Any]]]:
+    now = time.monotonic()
+    found: dict[str, list[tuple[scoring.Candidate, Any]]] = {}
+    missing = []
+    for kind in kinds:
+        hit = _candidate_cache.get((kind, point, radius_km, include_remote, exclude_id))
+        if hit is not None and hit[0] == version and now - hit[1] < CACHE_SECONDS:
+            found[kind] = hit[2]
+        else:
+            missing.append(kind)
+    if missing:
+        rows = await queries.candidates(
+            session,
+            kinds=missing,
+            point=point,
+            radius_km=radius_km,
+            include_remote=include_remote,
+            exclude_id=exclude_id,
+        )
+        fetched: dict[str, list[tuple[scoring.Candidate, Any]]] = {kind: [] for kind in missing}
+        for row in rows:
+            fetched[row.kind].append((to_candidate(row), row))
+        for kind, pairs in fetched.items():
+            found[kind] = pairs
+            _candidate_cache[(kind, point, radius_km, include_remote, exclude_id)] = (version, now, pairs)
+            if len(_candidate_cache) > CACHE_SIZE:
+                _candidate_cache.popitem(last=False)
+    return found
+
+
 async def _ranked(
     session: AsyncSession,
     principal: Principal,
@@ -109,25 +186,26 @@ async def _ranked(
     include_remote: bool,
     per_kind: int,
     weights: scoring.Weights,
+    version: tuple[object, ...],
     exclude_id: uuid.UUID | None = None,
 ) -> dict[str, list[MatchCandidate]]:
-    rows = await queries.candidates(
+    pool = await _candidates(
         session,
+        version,
         kinds=kinds,
         point=point,
         radius_km=radius_km,
         include_remote=include_remote,
         exclude_id=exclude_id,
     )
-    by_kind: dict[str, list[Any]] = defaultdict(list)
-    for row in rows:
-        by_kind[row.kind].append(row)
     now = utcnow()
     chosen: dict[str, list[tuple[scoring.Scored, Any]]] = {}
     for kind in kinds:
-        kind_rows = {str(r.id): r for r in by_kind.get(kind, [])}
-        ranked = scoring.rank(need, [to_candidate(r) for r in kind_rows.values()], now, weights, per_kind)
-        chosen[kind] = [(s, kind_rows[s.candidate.id]) for s in ranked]
+        rows = {candidate.id: row for candidate, row in pool.get(kind, [])}
+        ranked = scoring.rank(
+            need, [candidate for candidate, _ in pool.get(kind, [])], now, weights, per_kind
+        )
+        chosen[kind] = [(s, rows[s.candidate.id]) for s in ranked]
     ids = [row.id for picks in chosen.values() for _, row in picks]
     contacts: dict[uuid.UUID, list[Contact]] = defaultdict(list)
     for contact in await queries.contacts_of(session, ids):
@@ -186,17 +264,37 @@ async def match(
         formats=frozenset(formats),
         languages=frozenset(languages),
     )
-    results = await _ranked(
-        session,
-        principal,
-        need=need,
-        kinds=needs,
-        point=point,
-        radius_km=radius,
-        include_remote=data.include_remote,
-        per_kind=data.per_kind,
-        weights=weights,
+    key = (
+        _audience(principal),
+        need,
+        tuple(needs),
+        point,
+        radius,
+        data.include_remote,
+        data.per_kind,
+        weights,
     )
+    version = await queries.listings_version(session)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] == version and time.monotonic() - hit[1] < CACHE_SECONDS:
+        _cache.move_to_end(key)
+        results = hit[2]
+    else:
+        results = await _ranked(
+            session,
+            principal,
+            need=need,
+            kinds=needs,
+            point=point,
+            radius_km=radius,
+            include_remote=data.include_remote,
+            per_kind=data.per_kind,
+            weights=weights,
+            version=version,
+        )
+        _cache[key] = (version, time.monotonic(), results)
+        if len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,
@@ -244,6 +342,7 @@ async def peers(
         include_remote=point is None,
         per_kind=20,
         weights=weights,
+        version=await queries.listings_version(session),
         exclude_id=program.id,
     )
     # Same kind of work: the same side and, when the program names formats, an overlapping one.

@@ -1,5 +1,6 @@
 """HTTP surface for funders' reports (JSON, or CSV with Accept: text/csv or ?format=csv)."""
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,27 @@ def _wants_csv(format: str | None, accept: str | None) -> bool:
     return accept is not None and "text/csv" in accept and "application/json" not in accept
 
 
+# Aggregates over the whole registry change slowly and cost hundreds of milliseconds at national
+# scale: each process keeps an answer for a minute (its `computed_at` says when it was made).
+REPORT_CACHE_SECONDS = 60.0
+_reports: dict[tuple[object, ...], tuple[float, ReportRead]] = {}
+
+
+def forget_cached_reports() -> None:
+    _reports.clear()
+
+
+async def cached(key: tuple[object, ...], build: Callable[[], Awaitable[ReportRead]]) -> ReportRead:
+    hit = _reports.get(key)
+    if hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
+        return hit[1]
+    report = await build()
+    _reports[key] = (time.monotonic(), report)
+    return report
+
+
 async def respond(
+    name: tuple[object, ...],
     principal: Caller,
     state: State,
     format: str | None,
@@ -41,7 +62,8 @@ async def respond(
     build: Callable[[int], Awaitable[ReportRead]],
 ) -> Response[ReportRead]:
     require_role(principal, Role.FUNDER, Role.STEWARD)
-    report = await build(state.settings.report_threshold)
+    threshold = state.settings.report_threshold
+    report = await cached((name, threshold), lambda: build(threshold))
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]
@@ -68,7 +90,12 @@ class ReportController(Controller):
         """Counts of verified, non-archived programs grouped by up to two dimensions (funders, stewards)."""
         dims = group_by or []
         return await respond(
-            principal, state, format, accept, lambda t: service.programs_report(db_session, dims, t)
+            ("programs", tuple(dims)),
+            principal,
+            state,
+            format,
+            accept,
+            lambda t: service.programs_report(db_session, dims, t),
         )
 
     @get("/evidence")
@@ -82,7 +109,7 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """The evaluation pipeline: stages, transitions per quarter, designs, outcomes, clinical partners."""
         return await respond(
-            principal, state, format, accept, lambda t: service.evidence_report(db_session, t)
+            ("evidence",), principal, state, format, accept, lambda t: service.evidence_report(db_session, t)
         )
 
     @get("/partnerships")
@@ -96,7 +123,12 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """Introductions by partner kind, region and quarter; initiators by step (small counts hidden)."""
         return await respond(
-            principal, state, format, accept, lambda t: service.partnerships_report(db_session, t)
+            ("partnerships",),
+            principal,
+            state,
+            format,
+            accept,
+            lambda t: service.partnerships_report(db_session, t),
         )
 
     @get("/coverage")
@@ -110,7 +142,7 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """Regions with programs or initiators but no verified clinician, evaluator or trainer nearby."""
         return await respond(
-            principal, state, format, accept, lambda t: service.coverage_report(db_session, t)
+            ("coverage",), principal, state, format, accept, lambda t: service.coverage_report(db_session, t)
         )
 
 
