@@ -1,5 +1,6 @@
 """HTTP surface for funders' reports (JSON, or CSV with Accept: text/csv or ?format=csv)."""
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
@@ -44,13 +45,22 @@ def forget_cached_reports() -> None:
     _reports.clear()
 
 
+_building: dict[tuple[object, ...], asyncio.Lock] = {}
+
+
 async def cached(key: tuple[object, ...], build: Callable[[], Awaitable[ReportRead]]) -> ReportRead:
     hit = _reports.get(key)
     if hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
         return hit[1]
-    report = await build()
-    _reports[key] = (time.monotonic(), report)
-    return report
+    # One computation per report at a time: a burst of funders waits for it instead of
+    # running the same heavy aggregation thirty times at once.
+    async with _building.setdefault(key, asyncio.Lock()):
+        hit = _reports.get(key)
+        if hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
+            return hit[1]
+        report = await build()
+        _reports[key] = (time.monotonic(), report)
+        return report
 
 
 async def respond(
