@@ -26,7 +26,7 @@ from registry.hsds.routes import HsdsController
 from registry.idempotency import idempotency_middleware
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
-from registry.locations.geo import nearest_locality, resolve_place
+from registry.locations.geo import nearest_locality, resolve_place, resolve_postal_code
 from registry.logging import configure_logging, log_request
 from registry.matching.routes import MatchController
 from registry.organizations.routes import ApiKeyController, OrganizationController
@@ -71,7 +71,10 @@ def _openapi() -> OpenAPIConfig:
 
 
 def warm_up() -> None:
+    """Build the city and ZIP indexes before the first request (alternate city names stay lazy:
+    their index costs memory that most deployments never use)."""
     resolve_place("Utrecht, NL")
+    resolve_postal_code("80202")
     nearest_locality(52.09, 5.12)
 
 
