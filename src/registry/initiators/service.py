@@ -1,11 +1,10 @@
 """Initiator profiles: create with a key, read and change with it, erase everything."""
 
-import uuid
 from typing import Any
 
 import msgspec
 from msgspec import UNSET
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit import service as audit
@@ -177,7 +176,3 @@ async def erase_own(session: AsyncSession, principal: Principal) -> None:
         changed_fields=["profile"],
     )
     await session.flush()
-
-
-async def initiator_by_id(session: AsyncSession, initiator_id: uuid.UUID) -> Initiator | None:
-    return await session.scalar(select(Initiator).where(Initiator.id == initiator_id))

@@ -20,7 +20,9 @@ from registry.introductions.schemas import (
     IntroductionListing,
     IntroductionRead,
 )
+from registry.listings.presenters import contact_read
 from registry.listings.schemas import ContactRead
+from registry.listings.visibility import revealed_on_introduction
 from registry.models import AuditEvent, Introduction, Listing, Organization
 
 EXPIRES_AFTER = timedelta(days=30)
@@ -202,21 +204,7 @@ async def present(
     if accepted and reveal:
         await _check_reveal_cap(session, principal)
         if side == "initiator":
-            contacts = [
-                ContactRead(
-                    id=c.id,
-                    name=c.name,
-                    role=c.role,
-                    email=c.email,
-                    phone=c.phone,
-                    preferred_method=c.preferred_method,
-                    visibility=c.visibility,
-                )
-                for c in listing.contacts
-                # What an accepted introduction opens: the listing's public and on-introduction
-                # contacts. `verified_orgs` ones stay for verified organizations.
-                if c.visibility in ("public", "on_introduction")
-            ]
+            contacts = [contact_read(c) for c in listing.contacts if revealed_on_introduction(c)]
         elif side == "organization":
             email = intro.initiator_email
         audit.record(

@@ -29,21 +29,21 @@ def contacts_read(listing: Listing, principal: Principal) -> tuple[list[ContactR
     return reads, len(listing.contacts) - len(reads)
 
 
+def contact_read(c: Contact) -> ContactRead:
+    return ContactRead(
+        id=c.id,
+        name=c.name,
+        role=c.role,
+        email=c.email,
+        phone=c.phone,
+        preferred_method=c.preferred_method,
+        visibility=c.visibility,
+    )
+
+
 def contact_reads(contacts: Iterable[Contact], principal: Principal) -> list[ContactRead]:
     """The contacts this caller may see, as response structs."""
-    return [
-        ContactRead(
-            id=c.id,
-            name=c.name,
-            role=c.role,
-            email=c.email,
-            phone=c.phone,
-            preferred_method=c.preferred_method,
-            visibility=c.visibility,
-        )
-        for c in contacts
-        if contact_visible(c, principal)
-    ]
+    return [contact_read(c) for c in contacts if contact_visible(c, principal)]
 
 
 def evaluation_read(record: EvaluationRecord) -> EvaluationRead:

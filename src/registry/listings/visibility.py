@@ -31,5 +31,11 @@ def contact_visible(contact: Contact, principal: Principal) -> bool:
     return False
 
 
+def revealed_on_introduction(contact: Contact) -> bool:
+    """What an accepted introduction shows its initiator: the listing's public and
+    on-introduction contacts; `verified_orgs` ones stay for verified organizations."""
+    return contact.visibility in ("public", "on_introduction")
+
+
 def is_stale(last_verified_at: datetime, now: datetime) -> bool:
     return now - last_verified_at > STALE_AFTER

@@ -19,7 +19,6 @@ Ties are broken by distance band, then name, then id, so the order is determinis
 """
 
 import json
-import math
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
@@ -264,7 +263,3 @@ def rank(
     scored.sort(key=lambda s: (-s.score, band_order(s.candidate.band), s.candidate.name, s.candidate.id))
     # Reasons are only worth writing for the candidates that are shown.
     return [replace(s, reasons=tuple(reasons(need, s.candidate, now))) for s in scored[:limit]]
-
-
-def is_finite_score(value: float) -> bool:
-    return math.isfinite(value) and 0.0 <= value <= 1.0

@@ -223,12 +223,14 @@ async def list_org_keys(
 
 
 async def revoke_key(session: AsyncSession, principal: Principal, key_id: uuid.UUID) -> None:
+    if not (principal.is_steward or principal.organization_id is not None):
+        raise NotFound(f"No API key {key_id} is visible to you.")
     stmt = select(ApiKey).where(ApiKey.id == key_id)
     if not principal.is_steward:
         # Keys of other organizations are invisible, not merely forbidden.
         stmt = stmt.where(ApiKey.organization_id == principal.organization_id)
     key = await session.scalar(stmt.with_for_update())
-    if key is None or (principal.organization_id is None and not principal.is_steward):
+    if key is None:
         raise NotFound(f"No API key {key_id} is visible to you.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
