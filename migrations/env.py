@@ -16,7 +16,7 @@ target_metadata = Base.metadata
 
 # Indexes on expressions, written by hand in revisions, that autogenerate cannot compare.
 HAND_WRITTEN_INDEXES = frozenset(
-    {"ix_listing_earth", "ix_listing_remote_kind"}
+    {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
     | {
         f"ix_listing_earth_{kind}"
         for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")

@@ -11,7 +11,7 @@ import registry.models  # noqa: F401
 from registry.db import Base
 
 HAND_WRITTEN_INDEXES = frozenset(
-    {"ix_listing_earth", "ix_listing_remote_kind"}
+    {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
     | {
         f"ix_listing_earth_{kind}"
         for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")

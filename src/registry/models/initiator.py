@@ -7,7 +7,7 @@ received."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text, func
+from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -57,3 +57,25 @@ class Introduction(Base):
     decided_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_introduction_status_expires", "status", "expires_at"),)
+
+
+class IntroductionTally(Base):
+    """Introductions counted by the asked listing's kind and region (when asked), the quarter
+    asked and the stored status. Kept by statement-level triggers on `introduction` (migration
+    0007), so the partnerships report reads a few hundred rows instead of every introduction."""
+
+    __tablename__ = "introduction_tally"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_kind: Mapped[str] = mapped_column(String(40))
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    quarter: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20))
+    n: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "partner_kind", "country", "region", "quarter", "status", postgresql_nulls_not_distinct=True
+        ),
+    )

@@ -4,10 +4,10 @@ shaping happen in service.py."""
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, literal_column, select, text
+from sqlalchemy import Text, cast, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.models import EvaluationRecord, Initiator, Introduction, Listing, Organization
+from registry.models import Initiator, Listing, Organization
 
 PROGRAM_DIMENSIONS = (
     "side",
@@ -57,7 +57,8 @@ async def program_counts(
             keys.append(cast(unnest.c.value, Text).label(dim))
         else:
             keys.append(cast(base.c[dim], Text).label(dim))
-    stmt = select(*keys, func.count(func.distinct(base.c.id))).select_from(source)
+    # Codes in a program's lists are unique (deduplicated on write), so rows count programs.
+    stmt = select(*keys, func.count()).select_from(source)
     if keys:
         stmt = stmt.group_by(*keys).order_by(*keys)
     rows = (await session.execute(stmt)).all()
@@ -68,88 +69,116 @@ async def total_programs(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(_public_programs().subquery())) or 0)
 
 
-async def programs_per_stage(session: AsyncSession) -> list[tuple[str, int]]:
-    base = _public_programs().subquery()
+_PUBLIC_PROGRAMS_SQL = """
+    SELECT l.id, l.evaluation_stage, l.clinical_partner_id, l.clinical_partner_name
+    FROM listing l JOIN organization o ON o.id = l.organization_id
+    WHERE l.kind = 'peer_program' AND l.archived_at IS NULL AND o.verification_status = 'verified'
+"""
+
+
+async def programs_per_stage(session: AsyncSession) -> tuple[dict[str, int], int, int]:
+    """Programs per evaluation stage, how many name a clinical partner, and the total: one pass."""
     rows = await session.execute(
-        select(base.c.evaluation_stage, func.count()).group_by(base.c.evaluation_stage)
+        text(
+            f"""
+            SELECT evaluation_stage, count(*),
+                   count(*) FILTER (WHERE clinical_partner_id IS NOT NULL
+                                       OR clinical_partner_name IS NOT NULL)
+            FROM ({_PUBLIC_PROGRAMS_SQL}) p GROUP BY 1
+            """
+        )
     )
-    return [(r[0], int(r[1])) for r in rows]
+    stages: dict[str, int] = {}
+    with_partner = 0
+    for stage, n, partnered in rows:
+        stages[stage] = int(n)
+        with_partner += int(partnered)
+    return stages, with_partner, sum(stages.values())
 
 
-async def clinical_partner_share(session: AsyncSession) -> tuple[int, int]:
-    base = _public_programs().subquery()
-    has = (base.c.clinical_partner_id.is_not(None)) | (base.c.clinical_partner_name.is_not(None))
-    row = (await session.execute(select(func.count().filter(has), func.count()).select_from(base))).one()
-    return int(row[0]), int(row[1])
-
-
-def _quarter(col: Any) -> Any:
-    return func.concat(func.extract("year", col).cast(Text), "-Q", func.extract("quarter", col).cast(Text))
-
-
-async def stage_transitions(session: AsyncSession) -> list[tuple[str, str, int]]:
-    """Evaluation records per quarter and stage reached (public programs only)."""
-    base = _public_programs().subquery()
-    quarter = _quarter(EvaluationRecord.recorded_at)
-    stmt = (
-        select(quarter.label("quarter"), EvaluationRecord.stage, func.count())
-        .join(base, base.c.id == EvaluationRecord.listing_id)
-        .group_by(quarter, EvaluationRecord.stage)
-        .order_by(quarter, EvaluationRecord.stage)
+async def evaluation_tables(
+    session: AsyncSession,
+) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
+    """From the evaluation records of public programs, in one round trip: records per quarter and
+    stage reached, programs per evaluation design, programs per outcome measured."""
+    rows = await session.execute(
+        text(
+            f"""
+            WITH ev AS MATERIALIZED (
+                SELECT e.listing_id, e.recorded_at, e.stage, e.design, e.outcomes
+                FROM evaluation_record e JOIN ({_PUBLIC_PROGRAMS_SQL}) p ON p.id = e.listing_id
+            )
+            SELECT 'transition', date_trunc('quarter', recorded_at AT TIME ZONE 'UTC'), stage, NULL, count(*)
+            FROM ev GROUP BY 2, 3
+            UNION ALL
+            SELECT 'design', NULL, NULL, design, count(*)
+            FROM (SELECT DISTINCT design, listing_id FROM ev WHERE design IS NOT NULL) d GROUP BY 4
+            UNION ALL
+            SELECT 'outcome', NULL, NULL, value, count(*)
+            FROM (SELECT DISTINCT o.value, ev.listing_id FROM ev CROSS JOIN unnest(ev.outcomes) AS o(value)) d
+            GROUP BY 4
+            """
+        )
     )
-    return [(r[0], r[1], int(r[2])) for r in await session.execute(stmt)]
-
-
-async def designs_and_outcomes(session: AsyncSession) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-    base = _public_programs().subquery()
-    designs = await session.execute(
-        select(EvaluationRecord.design, func.count(func.distinct(EvaluationRecord.listing_id)))
-        .join(base, base.c.id == EvaluationRecord.listing_id)
-        .where(EvaluationRecord.design.is_not(None))
-        .group_by(EvaluationRecord.design)
-        .order_by(EvaluationRecord.design)
-    )
-    outcome = func.unnest(EvaluationRecord.outcomes).table_valued("value").render_derived(name="o")
-    outcomes = await session.execute(
-        select(outcome.c.value, func.count(func.distinct(EvaluationRecord.listing_id)))
-        .select_from(EvaluationRecord)
-        .join(base, base.c.id == EvaluationRecord.listing_id)
-        .join(outcome, literal_column("true"))
-        .group_by(outcome.c.value)
-        .order_by(outcome.c.value)
-    )
-    return [(str(r[0]), int(r[1])) for r in designs], [(str(r[0]), int(r[1])) for r in outcomes]
+    transitions: list[tuple[str, str, int]] = []
+    designs: list[tuple[str, int]] = []
+    outcomes: list[tuple[str, int]] = []
+    for tag, quarter_start, stage, key, n in rows:
+        if tag == "transition":
+            quarter = f"{quarter_start.year}-Q{(quarter_start.month - 1) // 3 + 1}"
+            transitions.append((quarter, stage, int(n)))
+        elif tag == "design":
+            designs.append((key, int(n)))
+        else:
+            outcomes.append((key, int(n)))
+    return sorted(transitions), sorted(designs), sorted(outcomes)
 
 
 INTRODUCTION_STATUSES = ("pending", "accepted", "declined", "expired", "withdrawn")
 
-
-def effective_status() -> Any:
-    # Pending introductions past their expiry count as expired even before anyone looked.
-    return case(
-        (and_(Introduction.status == "pending", Introduction.expires_at <= func.now()), "expired"),
-        else_=Introduction.status,
-    )
+_TALLY_KEYS = {
+    "partner_kind": "partner_kind",
+    "region": "country, region",
+    "quarter": "quarter",
+}
+_QUARTER_SQL = """to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q')"""
 
 
 async def introductions_by(
     session: AsyncSession, dimension: str
 ) -> list[tuple[tuple[str | None, ...], str, int]]:
-    status = effective_status().label("status")
-    keys: list[Any]
-    if dimension == "partner_kind":
-        keys = [Listing.kind.label("partner_kind")]
-    elif dimension == "region":
-        keys = [Listing.country.label("country"), Listing.region.label("region")]
-    else:
-        keys = [_quarter(Introduction.created_at).label("quarter")]
-    stmt = (
-        select(*keys, status, func.count())
-        .select_from(Introduction)
-        .join(Listing, Listing.id == Introduction.listing_id)
-        .group_by(*keys, status)
+    """Introductions per `dimension` and status, from the tally the triggers keep (migration
+    0007), with pending introductions already past their expiry moved to expired, as every read
+    of introductions sees them."""
+    keys = _TALLY_KEYS[dimension]
+    width = len(keys.split(","))
+    due_keys = {
+        "partner_kind": "l.kind",
+        "region": "l.country, l.region",
+        "quarter": _QUARTER_SQL,
+    }[dimension]
+    stmt = text(
+        f"""
+        SELECT {keys}, status, sum(n) FROM (
+            SELECT {keys}, status, n FROM introduction_tally
+            UNION ALL
+            SELECT {due_keys}, s.status, s.sign * count(*)
+            FROM introduction i
+            -- One index lookup per due introduction (few: every read of introductions expires them);
+            -- OFFSET 0 keeps the planner from turning this into a hash join over every listing.
+            CROSS JOIN LATERAL (
+                SELECT kind, country, region FROM listing WHERE listing.id = i.listing_id OFFSET 0
+            ) l
+            CROSS JOIN (VALUES ('pending', -1), ('expired', 1)) AS s(status, sign)
+            WHERE i.status = 'pending' AND i.expires_at <= now()
+            GROUP BY {", ".join(str(n + 1) for n in range(width))}, s.status, s.sign
+        ) counted
+        GROUP BY {", ".join(str(n + 1) for n in range(width + 1))}
+        HAVING sum(n) <> 0
+        """
     )
-    return [(tuple(r[: len(keys)]), r[len(keys)], int(r[len(keys) + 1])) for r in await session.execute(stmt)]
+    rows = await session.execute(stmt)
+    return [(tuple(r[:width]), r[width], int(r[width + 1])) for r in rows]
 
 
 async def initiators_by_step(session: AsyncSession) -> list[tuple[int, int]]:
@@ -165,52 +194,73 @@ GAP_KINDS = ("clinician", "evaluator", "trainer")
 GAP_RADIUS_M = 50_000
 
 
+def _supply(kind: str, point: str, radius: str) -> str:
+    # Each kind is spelled out so that its own partial GiST index answers "any within reach?".
+    return f"""EXISTS (
+        SELECT 1 FROM listing s JOIN organization so ON so.id = s.organization_id
+        WHERE s.kind = '{kind}' AND s.archived_at IS NULL AND s.status = 'active'
+          AND s.latitude IS NOT NULL AND so.verification_status = 'verified'
+          AND earth_box({point}, {radius}) @> ll_to_earth(s.latitude, s.longitude)
+          AND earth_distance({point}, ll_to_earth(s.latitude, s.longitude)) <= {radius})"""
+
+
+def _covered(kind: str) -> str:
+    # A region is covered for a kind when any of its places has one within 50 km. First one
+    # look around the whole region (its bounding circle plus 50 km): nothing there, not covered;
+    # else its places are tried busiest first and the first hit ends the search.
+    return f"""(
+        {_supply(kind, "ll_to_earth(r.center_lat, r.center_lon)", "r.reach")}
+        AND EXISTS (SELECT 1 FROM unnest(r.lats, r.lons) AS p(lat, lon)
+                    WHERE {_supply(kind, "ll_to_earth(p.lat, p.lon)", ":radius")})
+    ) AS covered_{kind}"""
+
+
+_COVERAGE = text(
+    f"""
+    WITH demand AS (
+        SELECT l.country, l.region, l.latitude, l.longitude, 1 AS programs, 0 AS initiators
+        FROM listing l JOIN organization o ON o.id = l.organization_id
+        WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
+          AND o.verification_status = 'verified' AND l.latitude IS NOT NULL
+        UNION ALL
+        SELECT i.country, i.region, i.latitude, i.longitude, 0, 1
+        FROM initiator i WHERE i.latitude IS NOT NULL
+    ),
+    -- Demand is gathered into ~10 km cells (0.1 degree) before looking for partners.
+    places AS (
+        SELECT country, region, round(latitude * 10) / 10 AS lat, round(longitude * 10) / 10 AS lon,
+               sum(programs) AS programs, sum(initiators) AS initiators, count(*) AS n
+        FROM demand GROUP BY 1, 2, 3, 4
+    ),
+    regions AS MATERIALIZED (
+        SELECT country, region, sum(programs) AS programs, sum(initiators) AS initiators,
+               array_agg(lat ORDER BY n DESC, lat, lon) AS lats,
+               array_agg(lon ORDER BY n DESC, lat, lon) AS lons,
+               (min(lat) + max(lat)) / 2 AS center_lat, (min(lon) + max(lon)) / 2 AS center_lon
+        FROM places GROUP BY country, region
+    ),
+    -- Reach: the farthest place from the centre (great circle, written out: ten times cheaper
+    -- than earth_distance) plus the radius and a kilometre of slack for rounding.
+    reached AS MATERIALIZED (
+        SELECT g.*, :radius + 1000 + earth() * (
+            SELECT max(acos(least(1.0, greatest(-1.0,
+                       sin(radians(g.center_lat)) * sin(radians(p.lat))
+                       + cos(radians(g.center_lat)) * cos(radians(p.lat))
+                         * cos(radians(p.lon - g.center_lon))))))
+            FROM unnest(g.lats, g.lons) AS p(lat, lon)
+        ) AS reach
+        FROM regions g
+    )
+    SELECT country, region, programs, initiators, {", ".join(_covered(kind) for kind in GAP_KINDS)}
+    FROM reached r ORDER BY country, region
+    """
+)
+
+
 async def coverage(session: AsyncSession) -> list[dict[str, Any]]:
     """Per region (country + first-level region) with programs or initiators: how many of each,
     and which partner kinds have no verified, active listing within 50 km of any of them."""
-    exists = ", ".join(
-        f"""EXISTS (
-                SELECT 1 FROM listing s JOIN organization so ON so.id = s.organization_id
-                WHERE s.kind = '{kind}' AND s.archived_at IS NULL AND s.status = 'active'
-                  AND s.latitude IS NOT NULL AND so.verification_status = 'verified'
-                  AND earth_box(ll_to_earth(p.latitude, p.longitude), :radius)
-                      @> ll_to_earth(s.latitude, s.longitude)
-                  AND earth_distance(ll_to_earth(p.latitude, p.longitude),
-                                     ll_to_earth(s.latitude, s.longitude)) <= :radius
-            ) AS has_{kind}"""
-        for kind in GAP_KINDS
-    )
-    covered = ", ".join(f"bool_or(has_{kind}) AS covered_{kind}" for kind in GAP_KINDS)
-    # Each kind is spelled out so that its own partial GiST index answers "any within 50 km?".
-    points = text(
-        f"""
-        WITH demand AS (
-            SELECT l.country, l.region, l.latitude, l.longitude, 1 AS programs, 0 AS initiators
-            FROM listing l JOIN organization o ON o.id = l.organization_id
-            WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
-              AND o.verification_status = 'verified' AND l.latitude IS NOT NULL
-            UNION ALL
-            SELECT i.country, i.region, i.latitude, i.longitude, 0, 1
-            FROM initiator i WHERE i.latitude IS NOT NULL
-        ),
-        -- Demand is gathered into ~10 km cells (0.1 degree) before looking for partners: at a
-        -- national scale that turns tens of thousands of lookups into a few thousand.
-        places AS (
-            SELECT country, region,
-                   round(latitude::numeric, 1)::float8 AS latitude,
-                   round(longitude::numeric, 1)::float8 AS longitude,
-                   sum(programs) AS programs, sum(initiators) AS initiators
-            FROM demand GROUP BY 1, 2, 3, 4
-        ),
-        reach AS (
-            SELECT p.*, {exists}
-            FROM places p
-        )
-        SELECT country, region, sum(programs) AS programs, sum(initiators) AS initiators, {covered}
-        FROM reach GROUP BY country, region ORDER BY country, region
-        """
-    )
-    rows = await session.execute(points, {"radius": GAP_RADIUS_M})
+    rows = await session.execute(_COVERAGE, {"radius": GAP_RADIUS_M})
     out = []
     for r in rows:
         missing = [k for k in GAP_KINDS if not getattr(r, f"covered_{k}")]

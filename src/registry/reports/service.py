@@ -18,6 +18,7 @@ from registry.reports.schemas import (
     TableRead,
 )
 from registry.reports.suppression import Cell, rate, suppress_counts, suppress_table
+from registry.taxonomies.vocabulary import STAGE_ORDER
 
 
 class _Tally:
@@ -129,8 +130,8 @@ async def programs_report(session: AsyncSession, group_by: Sequence[str], thresh
 
 
 async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
-    stages = dict(await queries.programs_per_stage(session))
-    from registry.taxonomies.vocabulary import STAGE_ORDER
+    stages, with_partner, total = await queries.programs_per_stage(session)
+    transitions_rows, designs, outcomes = await queries.evaluation_tables(session)
 
     pipeline = TableRead(
         name="programs_per_stage",
@@ -151,10 +152,9 @@ async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
         counts_people=False,
         rows=[
             RowRead(key={"quarter": q, "evaluation_stage": s}, values={"records": _plain(n)})
-            for q, s, n in await queries.stage_transitions(session)
+            for q, s, n in transitions_rows
         ],
     )
-    designs, outcomes = await queries.designs_and_outcomes(session)
     design_table = TableRead(
         name="evaluation_designs",
         description="Programs with an evaluation of each design.",
@@ -171,7 +171,6 @@ async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
         counts_people=False,
         rows=[RowRead(key={"outcome": o}, values={"programs": _plain(n)}) for o, n in outcomes],
     )
-    with_partner, total = await queries.clinical_partner_share(session)
     share = TableRead(
         name="clinical_partner_share",
         description="Programs that name a clinical partner.",

@@ -1,0 +1,210 @@
+"""What makes the reports fast must not change their answers: the introduction tally the
+triggers keep, due-but-unswept introductions, the one-pass evidence tables, and the coverage
+search's shortcuts (the region-wide look first, places across the antimeridian)."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.principal import Role
+from registry.models import EvaluationRecord, Introduction, Listing
+from tests.factories import Client, bearer, role_key
+from tests.reports.world import NOW, build, listing, org
+
+
+@pytest.fixture
+async def funder(db: AsyncSession) -> str:
+    return await role_key(db, Role.FUNDER)
+
+
+def table(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(t for t in report["tables"] if t["name"] == name)
+
+
+def values(t: dict[str, Any], **key: str) -> dict[str, Any]:
+    row = next(r for r in t["rows"] if all(r["key"].get(k) == v for k, v in key.items()))
+    return {k: c["value"] for k, c in row["values"].items()}
+
+
+async def tally_matches_a_fresh_count(db: AsyncSession) -> None:
+    tally = {
+        tuple(r[:5]): r[5]
+        for r in await db.execute(
+            text(
+                "SELECT partner_kind, country, region, quarter, status, n "
+                "FROM introduction_tally WHERE n <> 0"
+            )
+        )
+    }
+    truth = {
+        tuple(r[:5]): r[5]
+        for r in await db.execute(
+            text(
+                """SELECT l.kind, l.country, l.region,
+                          to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q'), i.status, count(*)
+                   FROM introduction i JOIN listing l ON l.id = i.listing_id GROUP BY 1, 2, 3, 4, 5"""
+            )
+        )
+    }
+    assert tally == truth
+
+
+async def test_the_tally_follows_every_change_to_introductions(db: AsyncSession) -> None:
+    world = await build(db)
+    await tally_matches_a_fresh_count(db)
+    clinician: Listing = world["clinician"]
+    # An update of some rows' status, a delete, new rows in a later quarter.
+    pending = (
+        await db.scalars(
+            select(Introduction.id).where(
+                Introduction.listing_id == clinician.id, Introduction.status == "pending"
+            )
+        )
+    ).all()
+    await db.execute(update(Introduction).where(Introduction.id.in_(pending[:5])).values(status="accepted"))
+    await db.execute(delete(Introduction).where(Introduction.id.in_(pending[5:7])))
+    await tally_matches_a_fresh_count(db)
+    template = await db.scalar(select(Introduction).where(Introduction.id == pending[7]))
+    assert template is not None
+    db.add_all(
+        Introduction(
+            initiator_id=template.initiator_id,
+            listing_id=world["evaluator"].id,
+            organization_id=template.organization_id,
+            message="m",
+            status="declined",
+            initiator_name="I",
+            created_at=datetime(2025, 2, 1, tzinfo=UTC),
+            expires_at=datetime(2025, 3, 3, tzinfo=UTC),
+        )
+        for _ in range(4)
+    )
+    await db.flush()
+    await tally_matches_a_fresh_count(db)
+    # A listing that moves takes its introductions' counts to its new region.
+    await db.execute(update(Listing).where(Listing.id == clinician.id).values(country="BE", region="BRU"))
+    await tally_matches_a_fresh_count(db)
+    await db.execute(update(Listing).where(Listing.id == clinician.id).values(name="renamed"))
+    await tally_matches_a_fresh_count(db)
+
+
+async def test_due_pending_introductions_count_as_expired(
+    client: Client, db: AsyncSession, funder: str
+) -> None:
+    world = await build(db)
+    # 12 pending to the clinician (from build) are still in time; 11 more are past their expiry
+    # but nobody has read introductions since, so they are still stored as pending.
+    template = await db.scalar(select(Introduction).where(Introduction.listing_id == world["clinician"].id))
+    assert template is not None
+    db.add_all(
+        Introduction(
+            initiator_id=template.initiator_id,
+            listing_id=world["clinician"].id,
+            organization_id=template.organization_id,
+            message="m",
+            status="pending",
+            initiator_name="I",
+            created_at=NOW - timedelta(days=40),
+            expires_at=NOW - timedelta(days=10),
+        )
+        for _ in range(11)
+    )
+    await db.commit()
+    body = (await client.get("/reports/partnerships", headers=bearer(funder))).json()
+    asked = NOW - timedelta(days=40)
+    quarter = f"{asked.year}-Q{(asked.month - 1) // 3 + 1}"  # later than build()'s 2026-Q3
+    assert values(table(body, "introductions_by_quarter"), quarter=quarter) == {
+        "pending": 0,
+        "accepted": 0,
+        "declined": 0,
+        "expired": 11,
+        "withdrawn": 0,
+        "requested": 11,
+    }
+    clinician = values(table(body, "introductions_by_partner_kind"), partner_kind="clinician")
+    assert clinician["pending"] in (12, None)
+    assert clinician["requested"] in (25 + 3 + 12 + 11, None)
+    # And the stored rows are untouched: a report is a read.
+    stored = await db.scalar(
+        select(Introduction.id).where(Introduction.status == "expired").limit(1)  # none swept
+    )
+    assert stored is None
+
+
+async def test_evidence_tables_count_records_and_programs(
+    client: Client, db: AsyncSession, funder: str
+) -> None:
+    world = await build(db)
+    first, second, third = world["programs"][:3]
+    archived = world["programs"][6]
+
+    def record(program: Listing, when: datetime, stage: str, design: str | None, outcomes: list[str]) -> Any:
+        return EvaluationRecord(
+            id=uuid.uuid4(),
+            listing_id=program.id,
+            stage=stage,
+            previous_stage="none",
+            design=design,
+            outcomes=outcomes,
+            recorded_at=when,
+        )
+
+    q1, q3 = datetime(2026, 2, 10, tzinfo=UTC), datetime(2026, 8, 1, tzinfo=UTC)
+    db.add_all(
+        [
+            record(first, q1, "pilot_planned", "pre_post", ["recidivism", "wellbeing"]),
+            record(first, q3, "pilot_running", "pre_post", ["recidivism"]),  # same program, same design
+            record(second, q3, "pilot_running", "rct", ["wellbeing"]),
+            record(third, q3, "pilot_planned", None, []),
+            record(archived, q3, "pilot_running", "rct", ["recidivism"]),  # archived: not counted
+        ]
+    )
+    await db.commit()
+    body = (await client.get("/reports/evidence", headers=bearer(funder))).json()
+    transitions = table(body, "stage_transitions")
+    assert values(transitions, quarter="2026-Q1", evaluation_stage="pilot_planned") == {"records": 1}
+    assert values(transitions, quarter="2026-Q3", evaluation_stage="pilot_running") == {"records": 2}
+    assert values(transitions, quarter="2026-Q3", evaluation_stage="pilot_planned") == {"records": 1}
+    assert len(transitions["rows"]) == 3
+    designs = table(body, "evaluation_designs")
+    assert values(designs, evaluation_design="pre_post") == {"programs": 1}
+    assert values(designs, evaluation_design="rct") == {"programs": 1}
+    outcomes = table(body, "outcomes_measured")
+    assert values(outcomes, outcome="recidivism") == {"programs": 1}
+    assert values(outcomes, outcome="wellbeing") == {"programs": 2}
+
+
+async def test_coverage_across_the_antimeridian_and_at_the_radius(
+    client: Client, db: AsyncSession, funder: str
+) -> None:
+    """A region whose places sit on both sides of longitude 180 (its bounding box spans the
+    globe), covered by a clinician 30 km away across the line; and a region whose only evaluator
+    sits just inside, and one just outside, 50 km."""
+    good = org()
+    db.add(good)
+    await db.flush()
+    fiji = {"country": "FJ", "region": "E"}
+    db.add_all(
+        [
+            listing(good, "peer_program", latitude=-16.5, longitude=179.9, **fiji),
+            listing(good, "peer_program", latitude=-16.6, longitude=-179.9, **fiji),
+            # 0.3 degrees west of the first place, across nothing; ~32 km.
+            listing(good, "clinician", latitude=-16.5, longitude=179.6, **fiji),
+            # Two single-program regions on the equator; an evaluator 49 km / 51 km east of each.
+            listing(good, "peer_program", latitude=0.0, longitude=10.0, country="GA", region="1"),
+            listing(good, "evaluator", latitude=0.0, longitude=10.0 + 49 / 111.32, country="GA", region="1"),
+            listing(good, "peer_program", latitude=0.0, longitude=20.0, country="CG", region="2"),
+            listing(good, "evaluator", latitude=0.0, longitude=20.0 + 51 / 111.32, country="CG", region="2"),
+        ]
+    )
+    await db.commit()
+    body = (await client.get("/reports/coverage", headers=bearer(funder))).json()
+    gaps = table(body, "coverage_gaps")
+    assert values(gaps, country="FJ")["no_clinician_within_50_km"] == 0
+    assert values(gaps, country="FJ")["programs"] == 2
+    assert values(gaps, country="GA")["no_evaluator_within_50_km"] == 0
+    assert values(gaps, country="CG")["no_evaluator_within_50_km"] == 1
