@@ -250,9 +250,11 @@ def reasons(need: Need, candidate: Candidate, now: datetime) -> list[Reason]:
     return out
 
 
+_BAND_ORDER = {band: i for i, band in enumerate(BAND_CLOSENESS)}
+
+
 def band_order(band: str | None) -> int:
-    order = list(BAND_CLOSENESS)
-    return order.index(band) if band in BAND_CLOSENESS else len(order)
+    return _BAND_ORDER.get(band, len(_BAND_ORDER)) if band is not None else len(_BAND_ORDER)
 
 
 def rank(

@@ -80,6 +80,7 @@ def to_candidate(row: Any) -> scoring.Candidate:
         _region,
         _country,
         last_verified_at,
+        _distance,
         band_rank,
         remote_capable,
     ) = tuple(row)
