@@ -3,6 +3,7 @@
 import functools
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Row, TextClause, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,12 +18,13 @@ CANDIDATES_PER_KIND = 60
 _BANDS_SQL = " ".join(
     f"WHEN d < {int(upper * 1000)} THEN {rank}" for rank, (upper, _) in enumerate(DISTANCE_BANDS[:-1])
 )
+# What scoring needs (and the lists shown as they are); what is only shown comes later, for
+# the few candidates chosen (`details_of`).
 _COLUMNS_SQL = """
-    l.id, l.kind, l.name, l.organization_id, l.description, l.side, l.specialties, l.formats,
-    l.populations, l.languages, l.ipv_trained, l.methods, cardinality(l.courses) AS course_count,
+    l.id, l.kind, l.name, l.side, l.specialties, l.formats, l.populations, l.languages,
+    l.ipv_trained, l.methods, cardinality(l.courses) AS course_count,
     cardinality(l.certifications) AS certification_count, l.evaluation_stage, l.open_to_mentoring,
-    l.accepting_partnerships, l.remote_ok, l.delivery, l.location_precision, l.locality, l.region,
-    l.country, l.last_verified_at
+    l.accepting_partnerships, l.last_verified_at
 """
 _REMOTE_SQL = (
     "(l.remote_ok OR coalesce(l.delivery, '') IN ('online', 'hybrid') OR l.location_precision = 'remote')"
@@ -50,11 +52,9 @@ def _for_kind(kind: str) -> str:
     # great-circle one), so only the rows returned are read; the box stops the walk at the
     # radius, and rows in the box's corners (beyond the radius) come last and are dropped.
     return f"""
-        (SELECT *, CASE {_BANDS_SQL} ELSE {len(DISTANCE_BANDS) - 1} END AS band_rank,
-                {_REMOTE_SQL.replace("l.", "n.")} AS remote_capable
+        (SELECT n.*, CASE {_BANDS_SQL} ELSE {len(DISTANCE_BANDS) - 1} END AS band_rank
          FROM (
-             SELECT {_COLUMNS_SQL},
-                    {_DISTANCE_SQL} AS d
+             SELECT {_COLUMNS_SQL}, {_DISTANCE_SQL} AS d, {_REMOTE_SQL} AS remote_capable
              FROM listing l
              JOIN organization o ON o.id = l.organization_id
              WHERE {_live(kind)} AND l.latitude IS NOT NULL
@@ -65,7 +65,7 @@ def _for_kind(kind: str) -> str:
          ) n
          WHERE d <= :meters)
         UNION ALL
-        (SELECT {_COLUMNS_SQL}, NULL::float8 AS d, NULL::int AS band_rank, true AS remote_capable
+        (SELECT {_COLUMNS_SQL}, NULL::float8 AS d, true AS remote_capable, NULL::int AS band_rank
          FROM listing l
          JOIN organization o ON o.id = l.organization_id
          WHERE :include_remote AND {_live(kind)} AND {_REMOTE_SQL}
@@ -116,6 +116,24 @@ async def candidates(
     # (every half is index-driven whatever the point): reuse one plan per connection.
     await session.execute(_GENERIC_PLANS)
     return (await session.execute(_statement(tuple(sorted(set(kinds)))), params)).all()
+
+
+async def details_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """The shown-only fields of the chosen candidates."""
+    if not listing_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            Listing.id,
+            Listing.organization_id,
+            Listing.description,
+            Listing.location_precision,
+            Listing.locality,
+            Listing.region,
+            Listing.country,
+        ).where(Listing.id.in_(list(listing_ids)))
+    )
+    return {row.id: row for row in rows}
 
 
 async def contacts_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Contact]:

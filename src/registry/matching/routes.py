@@ -1,6 +1,6 @@
 """HTTP surface for matching and for programs finding their peers."""
 
-from litestar import Controller, get, post
+from litestar import Controller, MediaType, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
 
@@ -21,9 +21,11 @@ class MatchController(Controller):
     @post("/matches", status_code=200, opt={"rate_limit": "matches"})
     async def match(
         self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
-    ) -> MatchResponse:
+    ) -> Response[MatchResponse]:
         """Ranked partners per kind near a place (a POST, so search terms stay out of URLs and logs)."""
-        return await service.match(db_session, principal, data, weights(state))
+        body = await service.match(db_session, principal, data, weights(state))
+        # The body is a MatchResponse already encoded (bytes go out as they are).
+        return Response(content=body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/programs/{program_id:uuid}/peers")
     async def peers(

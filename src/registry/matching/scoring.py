@@ -257,11 +257,84 @@ def band_order(band: str | None) -> int:
     return _BAND_ORDER.get(band, len(_BAND_ORDER)) if band is not None else len(_BAND_ORDER)
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A candidate with the parts of its score that do not depend on the need worked out once
+    (`prepare`), so that ranking it for many needs is cheap (`quick_score`)."""
+
+    candidate: Candidate
+    served: frozenset[str]
+    fixed_sum: float
+    fixed_weight: float
+    tie_break: tuple[int, str, str]
+
+
+def prepare(candidate: Candidate, now: datetime, weights: Weights) -> Prepared:
+    # The same factors, in the same order, as `score`: the sums round identically.
+    fixed = [
+        (weights.distance, closeness(candidate.band, candidate.remote_capable)),
+        (weights.kind_strength, kind_strength(candidate)),
+        (weights.freshness, freshness(candidate.last_verified_at, now)),
+    ]
+    if candidate.kind != "peer_program":
+        fixed.append((weights.accepting, 1.0 if candidate.accepting_partnerships else 0.0))
+    fixed_sum = 0.0
+    fixed_weight = 0.0
+    for w, v in fixed:
+        fixed_sum += w * v
+        fixed_weight += w
+    return Prepared(
+        candidate=candidate,
+        served=sides_served(candidate),
+        fixed_sum=fixed_sum,
+        fixed_weight=fixed_weight,
+        tie_break=(band_order(candidate.band), candidate.name, candidate.id),
+    )
+
+
+def quick_score(need: Need, prepared: Prepared, weights: Weights) -> float:
+    """Equal to `score(need, candidate, now, weights).score` for the `now` it was prepared with."""
+    candidate = prepared.candidate
+    served = prepared.served
+    if need.side is None or not served:
+        fit = 0.5
+    else:
+        wanted = frozenset(SIDES) if need.side == "both" else frozenset({need.side})
+        fit = 1.0 if wanted <= served else 0.75 if wanted & served else 0.0
+    weighted = prepared.fixed_sum
+    total_weight = prepared.fixed_weight
+    if need.populations:
+        shared = len(need.populations & candidate.populations)
+        weighted += weights.population * (shared / len(need.populations))
+        total_weight += weights.population
+    if need.languages:
+        weighted += weights.language * (len(need.languages & candidate.languages) / len(need.languages))
+        total_weight += weights.language
+    if candidate.kind == "peer_program" and need.formats:
+        weighted += weights.format * (len(need.formats & candidate.formats) / len(need.formats))
+        total_weight += weights.format
+    rest = weighted / total_weight if total_weight else 0.0
+    value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
+    if fit == 0.0:
+        value *= MISMATCH_PENALTY
+    return round(value, 4)
+
+
+def rank_prepared(
+    need: Need, prepared: list[Prepared], now: datetime, weights: Weights, limit: int
+) -> list[Scored]:
+    """Score and order prepared candidates: score, then distance band, then name, then id."""
+    scored = sorted(
+        ((quick_score(need, p, weights), p) for p in prepared), key=lambda sp: (-sp[0], sp[1].tie_break)
+    )
+    return [
+        Scored(candidate=p.candidate, score=value, reasons=tuple(reasons(need, p.candidate, now)))
+        for value, p in scored[:limit]
+    ]
+
+
 def rank(
     need: Need, candidates: list[Candidate], now: datetime, weights: Weights, limit: int
 ) -> list[Scored]:
     """Score and order candidates: score, then distance band, then name, then id."""
-    scored = [score(need, c, now, weights, explain=False) for c in candidates]
-    scored.sort(key=lambda s: (-s.score, band_order(s.candidate.band), s.candidate.name, s.candidate.id))
-    # Reasons are only worth writing for the candidates that are shown.
-    return [replace(s, reasons=tuple(reasons(need, s.candidate, now))) for s in scored[:limit]]
+    return rank_prepared(need, [prepare(c, now, weights) for c in candidates], now, weights, limit)

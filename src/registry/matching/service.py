@@ -6,6 +6,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal, Role
@@ -22,7 +23,6 @@ from registry.matching.schemas import (
     MatchListing,
     MatchQueryEcho,
     MatchRequest,
-    MatchResponse,
     PeersResponse,
     ReasonRead,
 )
@@ -34,11 +34,11 @@ DEFAULT_RADIUS_KM = 50.0
 
 # Match inputs are coarse (a grid cell, vocabulary codes), so people searching from one area ask
 # the same questions: answers are shared until anything they depend on changes (or 5 minutes).
+# Answers are kept encoded (one bytes object each: small, and invisible to the garbage collector).
 CACHE_SIZE = 2048
 CACHE_SECONDS = 300.0
-_cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, dict[str, list[MatchCandidate]]]] = (
-    OrderedDict()
-)
+_cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, bytes]] = OrderedDict()
+_encoder = msgspec.json.Encoder()
 
 
 def _audience(principal: Principal) -> str:
@@ -59,8 +59,6 @@ def to_candidate(row: Any) -> scoring.Candidate:
         id_,
         kind,
         name,
-        _org,
-        _desc,
         side,
         specialties,
         formats,
@@ -73,16 +71,10 @@ def to_candidate(row: Any) -> scoring.Candidate:
         stage,
         mentoring,
         accepting,
-        _remote_ok,
-        _delivery,
-        _precision,
-        _locality,
-        _region,
-        _country,
         last_verified_at,
         _distance,
-        band_rank,
         remote_capable,
+        band_rank,
     ) = tuple(row)
     return scoring.Candidate(
         id=str(id_),
@@ -106,13 +98,13 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
-def _listing(row: Any, contacts: Sequence[Contact], principal: Principal) -> MatchListing:
+def _listing(row: Any, details: Any, contacts: Sequence[Contact], principal: Principal) -> MatchListing:
     return MatchListing(
         id=row.id,
         kind=row.kind,
         name=row.name,
-        organization_id=row.organization_id,
-        description=row.description,
+        organization_id=details.organization_id,
+        description=details.description,
         side=row.side,
         specialties=row.specialties,
         formats=row.formats,
@@ -122,18 +114,20 @@ def _listing(row: Any, contacts: Sequence[Contact], principal: Principal) -> Mat
         open_to_mentoring=row.open_to_mentoring,
         accepting_partnerships=row.accepting_partnerships,
         remote_ok=bool(row.remote_capable),
-        location_precision=row.location_precision,
-        locality=row.locality,
-        region=row.region,
-        country=row.country,
+        location_precision=details.location_precision,
+        locality=details.locality,
+        region=details.region,
+        country=details.country,
         contacts=contact_reads(contacts, principal),
     )
 
 
 # Candidates per (kind, coarse point, radius, remote?) are shared by every request that asks for
-# that kind there, whatever else it asks: scoring them for a particular need is cheap.
+# that kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer
+# entries than answers: each holds up to 90 decoded rows.
+CANDIDATE_CACHE_SIZE = 256
 _candidate_cache: OrderedDict[
-    tuple[object, ...], tuple[tuple[object, ...], float, list[tuple[scoring.Candidate, Any]]]
+    tuple[object, ...], tuple[tuple[object, ...], float, list[tuple[scoring.Prepared, Any]]]
 ] = OrderedDict()
 
 
@@ -146,12 +140,13 @@ async def _candidates(
     radius_km: float,
     include_remote: bool,
     exclude_id: uuid.UUID | None,
-) -> dict[str, list[tuple[scoring.Candidate, Any]]]:
+    weights: scoring.Weights,
+) -> dict[str, list[tuple[scoring.Prepared, Any]]]:
     now = time.monotonic()
-    found: dict[str, list[tuple[scoring.Candidate, Any]]] = {}
+    found: dict[str, list[tuple[scoring.Prepared, Any]]] = {}
     missing = []
     for kind in kinds:
-        hit = _candidate_cache.get((kind, point, radius_km, include_remote, exclude_id))
+        hit = _candidate_cache.get((kind, point, radius_km, include_remote, exclude_id, weights))
         if hit is not None and hit[0] == version and now - hit[1] < CACHE_SECONDS:
             found[kind] = hit[2]
         else:
@@ -165,13 +160,15 @@ async def _candidates(
             include_remote=include_remote,
             exclude_id=exclude_id,
         )
-        fetched: dict[str, list[tuple[scoring.Candidate, Any]]] = {kind: [] for kind in missing}
+        fetched: dict[str, list[tuple[scoring.Prepared, Any]]] = {kind: [] for kind in missing}
+        today = utcnow()  # freshness changes by the day; answers live minutes
         for row in rows:
-            fetched[row.kind].append((to_candidate(row), row))
+            fetched[row.kind].append((scoring.prepare(to_candidate(row), today, weights), row))
         for kind, pairs in fetched.items():
             found[kind] = pairs
-            _candidate_cache[(kind, point, radius_km, include_remote, exclude_id)] = (version, now, pairs)
-            if len(_candidate_cache) > CACHE_SIZE:
+            key = (kind, point, radius_km, include_remote, exclude_id, weights)
+            _candidate_cache[key] = (version, now, pairs)
+            if len(_candidate_cache) > CANDIDATE_CACHE_SIZE:
                 _candidate_cache.popitem(last=False)
     return found
 
@@ -198,16 +195,18 @@ async def _ranked(
         radius_km=radius_km,
         include_remote=include_remote,
         exclude_id=exclude_id,
+        weights=weights,
     )
     now = utcnow()
     chosen: dict[str, list[tuple[scoring.Scored, Any]]] = {}
     for kind in kinds:
-        rows = {candidate.id: row for candidate, row in pool.get(kind, [])}
-        ranked = scoring.rank(
-            need, [candidate for candidate, _ in pool.get(kind, [])], now, weights, per_kind
+        rows = {prepared.candidate.id: row for prepared, row in pool.get(kind, [])}
+        ranked = scoring.rank_prepared(
+            need, [prepared for prepared, _ in pool.get(kind, [])], now, weights, per_kind
         )
         chosen[kind] = [(s, rows[s.candidate.id]) for s in ranked]
     ids = [row.id for picks in chosen.values() for _, row in picks]
+    details = await queries.details_of(session, ids)
     contacts: dict[uuid.UUID, list[Contact]] = defaultdict(list)
     for contact in await queries.contacts_of(session, ids):
         contacts[contact.listing_id].append(contact)
@@ -217,7 +216,7 @@ async def _ranked(
                 score=s.score,
                 distance_band=s.candidate.band,
                 reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
-                listing=_listing(row, contacts[row.id], principal),
+                listing=_listing(row, details[row.id], contacts[row.id], principal),
             )
             for s, row in picks
         ]
@@ -227,7 +226,8 @@ async def _ranked(
 
 async def match(
     session: AsyncSession, principal: Principal, data: MatchRequest, weights: scoring.Weights
-) -> MatchResponse:
+) -> bytes:
+    """The MatchResponse, JSON-encoded (cached answers are spliced in as they were encoded)."""
     profile: Initiator | None = None
     if principal.role is Role.INITIATOR and principal.initiator_id is not None:
         profile = await session.get(Initiator, principal.initiator_id)
@@ -279,7 +279,7 @@ async def match(
     hit = _cache.get(key)
     if hit is not None and hit[0] == version and time.monotonic() - hit[1] < CACHE_SECONDS:
         _cache.move_to_end(key)
-        results = hit[2]
+        encoded = hit[2]
     else:
         results = await _ranked(
             session,
@@ -293,7 +293,8 @@ async def match(
             weights=weights,
             version=version,
         )
-        _cache[key] = (version, time.monotonic(), results)
+        encoded = _encoder.encode(results)
+        _cache[key] = (version, time.monotonic(), encoded)
         if len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     echo = MatchQueryEcho(
@@ -309,7 +310,7 @@ async def match(
         region=place["region"],
         country=place["country"],
     )
-    return MatchResponse(query=echo, results=results)
+    return b'{"query":' + _encoder.encode(echo) + b',"results":' + encoded + b"}"
 
 
 async def peers(
