@@ -203,3 +203,60 @@ def test_weights_change_the_order() -> None:
     strength_heavy = Weights.from_json('{"kind_strength": 5}')
     assert scoring.rank(need, [near_untrained, far_trained], NOW, distance_heavy, 1)[0].candidate.id == "near"
     assert scoring.rank(need, [near_untrained, far_trained], NOW, strength_heavy, 1)[0].candidate.id == "far"
+
+
+any_candidate = st.builds(
+    Candidate,
+    id=st.text(min_size=1, max_size=4),
+    kind=st.sampled_from(["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]),
+    name=st.text(max_size=5),
+    band=st.sampled_from(BANDS),
+    remote_capable=st.booleans(),
+    side=st.sampled_from([None, "survivors", "people_who_use_violence", "both"]),
+    specialties=st.frozensets(
+        st.sampled_from(["survivors", "people_who_use_violence", "couples_family", "high_risk_clients"])
+    ),
+    populations=st.frozensets(st.sampled_from(["women", "men", "youth"])),
+    formats=st.frozensets(st.sampled_from(["peer_led_support_group", "twelve_step"])),
+    languages=st.frozensets(st.sampled_from(["en", "nl", "es"])),
+    ipv_trained=st.booleans(),
+    methods=st.frozensets(st.sampled_from(["pre_post", "qualitative"])),
+    courses=st.integers(0, 5),
+    certifications=st.integers(0, 2),
+    evaluation_stage=st.sampled_from(list(scoring.STAGE_EVIDENCE)),
+    open_to_mentoring=st.booleans(),
+    accepting_partnerships=st.booleans(),
+    last_verified_at=st.one_of(st.none(), st.integers(0, 800).map(lambda d: NOW - timedelta(days=d))),
+)
+any_need = st.builds(
+    Need,
+    side=st.sampled_from([None, "survivors", "people_who_use_violence", "both"]),
+    populations=st.frozensets(st.sampled_from(["women", "men", "youth"])),
+    formats=st.frozensets(st.sampled_from(["peer_led_support_group", "twelve_step"])),
+    languages=st.frozensets(st.sampled_from(["en", "nl", "es"])),
+)
+any_weights = st.builds(
+    Weights,
+    **{name: st.floats(0, 1) for name in ("distance", "population", "language", "format", "kind_strength")},
+)
+
+
+@given(any_need, any_candidate, any_weights)
+def test_the_prepared_score_is_the_score(need: Need, candidate: Candidate, weights: Weights) -> None:
+    """Ranking uses the need-independent parts worked out once per candidate: same numbers."""
+    prepared = scoring.prepare(candidate, NOW, weights)
+    assert scoring.quick_score(need, prepared, weights) == scoring.score(need, candidate, NOW, weights).score
+
+
+@given(any_need, st.lists(any_candidate, max_size=12, unique_by=lambda c: c.id), st.integers(1, 5))
+def test_rank_orders_by_score_then_band_name_and_id(
+    need: Need, candidates: list[Candidate], limit: int
+) -> None:
+    ranked = scoring.rank(need, candidates, NOW, Weights(), limit)
+    expected = sorted(
+        (scoring.score(need, c, NOW) for c in candidates),
+        key=lambda s: (-s.score, scoring.band_order(s.candidate.band), s.candidate.name, s.candidate.id),
+    )[:limit]
+    assert [(s.candidate.id, s.score, s.reasons) for s in ranked] == [
+        (s.candidate.id, s.score, s.reasons) for s in expected
+    ]
