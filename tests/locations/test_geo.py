@@ -97,6 +97,24 @@ def test_zip_surrounding_whitespace_is_ignored() -> None:
     assert resolve_postal_code("  80202 ") == resolve_postal_code("80202")
 
 
+def test_the_zip_table_is_the_zipcodes_package() -> None:
+    """The API reads a tab-separated copy of the zipcodes package's table; it must say the same
+    (regenerate with `python -m registry.locations.zipdata` after upgrading zipcodes)."""
+    import zipcodes
+
+    from registry.locations import zipdata
+
+    expected = zipdata.rows(zipcodes.list_all())  # type: ignore[no-untyped-call]
+    lines = zipdata.TABLE.read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if not line.startswith("#")] == expected
+    for record in zipcodes.list_all()[::997]:  # type: ignore[no-untyped-call]
+        lat, lon = float(record["lat"]), float(record["long"])
+        if lat == 0.0 and lon == 0.0:
+            continue
+        place = resolve_postal_code(record["zip_code"])
+        assert (place.latitude, place.longitude, place.locality) == (lat, lon, record["city"])
+
+
 def test_unknown_zip() -> None:
     with pytest.raises(UnknownPlace, match=r"unknown US ZIP code '00000'"):
         resolve_postal_code("00000")

