@@ -34,11 +34,26 @@ DEFAULT_RADIUS_KM = 50.0
 
 # Match inputs are coarse (a grid cell, vocabulary codes), so people searching from one area ask
 # the same questions: answers are shared until anything they depend on changes (or 5 minutes).
-# Answers are kept encoded (one bytes object each: small, and invisible to the garbage collector).
+# Answers are kept encoded (one bytes object each: small, and invisible to the garbage collector),
+# at most CACHE_SIZE of them and CACHE_BYTES in all.
 CACHE_SIZE = 2048
+CACHE_BYTES = 24 * 1024 * 1024
 CACHE_SECONDS = 300.0
 _cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, bytes]] = OrderedDict()
+_cache_bytes = 0
 _encoder = msgspec.json.Encoder()
+
+
+def _remember(key: tuple[object, ...], entry: tuple[tuple[object, ...], float, bytes]) -> None:
+    global _cache_bytes
+    old = _cache.pop(key, None)
+    if old is not None:
+        _cache_bytes -= len(old[2])
+    _cache[key] = entry
+    _cache_bytes += len(entry[2])
+    while _cache and (len(_cache) > CACHE_SIZE or _cache_bytes > CACHE_BYTES):
+        _, dropped = _cache.popitem(last=False)
+        _cache_bytes -= len(dropped[2])
 
 
 def _audience(principal: Principal) -> str:
@@ -49,8 +64,25 @@ def _audience(principal: Principal) -> str:
 
 
 def forget_cached_matches() -> None:
+    global _cache_bytes
     _cache.clear()
+    _cache_bytes = 0
     _candidate_cache.clear()
+
+
+# Code sets repeat across listings ({"en"}, {"women"}, ...): cached candidates share one copy.
+_code_sets: dict[tuple[str, ...], frozenset[str]] = {}
+_CODE_SETS_MAX = 20_000
+
+
+def _codes(values: list[str]) -> frozenset[str]:
+    key = tuple(values)
+    found = _code_sets.get(key)
+    if found is None:
+        found = frozenset(values)
+        if len(_code_sets) < _CODE_SETS_MAX:
+            _code_sets[key] = found
+    return found
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
@@ -83,12 +115,12 @@ def to_candidate(row: Any) -> scoring.Candidate:
         band=None if band_rank is None else BAND_CODES[band_rank],
         remote_capable=bool(remote_capable),
         side=side,
-        specialties=frozenset(specialties),
-        populations=frozenset(populations),
-        formats=frozenset(formats),
-        languages=frozenset(languages),
+        specialties=_codes(specialties),
+        populations=_codes(populations),
+        formats=_codes(formats),
+        languages=_codes(languages),
         ipv_trained=ipv_trained,
-        methods=frozenset(methods),
+        methods=_codes(methods),
         courses=courses or 0,
         certifications=certifications or 0,
         evaluation_stage=stage,
@@ -98,22 +130,24 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
-def _listing(row: Any, details: Any, contacts: Sequence[Contact], principal: Principal) -> MatchListing:
+def _listing(
+    candidate: scoring.Candidate, details: Any, contacts: Sequence[Contact], principal: Principal
+) -> MatchListing:
     return MatchListing(
-        id=row.id,
-        kind=row.kind,
-        name=row.name,
+        id=details.id,
+        kind=candidate.kind,
+        name=candidate.name,
         organization_id=details.organization_id,
         description=details.description,
-        side=row.side,
-        specialties=row.specialties,
-        formats=row.formats,
-        populations=row.populations,
-        languages=row.languages,
-        evaluation_stage=row.evaluation_stage,
-        open_to_mentoring=row.open_to_mentoring,
-        accepting_partnerships=row.accepting_partnerships,
-        remote_ok=bool(row.remote_capable),
+        side=candidate.side,
+        specialties=details.specialties,
+        formats=details.formats,
+        populations=details.populations,
+        languages=details.languages,
+        evaluation_stage=candidate.evaluation_stage,
+        open_to_mentoring=candidate.open_to_mentoring,
+        accepting_partnerships=candidate.accepting_partnerships,
+        remote_ok=candidate.remote_capable,
         location_precision=details.location_precision,
         locality=details.locality,
         region=details.region,
@@ -124,11 +158,10 @@ def _listing(row: Any, details: Any, contacts: Sequence[Contact], principal: Pri
 
 # Candidates per (kind, coarse point, radius, remote?) are shared by every request that asks for
 # that kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer
-# entries than answers: each holds up to 90 decoded rows.
+# entries than answers: each holds up to 90 candidates.
 CANDIDATE_CACHE_SIZE = 256
-_candidate_cache: OrderedDict[
-    tuple[object, ...], tuple[tuple[object, ...], float, list[tuple[scoring.Prepared, Any]]]
-] = OrderedDict()
+_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared]]
+_candidate_cache: OrderedDict[tuple[object, ...], _CandidateEntry] = OrderedDict()
 
 
 async def _candidates(
@@ -141,9 +174,9 @@ async def _candidates(
     include_remote: bool,
     exclude_id: uuid.UUID | None,
     weights: scoring.Weights,
-) -> dict[str, list[tuple[scoring.Prepared, Any]]]:
+) -> dict[str, list[scoring.Prepared]]:
     now = time.monotonic()
-    found: dict[str, list[tuple[scoring.Prepared, Any]]] = {}
+    found: dict[str, list[scoring.Prepared]] = {}
     missing = []
     for kind in kinds:
         hit = _candidate_cache.get((kind, point, radius_km, include_remote, exclude_id, weights))
@@ -160,10 +193,10 @@ async def _candidates(
             include_remote=include_remote,
             exclude_id=exclude_id,
         )
-        fetched: dict[str, list[tuple[scoring.Prepared, Any]]] = {kind: [] for kind in missing}
+        fetched: dict[str, list[scoring.Prepared]] = {kind: [] for kind in missing}
         today = utcnow()  # freshness changes by the day; answers live minutes
         for row in rows:
-            fetched[row.kind].append((scoring.prepare(to_candidate(row), today, weights), row))
+            fetched[row.kind].append(scoring.prepare(to_candidate(row), today, weights))
         for kind, pairs in fetched.items():
             found[kind] = pairs
             key = (kind, point, radius_km, include_remote, exclude_id, weights)
@@ -198,30 +231,26 @@ async def _ranked(
         weights=weights,
     )
     now = utcnow()
-    chosen: dict[str, list[tuple[scoring.Scored, Any]]] = {}
-    for kind in kinds:
-        rows = {prepared.candidate.id: row for prepared, row in pool.get(kind, [])}
-        ranked = scoring.rank_prepared(
-            need, [prepared for prepared, _ in pool.get(kind, [])], now, weights, per_kind
-        )
-        chosen[kind] = [(s, rows[s.candidate.id]) for s in ranked]
-    ids = [row.id for picks in chosen.values() for _, row in picks]
+    chosen = {kind: scoring.rank_prepared(need, pool.get(kind, []), now, weights, per_kind) for kind in kinds}
+    ids = [uuid.UUID(s.candidate.id) for picks in chosen.values() for s in picks]
     details = await queries.details_of(session, ids)
     contacts: dict[uuid.UUID, list[Contact]] = defaultdict(list)
     for contact in await queries.contacts_of(session, ids):
         contacts[contact.listing_id].append(contact)
-    return {
-        kind: [
-            MatchCandidate(
-                score=s.score,
-                distance_band=s.candidate.band,
-                reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
-                listing=_listing(row, details[row.id], contacts[row.id], principal),
+    results: dict[str, list[MatchCandidate]] = {}
+    for kind, picks in chosen.items():
+        results[kind] = []
+        for s in picks:
+            listing_id = uuid.UUID(s.candidate.id)
+            results[kind].append(
+                MatchCandidate(
+                    score=s.score,
+                    distance_band=s.candidate.band,
+                    reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
+                    listing=_listing(s.candidate, details[listing_id], contacts[listing_id], principal),
+                )
             )
-            for s, row in picks
-        ]
-        for kind, picks in chosen.items()
-    }
+    return results
 
 
 async def match(
@@ -294,9 +323,7 @@ async def match(
             version=version,
         )
         encoded = _encoder.encode(results)
-        _cache[key] = (version, time.monotonic(), encoded)
-        if len(_cache) > CACHE_SIZE:
-            _cache.popitem(last=False)
+        _remember(key, (version, time.monotonic(), encoded))
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,
