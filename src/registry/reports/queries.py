@@ -194,24 +194,31 @@ GAP_KINDS = ("clinician", "evaluator", "trainer")
 GAP_RADIUS_M = 50_000
 
 
-def _supply(kind: str, point: str, radius: str) -> str:
+def _supply(kind: str, point: str, radius: str, *, verified: bool = True) -> str:
     # Each kind is spelled out so that its own partial GiST index answers "any within reach?".
+    organization = (
+        "JOIN organization so ON so.id = s.organization_id AND so.verification_status = 'verified'"
+        if verified
+        else ""
+    )
     return f"""EXISTS (
-        SELECT 1 FROM listing s JOIN organization so ON so.id = s.organization_id
+        SELECT 1 FROM listing s {organization}
         WHERE s.kind = '{kind}' AND s.archived_at IS NULL AND s.status = 'active'
-          AND s.latitude IS NOT NULL AND so.verification_status = 'verified'
+          AND s.latitude IS NOT NULL
           AND earth_box({point}, {radius}) @> ll_to_earth(s.latitude, s.longitude)
           AND earth_distance({point}, ll_to_earth(s.latitude, s.longitude)) <= {radius})"""
 
 
 def _covered(kind: str) -> str:
-    # A region is covered for a kind when any of its places has one within 50 km. First one
-    # look around the whole region (its bounding circle plus 50 km): nothing there, not covered;
-    # else its places are tried busiest first and the first hit ends the search.
+    # A region is covered for a kind when any of its places has one within 50 km. Its busiest
+    # place is tried first (most regions end there); else one look around the whole region (its
+    # bounding circle plus 50 km, any organization: a quick, generous "maybe") decides whether
+    # the other places are worth trying, and the first hit ends the search.
     return f"""(
-        {_supply(kind, "ll_to_earth(r.center_lat, r.center_lon)", "r.reach")}
-        AND EXISTS (SELECT 1 FROM unnest(r.lats, r.lons) AS p(lat, lon)
-                    WHERE {_supply(kind, "ll_to_earth(p.lat, p.lon)", ":radius")})
+        {_supply(kind, "ll_to_earth(r.lats[1], r.lons[1])", ":radius")}
+        OR ({_supply(kind, "ll_to_earth(r.center_lat, r.center_lon)", "r.reach", verified=False)}
+            AND EXISTS (SELECT 1 FROM unnest(r.lats[2:], r.lons[2:]) AS p(lat, lon)
+                        WHERE {_supply(kind, "ll_to_earth(p.lat, p.lon)", ":radius")}))
     ) AS covered_{kind}"""
 
 
