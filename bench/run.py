@@ -542,6 +542,74 @@ def run_registry(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
+_TOP_UP = """
+WITH targets AS (
+    SELECT array_agg(l.id ORDER BY l.id) AS ids, array_agg(l.organization_id ORDER BY l.id) AS orgs
+    FROM listing l JOIN organization o ON o.id = l.organization_id
+    WHERE l.archived_at IS NULL AND o.verification_status = 'verified'
+),
+people AS (
+    SELECT array_agg(id ORDER BY id) AS ids, array_agg(display_name ORDER BY id) AS names,
+           array_agg(email ORDER BY id) AS emails, array_agg(locality ORDER BY id) AS places
+    FROM initiator
+),
+drawn AS (
+    SELECT 1 + floor(random() * cardinality(t.ids))::int AS target,
+           1 + floor(random() * cardinality(p.ids))::int AS person,
+           now() - random() * interval '730 days' AS created, random() AS r
+    FROM generate_series(1, $1), targets t, people p
+),
+decided AS (
+    SELECT d.*, CASE
+        WHEN d.created > now() - interval '30 days'
+            THEN CASE WHEN r < 0.5 THEN 'pending' WHEN r < 0.8 THEN 'accepted' ELSE 'declined' END
+        ELSE CASE WHEN r < 0.35 THEN 'accepted' WHEN r < 0.55 THEN 'declined'
+                  WHEN r < 0.9 THEN 'expired' ELSE 'withdrawn' END
+        END AS status
+    FROM drawn d
+)
+INSERT INTO introduction (id, initiator_id, listing_id, organization_id, message, status,
+                          initiator_name, initiator_email, initiator_locality, created_at,
+                          expires_at, decided_at)
+SELECT gen_random_uuid(), p.ids[d.person], t.ids[d.target], t.orgs[d.target],
+       'Benchmark introduction', d.status, p.names[d.person],
+       CASE WHEN d.status = 'accepted' THEN p.emails[d.person] END, p.places[d.person],
+       d.created, d.created + interval '30 days',
+       CASE WHEN d.status = 'expired' THEN d.created + interval '30 days'
+            WHEN d.status <> 'pending' THEN d.created + interval '3 days' END
+FROM decided d, targets t, people p
+"""
+
+
+async def count_rows(url: str, table: str) -> int:
+    conn = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        return int(await conn.fetchval(f"SELECT count(*) FROM {table}"))  # noqa: S608 (a constant)
+    finally:
+        await conn.close()
+
+
+async def top_up_introductions(url: str, total: int, seed: int) -> tuple[int, float]:
+    """Add introductions (random listings, initiators, dates over two years, statuses by age)
+    until there are `total`; returns (how many were added, seconds)."""
+    conn = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        have = int(await conn.fetchval("SELECT count(*) FROM introduction"))
+        started = time.perf_counter()
+        await conn.execute("SELECT setseed($1)", (seed % 1000) / 1000)
+        added = 0
+        while have + added < total:
+            batch = min(200_000, total - have - added)
+            await conn.execute(_TOP_UP, batch)
+            added += batch
+        if added:
+            await conn.execute("ANALYZE introduction")
+            await conn.execute("ANALYZE introduction_tally")
+        return added, time.perf_counter() - started
+    finally:
+        await conn.close()
+
+
 @dataclass
 class Sample:
     program_ids: list[str]
@@ -781,6 +849,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep-data", action="store_true", help="keep the embedded database's folder")
     parser.add_argument("--data-dir", help="embedded database folder to use (and keep), e.g. a kept one")
     parser.add_argument("--output", help="results file (default bench/results/<N>.json)")
+    parser.add_argument(
+        "--introductions",
+        type=int,
+        default=0,
+        help="top introductions up to this many after loading (e.g. 1000000 for the reports' "
+        "'100,000 programs and 1,000,000 introductions'); default: the loader's N",
+    )
     return parser.parse_args(argv)
 
 
@@ -814,6 +889,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: loading {args.n} synthetic listings (random seed {args.random_seed})", flush=True)
             load = synthetic.run(url, args.n, args.random_seed, connections=args.load_connections)
             print(f"bench: {load.summary()}", flush=True)
+            if args.introductions:
+                added, took = asyncio.run(top_up_introductions(url, args.introductions, args.random_seed))
+                print(f"bench: added {added} introductions in {took:.1f} s", flush=True)
+            introductions = asyncio.run(count_rows(url, "introduction"))
             funder_key = run_registry(env, "keys", "create", "--role", "funder", "--label", "bench")
             funder_key = funder_key.strip().splitlines()[-1]
             sample = asyncio.run(sample_data(url, args.random_seed))
@@ -873,6 +952,7 @@ def main(argv: list[str] | None = None) -> int:
                     "evaluation_records": load.evaluation_records,
                     "initiators": load.initiators,
                     "introductions": load.introductions,
+                    "introductions_in_database": introductions,
                     "elapsed_s": round(load.elapsed_s, 2),
                     "listings_per_s": round(load.listings_per_s, 1),
                     "connections": load.connections,
@@ -901,6 +981,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(with {load.contacts} contacts, {load.evaluation_records} evaluation records, "
         f"{load.initiators} initiators, {load.introductions} introductions; {load.connections} connections)"
     )
+    print(f"database: {data['load']['introductions_in_database']:,} introductions in all")
     print()
     print(table(results))
     print()
