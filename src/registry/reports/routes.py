@@ -19,6 +19,15 @@ from registry.reports.schemas import ReportRead
 
 Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="csv, or send Accept: text/csv")]
 Accept = Annotated[str | None, HeaderParameter(name="Accept", required=False)]
+CacheControl = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Cache-Control",
+        required=False,
+        max_length=200,
+        description="no-cache: compute the report now instead of answering from the last minute's",
+    ),
+]
 GroupBy = Annotated[
     list[str] | None,
     QueryParameter(
@@ -48,18 +57,27 @@ def forget_cached_reports() -> None:
 _building: dict[tuple[object, ...], asyncio.Lock] = {}
 
 
-async def cached(key: tuple[object, ...], build: Callable[[], Awaitable[ReportRead]]) -> ReportRead:
+async def cached(
+    key: tuple[object, ...], build: Callable[[], Awaitable[ReportRead]], *, fresh: bool = False
+) -> ReportRead:
+    """The report computed in the last minute, or a new one (always new when `fresh`)."""
     hit = _reports.get(key)
-    if hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
+    if not fresh and hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
         return hit[1]
     # One computation per report at a time: a burst of funders waits for it instead of
     # running the same heavy aggregation thirty times at once.
+    started = time.monotonic()
     async with _building.setdefault(key, asyncio.Lock()):
         hit = _reports.get(key)
-        if hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
+        # A fresh request takes a report begun after it arrived (while it waited), no older.
+        newest = started if fresh else time.monotonic() - REPORT_CACHE_SECONDS
+        if hit is not None and hit[0] >= newest:
             return hit[1]
+        # Stamped with when the computation began: a report that began before a fresh request
+        # arrived is not fresh enough for it.
+        began = time.monotonic()
         report = await build()
-        _reports[key] = (time.monotonic(), report)
+        _reports[key] = (began, report)
         return report
 
 
@@ -69,11 +87,13 @@ async def respond(
     state: State,
     format: str | None,
     accept: str | None,
+    cache_control: str | None,
     build: Callable[[int], Awaitable[ReportRead]],
 ) -> Response[ReportRead]:
     require_role(principal, Role.FUNDER, Role.STEWARD)
     threshold = state.settings.report_threshold
-    report = await cached((name, threshold), lambda: build(threshold))
+    fresh = cache_control is not None and "no-cache" in cache_control.lower()
+    report = await cached((name, threshold), lambda: build(threshold), fresh=fresh)
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]
@@ -96,6 +116,7 @@ class ReportController(Controller):
         group_by: GroupBy = None,
         format: Format = None,
         accept: Accept = None,
+        cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """Counts of verified, non-archived programs grouped by up to two dimensions (funders, stewards)."""
         dims = group_by or []
@@ -105,6 +126,7 @@ class ReportController(Controller):
             state,
             format,
             accept,
+            cache_control,
             lambda t: service.programs_report(db_session, dims, t),
         )
 
@@ -116,10 +138,17 @@ class ReportController(Controller):
         state: State,
         format: Format = None,
         accept: Accept = None,
+        cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """The evaluation pipeline: stages, transitions per quarter, designs, outcomes, clinical partners."""
         return await respond(
-            ("evidence",), principal, state, format, accept, lambda t: service.evidence_report(db_session, t)
+            ("evidence",),
+            principal,
+            state,
+            format,
+            accept,
+            cache_control,
+            lambda t: service.evidence_report(db_session, t),
         )
 
     @get("/partnerships")
@@ -130,6 +159,7 @@ class ReportController(Controller):
         state: State,
         format: Format = None,
         accept: Accept = None,
+        cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """Introductions by partner kind, region and quarter; initiators by step (small counts hidden)."""
         return await respond(
@@ -138,6 +168,7 @@ class ReportController(Controller):
             state,
             format,
             accept,
+            cache_control,
             lambda t: service.partnerships_report(db_session, t),
         )
 
@@ -149,10 +180,17 @@ class ReportController(Controller):
         state: State,
         format: Format = None,
         accept: Accept = None,
+        cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """Regions with programs or initiators but no verified clinician, evaluator or trainer nearby."""
         return await respond(
-            ("coverage",), principal, state, format, accept, lambda t: service.coverage_report(db_session, t)
+            ("coverage",),
+            principal,
+            state,
+            format,
+            accept,
+            cache_control,
+            lambda t: service.coverage_report(db_session, t),
         )
 
 
