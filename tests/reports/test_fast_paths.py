@@ -8,10 +8,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import delete, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.principal import Role
 from registry.models import EvaluationRecord, Introduction, Listing, Organization
+from registry.reports import queries as report_queries
 from tests.factories import Client, bearer, role_key
 from tests.reports.world import NOW, build, listing, org
 
@@ -235,3 +236,44 @@ async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
     assert total == before + 1  # the verified organization's new program, not the other one
     # And the fresh answer is what later requests get.
     assert (await client.get("/reports/programs", headers=bearer(funder))).json() == fresh
+
+
+async def test_coverage_shares_run_side_by_side_on_their_own_connections(engine: AsyncEngine) -> None:
+    """The production path: the regions' shares on two connections at once give the same
+    answer as one after another (committed data, removed afterwards)."""
+    good = org()
+    good_id = good.id
+    places = [
+        ("NL", "07", 52.37, 4.89),
+        ("NL", "09", 52.09, 5.12),
+        ("BE", "BRU", 50.85, 4.35),
+        ("KE", "30", -1.29, 36.82),
+        ("FJ", "E", -16.5, 179.9),
+    ]
+    rows = [
+        listing(good, "peer_program", latitude=lat, longitude=lon, country=country, region=region)
+        for country, region, lat, lon in places
+    ]
+    rows.append(listing(good, "clinician", latitude=52.1, longitude=5.1, country="NL", region="09"))
+    async with AsyncSession(engine) as setup:
+        setup.add(good)
+        await setup.flush()
+        setup.add_all(rows)
+        await setup.commit()
+    try:
+        async with AsyncSession(engine) as first, AsyncSession(engine) as second:
+            together = await report_queries.coverage([first, second])
+            alone = await report_queries.coverage([first])
+        assert together == alone
+        found = {(r["country"], r["region"]): r["missing"] for r in together}
+        assert {("NL", "07"), ("NL", "09"), ("BE", "BRU"), ("KE", "30"), ("FJ", "E")} <= set(found)
+        assert "clinician" not in found[("NL", "09")] and "clinician" not in found[("NL", "07")]
+        assert "clinician" in found[("KE", "30")]
+        assert [k for k in together if k["country"] is not None] == sorted(
+            (k for k in together if k["country"] is not None), key=lambda r: (r["country"], r["region"] or "")
+        )
+    finally:
+        async with AsyncSession(engine) as cleanup:
+            await cleanup.execute(delete(Listing).where(Listing.organization_id == good_id))
+            await cleanup.execute(delete(Organization).where(Organization.id == good_id))
+            await cleanup.commit()

@@ -1,6 +1,7 @@
 """Aggregation SQL for the funders' reports. Each query returns plain rows; suppression and
 shaping happen in service.py."""
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -222,6 +223,11 @@ def _covered(kind: str) -> str:
     ) AS covered_{kind}"""
 
 
+# Regions are dealt into :parts shares by a hash of (country, region); share :part is computed
+# here, so that the shares can run side by side on separate connections.
+_PART = "mod(abs(hashtext(coalesce({t}.country, '') || '/' || coalesce({t}.region, ''))), :parts) = :part"
+COVERAGE_PARTS = 2
+
 _COVERAGE = text(
     f"""
     WITH demand AS (
@@ -229,9 +235,10 @@ _COVERAGE = text(
         FROM listing l JOIN organization o ON o.id = l.organization_id
         WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
           AND o.verification_status = 'verified' AND l.latitude IS NOT NULL
+          AND {_PART.format(t="l")}
         UNION ALL
         SELECT i.country, i.region, i.latitude, i.longitude, 0, 1
-        FROM initiator i WHERE i.latitude IS NOT NULL
+        FROM initiator i WHERE i.latitude IS NOT NULL AND {_PART.format(t="i")}
     ),
     -- Demand is gathered into ~10 km cells (0.1 degree) before looking for partners.
     places AS (
@@ -259,15 +266,30 @@ _COVERAGE = text(
         FROM regions g
     )
     SELECT country, region, programs, initiators, {", ".join(_covered(kind) for kind in GAP_KINDS)}
-    FROM reached r ORDER BY country, region
+    FROM reached r
     """
 )
 
 
-async def coverage(session: AsyncSession) -> list[dict[str, Any]]:
+async def coverage(sessions: Sequence[AsyncSession]) -> list[dict[str, Any]]:
     """Per region (country + first-level region) with programs or initiators: how many of each,
-    and which partner kinds have no verified, active listing within 50 km of any of them."""
-    rows = await session.execute(_COVERAGE, {"radius": GAP_RADIUS_M})
+    and which partner kinds have no verified, active listing within 50 km of any of them.
+
+    The regions are computed in COVERAGE_PARTS shares, side by side when there is a session
+    per share (each on its own connection), else one after another on the first session."""
+
+    async def share(session: AsyncSession, part: int) -> list[Any]:
+        params = {"radius": GAP_RADIUS_M, "part": part, "parts": COVERAGE_PARTS}
+        return list(await session.execute(_COVERAGE, params))
+
+    if len(sessions) >= COVERAGE_PARTS:
+        shares = await asyncio.gather(*(share(sessions[k], k) for k in range(COVERAGE_PARTS)))
+    else:
+        shares = [await share(sessions[0], k) for k in range(COVERAGE_PARTS)]
+    rows = sorted(
+        (r for rows in shares for r in rows),
+        key=lambda r: (r.country is None, r.country or "", r.region is None, r.region or ""),
+    )
     out = []
     for r in rows:
         missing = [k for k in GAP_KINDS if not getattr(r, f"covered_{k}")]

@@ -268,9 +268,10 @@ def _int(value: float | int | None) -> int | None:
     return None if value is None else int(value)
 
 
-async def coverage_report(session: AsyncSession, threshold: int) -> ReportRead:
+async def coverage_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
+    """`sessions`: one, or one per share of the regions to compute them side by side."""
     tally = _Tally()
-    regions = await queries.coverage(session)
+    regions = await queries.coverage(sessions)
     gaps = [r for r in regions if r["missing"]]
     initiator_counts = {f"{r['country']}/{r['region']}": r["initiators"] for r in gaps}
     cells, _ = suppress_counts(initiator_counts, threshold)
