@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry.auth.principal import Role
 from registry.models import EvaluationRecord, Introduction, Listing, Organization
 from registry.reports import queries as report_queries
+from registry.reports import service as report_service
 from tests.factories import Client, bearer, role_key
 from tests.reports.world import NOW, build, listing, org
 
@@ -238,9 +239,10 @@ async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
     assert (await client.get("/reports/programs", headers=bearer(funder))).json() == fresh
 
 
-async def test_coverage_shares_run_side_by_side_on_their_own_connections(engine: AsyncEngine) -> None:
-    """The production path: the regions' shares on two connections at once give the same
-    answer as one after another (committed data, removed afterwards)."""
+async def test_report_parts_run_side_by_side_on_their_own_connections(engine: AsyncEngine) -> None:
+    """The production path: coverage's shares, and the evidence and partnerships reports'
+    halves, on two connections at once give the same answers as one after another (committed
+    data, removed afterwards)."""
     good = org()
     good_id = good.id
     places = [
@@ -264,6 +266,11 @@ async def test_coverage_shares_run_side_by_side_on_their_own_connections(engine:
         async with AsyncSession(engine) as first, AsyncSession(engine) as second:
             together = await report_queries.coverage([first, second])
             alone = await report_queries.coverage([first])
+            for build in (report_service.evidence_report, report_service.partnerships_report):
+                side_by_side = await build([first, second], 11)
+                one_by_one = await build([first], 11)
+                assert side_by_side.tables == one_by_one.tables
+                assert side_by_side.tables  # something was computed
         assert together == alone
         found = {(r["country"], r["region"]): r["missing"] for r in together}
         assert {("NL", "07"), ("NL", "09"), ("BE", "BRU"), ("KE", "30"), ("FJ", "E")} <= set(found)

@@ -158,15 +158,12 @@ class ReportController(Controller):
         cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """The evaluation pipeline: stages, transitions per quarter, designs, outcomes, clinical partners."""
-        return await respond(
-            ("evidence",),
-            principal,
-            state,
-            format,
-            accept,
-            cache_control,
-            lambda t: service.evidence_report(db_session, t),
-        )
+
+        async def build(threshold: int) -> ReportRead:
+            async with side_by_side(db_session, state, 2) as sessions:
+                return await service.evidence_report(sessions, threshold)
+
+        return await respond(("evidence",), principal, state, format, accept, cache_control, build)
 
     @get("/partnerships")
     async def partnerships(
@@ -179,15 +176,12 @@ class ReportController(Controller):
         cache_control: CacheControl = None,
     ) -> Response[ReportRead]:
         """Introductions by partner kind, region and quarter; initiators by step (small counts hidden)."""
-        return await respond(
-            ("partnerships",),
-            principal,
-            state,
-            format,
-            accept,
-            cache_control,
-            lambda t: service.partnerships_report(db_session, t),
-        )
+
+        async def build(threshold: int) -> ReportRead:
+            async with side_by_side(db_session, state, 2) as sessions:
+                return await service.partnerships_report(sessions, threshold)
+
+        return await respond(("partnerships",), principal, state, format, accept, cache_control, build)
 
     @get("/coverage")
     async def coverage(
@@ -229,8 +223,8 @@ class DashboardController(Controller):
         t = state.settings.report_threshold
         page = dashboard.render(
             await service.programs_report(db_session, ["format", "side"], t),
-            await service.evidence_report(db_session, t),
-            await service.partnerships_report(db_session, t),
+            await service.evidence_report([db_session], t),
+            await service.partnerships_report([db_session], t),
             await service.coverage_report([db_session], t),
         )
         return Response(page, media_type=MediaType.HTML, headers={"Cache-Control": "no-store"})

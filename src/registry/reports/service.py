@@ -1,8 +1,9 @@
 """Build the reports: run the aggregations, shape them into tables, suppress people counts."""
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +20,9 @@ from registry.reports.schemas import (
 )
 from registry.reports.suppression import Cell, rate, suppress_counts, suppress_table
 from registry.taxonomies.vocabulary import STAGE_ORDER
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class _Tally:
@@ -129,9 +133,22 @@ async def programs_report(session: AsyncSession, group_by: Sequence[str], thresh
     return _envelope("programs", {"group_by": dims}, [table], _Tally(), threshold)
 
 
-async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
-    stages, with_partner, total = await queries.programs_per_stage(session)
-    transitions_rows, designs, outcomes = await queries.evaluation_tables(session)
+async def together(
+    sessions: Sequence[AsyncSession],
+    first: Callable[[AsyncSession], Awaitable[A]],
+    second: Callable[[AsyncSession], Awaitable[B]],
+) -> tuple[A, B]:
+    """Two independent halves of a report: side by side when there is a session (a connection)
+    for each, else one after the other on the first."""
+    if len(sessions) >= 2:
+        return await asyncio.gather(first(sessions[0]), second(sessions[1]))
+    return await first(sessions[0]), await second(sessions[0])
+
+
+async def evidence_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
+    (stages, with_partner, total), (transitions_rows, designs, outcomes) = await together(
+        sessions, queries.programs_per_stage, queries.evaluation_tables
+    )
 
     pipeline = TableRead(
         name="programs_per_stage",
@@ -192,7 +209,7 @@ async def evidence_report(session: AsyncSession, threshold: int) -> ReportRead:
     return _envelope("evidence", {}, tables, _Tally(), threshold)
 
 
-async def partnerships_report(session: AsyncSession, threshold: int) -> ReportRead:
+async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
     tally = _Tally()
     statuses = list(queries.INTRODUCTION_STATUSES)
     tables = []
@@ -201,8 +218,21 @@ async def partnerships_report(session: AsyncSession, threshold: int) -> ReportRe
         ("region", ["country", "region"], "Introductions by the listing's region, and status."),
         ("quarter", ["quarter"], "Introductions by quarter asked, and status."),
     ]
+
+    async def by_kind_quarter_and_step(session: AsyncSession) -> tuple[Any, Any, Any]:
+        kinds = await queries.introductions_by(session, "partner_kind")
+        quarters = await queries.introductions_by(session, "quarter")
+        return kinds, quarters, await queries.initiators_by_step(session)
+
+    async def by_region(session: AsyncSession) -> Any:
+        return await queries.introductions_by(session, "region")
+
+    (by_kind_rows, by_quarter_rows, steps), by_region_rows = await together(
+        sessions, by_kind_quarter_and_step, by_region
+    )
+    fetched = {"partner_kind": by_kind_rows, "region": by_region_rows, "quarter": by_quarter_rows}
     for dimension, dims, description in specs:
-        rows = await queries.introductions_by(session, dimension)
+        rows = fetched[dimension]
         counts: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
         for key, status, n in rows:
             counts[(key, status)] += n
@@ -241,7 +271,6 @@ async def partnerships_report(session: AsyncSession, threshold: int) -> ReportRe
             counts_people=True,
         )
     )
-    steps = await queries.initiators_by_step(session)
     step_counts = {str(step): 0 for step in range(1, 7)} | {str(s): n for s, n in steps}
     cells, total = suppress_counts(step_counts, threshold)
     hidden = sum(c.suppressed for c in cells.values()) + total.suppressed
