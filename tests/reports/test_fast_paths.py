@@ -284,3 +284,61 @@ async def test_report_parts_run_side_by_side_on_their_own_connections(engine: As
             await cleanup.execute(delete(Listing).where(Listing.organization_id == good_id))
             await cleanup.execute(delete(Organization).where(Organization.id == good_id))
             await cleanup.commit()
+
+
+async def demand_matches_a_fresh_count(db: AsyncSession) -> None:
+    kept = {
+        tuple(r[:4]): (r[4], r[5])
+        for r in await db.execute(
+            text(
+                "SELECT country, region, lat, lon, programs, initiators FROM demand_place "
+                "WHERE programs <> 0 OR initiators <> 0"
+            )
+        )
+    }
+    truth: dict[tuple[Any, ...], tuple[int, int]] = {}
+    for country, region, lat, lon, programs, initiators in await db.execute(
+        text(
+            """SELECT country, region, round(latitude * 10) / 10, round(longitude * 10) / 10,
+                      sum(p), sum(i)
+               FROM (SELECT l.country, l.region, l.latitude, l.longitude, 1 AS p, 0 AS i
+                     FROM listing l JOIN organization o ON o.id = l.organization_id
+                     WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
+                       AND l.latitude IS NOT NULL AND o.verification_status = 'verified'
+                     UNION ALL
+                     SELECT country, region, latitude, longitude, 0, 1
+                     FROM initiator WHERE latitude IS NOT NULL) d
+               GROUP BY 1, 2, 3, 4"""
+        )
+    ):
+        truth[(country, region, lat, lon)] = (programs, initiators)
+    assert kept == truth
+
+
+async def test_demand_places_follow_programs_organizations_and_initiators(db: AsyncSession) -> None:
+    world = await build(db)
+    await demand_matches_a_fresh_count(db)
+    first, second = world["programs"][0], world["programs"][1]
+    # A program moves, another is archived, a partner changes (not demand), a new program.
+    await db.execute(update(Listing).where(Listing.id == first.id).values(latitude=48.85, longitude=2.35))
+    await db.execute(update(Listing).where(Listing.id == second.id).values(archived_at=NOW))
+    await db.execute(update(Listing).where(Listing.id == world["clinician"].id).values(latitude=1.0))
+    organization = await db.get(Organization, first.organization_id)
+    assert organization is not None
+    sydney = {"latitude": -33.87, "longitude": 151.21, "country": "AU", "region": "02"}
+    db.add(listing(organization, "peer_program", **sydney))
+    await db.flush()
+    await demand_matches_a_fresh_count(db)
+    # The organization loses its verification, then gets it back.
+    await db.execute(
+        update(Organization).where(Organization.id == organization.id).values(verification_status="unverified")
+    )
+    await demand_matches_a_fresh_count(db)
+    await db.execute(
+        update(Organization).where(Organization.id == organization.id).values(verification_status="verified")
+    )
+    await demand_matches_a_fresh_count(db)
+    # Initiators move and leave.
+    await db.execute(text("UPDATE initiator SET latitude = 51.5, longitude = -0.12 WHERE pathway_step = 2"))
+    await db.execute(text("DELETE FROM initiator WHERE pathway_step = 1"))
+    await demand_matches_a_fresh_count(db)

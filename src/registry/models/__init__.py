@@ -2,7 +2,7 @@
 
 from registry.models.audit import AuditEvent
 from registry.models.guard import IdempotencyRecord, RateLimitWindow
-from registry.models.initiator import Initiator, Introduction, IntroductionTally
+from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, Listing
 from registry.models.organization import ApiKey, Organization
 from registry.models.taxonomy import TaxonomyTerm
@@ -12,6 +12,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Contact",
+    "DemandPlace",
     "EvaluationRecord",
     "IdempotencyRecord",
     "Initiator",

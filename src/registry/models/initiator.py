@@ -79,3 +79,24 @@ class IntroductionTally(Base):
             "partner_kind", "country", "region", "quarter", "status", postgresql_nulls_not_distinct=True
         ),
     )
+
+
+class DemandPlace(Base):
+    """Where programs and initiators are, by ~10 km cell (latitude and longitude rounded to 0.1
+    degree) and region: public programs (verified organization, not archived) and initiators
+    with a location. Kept by statement-level triggers on listing, organization and initiator
+    (migration 0008), so the coverage report reads thousands of cells instead of every row."""
+
+    __tablename__ = "demand_place"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    lat: Mapped[float]
+    lon: Mapped[float]
+    programs: Mapped[int] = mapped_column(BigInteger)
+    initiators: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("country", "region", "lat", "lon", postgresql_nulls_not_distinct=True),
+    )

@@ -230,21 +230,12 @@ COVERAGE_PARTS = 2
 
 _COVERAGE = text(
     f"""
-    WITH demand AS (
-        SELECT l.country, l.region, l.latitude, l.longitude, 1 AS programs, 0 AS initiators
-        FROM listing l JOIN organization o ON o.id = l.organization_id
-        WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
-          AND o.verification_status = 'verified' AND l.latitude IS NOT NULL
-          AND {_PART.format(t="l")}
-        UNION ALL
-        SELECT i.country, i.region, i.latitude, i.longitude, 0, 1
-        FROM initiator i WHERE i.latitude IS NOT NULL AND {_PART.format(t="i")}
-    ),
-    -- Demand is gathered into ~10 km cells (0.1 degree) before looking for partners.
-    places AS (
-        SELECT country, region, round(latitude * 10) / 10 AS lat, round(longitude * 10) / 10 AS lon,
-               sum(programs) AS programs, sum(initiators) AS initiators, count(*) AS n
-        FROM demand GROUP BY 1, 2, 3, 4
+    -- Demand by ~10 km cell (0.1 degree), as the triggers keep it (migration 0008).
+    WITH places AS (
+        SELECT d.country, d.region, d.lat, d.lon, d.programs, d.initiators,
+               d.programs + d.initiators AS n
+        FROM demand_place d
+        WHERE (d.programs > 0 OR d.initiators > 0) AND {_PART.format(t="d")}
     ),
     regions AS MATERIALIZED (
         SELECT country, region, sum(programs) AS programs, sum(initiators) AS initiators,
