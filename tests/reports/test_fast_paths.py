@@ -330,13 +330,10 @@ async def test_demand_places_follow_programs_organizations_and_initiators(db: As
     await db.flush()
     await demand_matches_a_fresh_count(db)
     # The organization loses its verification, then gets it back.
-    await db.execute(
-        update(Organization).where(Organization.id == organization.id).values(verification_status="unverified")
-    )
+    same_organization = Organization.id == organization.id
+    await db.execute(update(Organization).where(same_organization).values(verification_status="unverified"))
     await demand_matches_a_fresh_count(db)
-    await db.execute(
-        update(Organization).where(Organization.id == organization.id).values(verification_status="verified")
-    )
+    await db.execute(update(Organization).where(same_organization).values(verification_status="verified"))
     await demand_matches_a_fresh_count(db)
     # Initiators move and leave.
     await db.execute(text("UPDATE initiator SET latitude = 51.5, longitude = -0.12 WHERE pathway_step = 2"))
