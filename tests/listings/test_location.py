@@ -293,6 +293,9 @@ async def test_near_search_answers_bands_only_ordered_by_band_then_name(
     paged = await client.get("/programs", params={"near": near, "per_page": 2, "page": 2})
     assert [p["name"] for p in paged.json()["items"]] == ["Bravo group", "Alpha group"]
     assert paged.json()["total"] == 5
+    # Past the last page: no items, and still the total (it cannot ride along with a row).
+    beyond = await client.get("/programs", params={"near": near, "per_page": 2, "page": 4})
+    assert beyond.json()["items"] == [] and beyond.json()["total"] == 5
 
     # Remote-capable programs at any distance; one without a point carries no band.
     remote = await client.get("/programs", params={"near": near, "remote_ok": "true"})

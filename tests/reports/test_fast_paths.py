@@ -6,13 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.principal import Role
 from registry.models import EvaluationRecord, Introduction, Listing, Organization
-from registry.reports import queries as report_queries
 from registry.reports import service as report_service
 from tests.factories import Client, bearer, role_key
 from tests.reports.world import NOW, build, listing, org
@@ -264,21 +264,25 @@ async def test_report_parts_run_side_by_side_on_their_own_connections(engine: As
         await setup.commit()
     try:
         async with AsyncSession(engine) as first, AsyncSession(engine) as second:
-            together = await report_queries.coverage([first, second])
-            alone = await report_queries.coverage([first])
-            for build in (report_service.evidence_report, report_service.partnerships_report):
+            builds = (
+                report_service.evidence_report,
+                report_service.partnerships_report,
+                report_service.coverage_report,
+            )
+            for build in builds:
                 side_by_side = await build([first, second], 11)
                 one_by_one = await build([first], 11)
                 assert side_by_side.tables == one_by_one.tables
                 assert side_by_side.tables  # something was computed
-        assert together == alone
-        found = {(r["country"], r["region"]): r["missing"] for r in together}
+        gaps = side_by_side.tables[0]  # coverage's, computed side by side
+        gap_rows = msgspec.to_builtins(gaps.rows)
+        found = {(r["key"]["country"], r["key"]["region"]): r["values"] for r in gap_rows}
         assert {("NL", "07"), ("NL", "09"), ("BE", "BRU"), ("KE", "30"), ("FJ", "E")} <= set(found)
-        assert "clinician" not in found[("NL", "09")] and "clinician" not in found[("NL", "07")]
-        assert "clinician" in found[("KE", "30")]
-        assert [k for k in together if k["country"] is not None] == sorted(
-            (k for k in together if k["country"] is not None), key=lambda r: (r["country"], r["region"] or "")
-        )
+        assert found[("NL", "09")]["no_clinician_within_50_km"]["value"] == 0
+        assert found[("NL", "07")]["no_clinician_within_50_km"]["value"] == 0
+        assert found[("KE", "30")]["no_clinician_within_50_km"]["value"] == 1
+        keys = [k for k in found if k[0] is not None]
+        assert keys == sorted(keys, key=lambda k: (k[0], k[1] or ""))
     finally:
         async with AsyncSession(engine) as cleanup:
             await cleanup.execute(delete(Listing).where(Listing.organization_id == good_id))

@@ -1,7 +1,6 @@
 """Aggregation SQL for the funders' reports. Each query returns plain rows; suppression and
 shaping happen in service.py."""
 
-import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -262,27 +261,13 @@ _COVERAGE = text(
 )
 
 
-async def coverage(sessions: Sequence[AsyncSession]) -> list[dict[str, Any]]:
-    """Per region (country + first-level region) with programs or initiators: how many of each,
-    and which partner kinds have no verified, active listing within 50 km of any of them.
-
-    The regions are computed in COVERAGE_PARTS shares, side by side when there is a session
-    per share (each on its own connection), else one after another on the first session."""
-
-    async def share(session: AsyncSession, part: int) -> list[Any]:
-        params = {"radius": GAP_RADIUS_M, "part": part, "parts": COVERAGE_PARTS}
-        return list(await session.execute(_COVERAGE, params))
-
-    if len(sessions) >= COVERAGE_PARTS:
-        shares = await asyncio.gather(*(share(sessions[k], k) for k in range(COVERAGE_PARTS)))
-    else:
-        shares = [await share(sessions[0], k) for k in range(COVERAGE_PARTS)]
-    rows = sorted(
-        (r for rows in shares for r in rows),
-        key=lambda r: (r.country is None, r.country or "", r.region is None, r.region or ""),
-    )
+async def coverage(session: AsyncSession, part: int) -> list[dict[str, Any]]:
+    """Share `part` (0 or 1) of the regions (country + first-level region) with programs or
+    initiators: how many of each, and which partner kinds have no verified, active listing
+    within 50 km of any of them. The two shares can run side by side (service.together)."""
+    params = {"radius": GAP_RADIUS_M, "part": part, "parts": COVERAGE_PARTS}
     out = []
-    for r in rows:
+    for r in await session.execute(_COVERAGE, params):
         missing = [k for k in GAP_KINDS if not getattr(r, f"covered_{k}")]
         out.append(
             {

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry.auth.dependencies import require_role, resolve_key
 from registry.auth.principal import Role
 from registry.dependencies import Caller, DbSession
-from registry.reports import dashboard, queries, service
+from registry.reports import dashboard, service
 from registry.reports.schemas import ReportRead
 
 Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="csv, or send Accept: text/csv")]
@@ -98,19 +98,32 @@ async def side_by_side(
         yield [db_session, *others]
 
 
+Build = Callable[[list[AsyncSession], int], Awaitable[ReportRead]]
+
+
 async def respond(
     name: tuple[object, ...],
+    db_session: AsyncSession,
     principal: Caller,
     state: State,
     format: str | None,
     accept: str | None,
     cache_control: str | None,
-    build: Callable[[int], Awaitable[ReportRead]],
+    build: Build,
+    *,
+    connections: int = 1,
 ) -> Response[ReportRead]:
+    """The report from the cache or from `build` (given `connections` sessions when the app's
+    sessions each have a connection of their own), as JSON or CSV."""
     require_role(principal, Role.FUNDER, Role.STEWARD)
     threshold = state.settings.report_threshold
     fresh = cache_control is not None and "no-cache" in cache_control.lower()
-    report = await cached((name, threshold), lambda: build(threshold), fresh=fresh)
+
+    async def compute() -> ReportRead:
+        async with side_by_side(db_session, state, connections) as sessions:
+            return await build(sessions, threshold)
+
+    report = await cached((name, threshold), compute, fresh=fresh)
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]
@@ -139,12 +152,13 @@ class ReportController(Controller):
         dims = group_by or []
         return await respond(
             ("programs", tuple(dims)),
+            db_session,
             principal,
             state,
             format,
             accept,
             cache_control,
-            lambda t: service.programs_report(db_session, dims, t),
+            lambda sessions, t: service.programs_report(sessions[0], dims, t),
         )
 
     @get("/evidence")
@@ -159,11 +173,17 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """The evaluation pipeline: stages, transitions per quarter, designs, outcomes, clinical partners."""
 
-        async def build(threshold: int) -> ReportRead:
-            async with side_by_side(db_session, state, 2) as sessions:
-                return await service.evidence_report(sessions, threshold)
-
-        return await respond(("evidence",), principal, state, format, accept, cache_control, build)
+        return await respond(
+            ("evidence",),
+            db_session,
+            principal,
+            state,
+            format,
+            accept,
+            cache_control,
+            service.evidence_report,
+            connections=2,
+        )
 
     @get("/partnerships")
     async def partnerships(
@@ -177,11 +197,17 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """Introductions by partner kind, region and quarter; initiators by step (small counts hidden)."""
 
-        async def build(threshold: int) -> ReportRead:
-            async with side_by_side(db_session, state, 2) as sessions:
-                return await service.partnerships_report(sessions, threshold)
-
-        return await respond(("partnerships",), principal, state, format, accept, cache_control, build)
+        return await respond(
+            ("partnerships",),
+            db_session,
+            principal,
+            state,
+            format,
+            accept,
+            cache_control,
+            service.partnerships_report,
+            connections=2,
+        )
 
     @get("/coverage")
     async def coverage(
@@ -195,11 +221,17 @@ class ReportController(Controller):
     ) -> Response[ReportRead]:
         """Regions with programs or initiators but no verified clinician, evaluator or trainer nearby."""
 
-        async def build(threshold: int) -> ReportRead:
-            async with side_by_side(db_session, state, queries.COVERAGE_PARTS) as sessions:
-                return await service.coverage_report(sessions, threshold)
-
-        return await respond(("coverage",), principal, state, format, accept, cache_control, build)
+        return await respond(
+            ("coverage",),
+            db_session,
+            principal,
+            state,
+            format,
+            accept,
+            cache_control,
+            service.coverage_report,
+            connections=2,
+        )
 
 
 class DashboardLogin(msgspec.Struct, forbid_unknown_fields=True):

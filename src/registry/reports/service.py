@@ -1,6 +1,7 @@
 """Build the reports: run the aggregations, shape them into tables, suppress people counts."""
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -298,9 +299,14 @@ def _int(value: float | int | None) -> int | None:
 
 
 async def coverage_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
-    """`sessions`: one, or one per share of the regions to compute them side by side."""
     tally = _Tally()
-    regions = await queries.coverage(sessions)
+    first, second = await together(
+        sessions, functools.partial(queries.coverage, part=0), functools.partial(queries.coverage, part=1)
+    )
+    regions = sorted(
+        [*first, *second],
+        key=lambda r: (r["country"] is None, r["country"] or "", r["region"] is None, r["region"] or ""),
+    )
     gaps = [r for r in regions if r["missing"]]
     initiator_counts = {f"{r['country']}/{r['region']}": r["initiators"] for r in gaps}
     cells, _ = suppress_counts(initiator_counts, threshold)
