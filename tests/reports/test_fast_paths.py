@@ -1,6 +1,6 @@
-"""What makes the reports fast must not change their answers: the introduction tally the
-triggers keep, due-but-unswept introductions, the one-pass evidence tables, and the coverage
-search's shortcuts (the region-wide look first, places across the antimeridian)."""
+"""What makes the reports fast must not change their answers: the introduction, demand and
+evaluation tallies the triggers keep, due-but-unswept introductions, and the coverage search's
+shortcuts (the region-wide look first, places across the antimeridian)."""
 
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.principal import Role
@@ -343,3 +343,117 @@ async def test_demand_places_follow_programs_organizations_and_initiators(db: As
     await db.execute(text("UPDATE initiator SET latitude = 51.5, longitude = -0.12 WHERE pathway_step = 2"))
     await db.execute(text("DELETE FROM initiator WHERE pathway_step = 1"))
     await demand_matches_a_fresh_count(db)
+
+
+async def evaluation_tally_matches_a_fresh_count(db: AsyncSession) -> None:
+    kept = {
+        tuple(r[:3]): r[3]
+        for r in await db.execute(text("SELECT fact, code, quarter, n FROM evaluation_tally WHERE n <> 0"))
+    }
+    truth = {
+        tuple(r[:3]): r[3]
+        for r in await db.execute(
+            text(
+                """WITH ev AS (
+                       SELECT e.listing_id, e.recorded_at, e.stage, e.design, e.outcomes
+                       FROM evaluation_record e JOIN listing l ON l.id = e.listing_id
+                       JOIN organization o ON o.id = l.organization_id
+                       WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
+                         AND o.verification_status = 'verified')
+                   SELECT 'transition', stage,
+                          to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q'), count(*)
+                   FROM ev GROUP BY 2, 3
+                   UNION ALL
+                   SELECT 'design', design, '', count(DISTINCT listing_id)
+                   FROM ev WHERE design IS NOT NULL GROUP BY 2
+                   UNION ALL
+                   SELECT 'outcome', o.value, '', count(DISTINCT listing_id)
+                   FROM ev CROSS JOIN unnest(ev.outcomes) AS o(value) GROUP BY 2"""
+            )
+        )
+    }
+    assert kept == truth
+
+
+async def test_the_evaluation_tally_follows_records_programs_and_organizations(db: AsyncSession) -> None:
+    world = await build(db)
+    first, second, third = world["programs"][:3]
+    archived, unverified = world["programs"][6], world["programs"][7]
+    q1, q2 = datetime(2026, 2, 10, tzinfo=UTC), datetime(2026, 5, 1, tzinfo=UTC)
+
+    def record(program: Listing, when: datetime, design: str | None, outcomes: list[str]) -> EvaluationRecord:
+        return EvaluationRecord(
+            id=uuid.uuid4(),
+            listing_id=program.id,
+            stage="pilot_running",
+            previous_stage="none",
+            design=design,
+            outcomes=outcomes,
+            recorded_at=when,
+        )
+
+    # One statement with two records of one design for one program (it counts once), records of
+    # an archived program, of an unverified organization's program and of a clinician.
+    await db.execute(
+        insert(EvaluationRecord),
+        [
+            {
+                "id": r.id,
+                "listing_id": r.listing_id,
+                "stage": r.stage,
+                "previous_stage": r.previous_stage,
+                "design": r.design,
+                "outcomes": r.outcomes,
+                "recorded_at": r.recorded_at,
+            }
+            for r in (
+                record(first, q1, "pre_post", ["recidivism", "wellbeing"]),
+                record(first, q2, "pre_post", ["recidivism"]),
+                record(second, q2, "rct", ["wellbeing"]),
+                record(archived, q2, "rct", ["recidivism"]),
+                record(unverified, q1, "pre_post", []),
+                record(world["clinician"], q1, "rct", ["wellbeing"]),
+            )
+        ],
+    )
+    await evaluation_tally_matches_a_fresh_count(db)
+    later = record(first, q2, "rct", ["safety"])
+    db.add_all([later, record(third, q1, None, [])])
+    await db.flush()
+    await evaluation_tally_matches_a_fresh_count(db)
+    # Records corrected and removed.
+    await db.execute(
+        update(EvaluationRecord)
+        .where(EvaluationRecord.id == later.id)
+        .values(design="pre_post", outcomes=["wellbeing"], recorded_at=q1)
+    )
+    await evaluation_tally_matches_a_fresh_count(db)
+    await db.execute(
+        delete(EvaluationRecord).where(
+            EvaluationRecord.listing_id == first.id, EvaluationRecord.recorded_at == q2
+        )
+    )
+    await evaluation_tally_matches_a_fresh_count(db)
+    # Programs archived and brought back, one moved to the unverified organization.
+    await db.execute(update(Listing).where(Listing.id == second.id).values(archived_at=NOW))
+    await db.execute(update(Listing).where(Listing.id == archived.id).values(archived_at=None))
+    await evaluation_tally_matches_a_fresh_count(db)
+    await db.execute(
+        update(Listing).where(Listing.id == third.id).values(organization_id=unverified.organization_id)
+    )
+    await db.execute(update(Listing).where(Listing.id == first.id).values(name="renamed"))
+    await evaluation_tally_matches_a_fresh_count(db)
+    # The organizations lose and gain their verification.
+    for status in ("unverified", "verified"):
+        await db.execute(
+            update(Organization)
+            .where(Organization.id == first.organization_id)
+            .values(verification_status=status)
+        )
+        await evaluation_tally_matches_a_fresh_count(db)
+    await db.execute(
+        update(Organization)
+        .where(Organization.id == unverified.organization_id)
+        .values(verification_status="verified")
+    )
+    await evaluation_tally_matches_a_fresh_count(db)

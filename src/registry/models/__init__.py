@@ -3,7 +3,7 @@
 from registry.models.audit import AuditEvent
 from registry.models.guard import IdempotencyRecord, RateLimitWindow
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally
-from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, Listing
+from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import ApiKey, Organization
 from registry.models.taxonomy import TaxonomyTerm
 
@@ -14,6 +14,7 @@ __all__ = [
     "Contact",
     "DemandPlace",
     "EvaluationRecord",
+    "EvaluationTally",
     "IdempotencyRecord",
     "Initiator",
     "Introduction",

@@ -8,12 +8,14 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Computed,
     Float,
     ForeignKey,
     Index,
     String,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
@@ -147,3 +149,21 @@ class EvaluationRecord(Base):
     publication: Mapped[str | None] = mapped_column(String(500))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     recorded_by_key_id: Mapped[uuid.UUID | None]
+
+
+class EvaluationTally(Base):
+    """The evidence report's counts over public programs (verified organization, live peer
+    program): evaluation records per quarter recorded and stage reached (`fact` 'transition'),
+    and programs per evaluation design and per outcome measured ('design', 'outcome'; `quarter`
+    empty), each program counted once per code. Kept by statement-level triggers on
+    evaluation_record, listing and organization (migration 0009)."""
+
+    __tablename__ = "evaluation_tally"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fact: Mapped[str] = mapped_column(String(20))
+    code: Mapped[str] = mapped_column(String(60))
+    quarter: Mapped[str] = mapped_column(String(7))
+    n: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("fact", "code", "quarter"),)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Text, cast, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.models import Initiator, Listing, Organization
+from registry.models import EvaluationTally, Initiator, Listing, Organization
 
 PROGRAM_DIMENSIONS = (
     "side",
@@ -99,39 +99,25 @@ async def programs_per_stage(session: AsyncSession) -> tuple[dict[str, int], int
 async def evaluation_tables(
     session: AsyncSession,
 ) -> tuple[list[tuple[str, str, int]], list[tuple[str, int]], list[tuple[str, int]]]:
-    """From the evaluation records of public programs, in one round trip: records per quarter and
-    stage reached, programs per evaluation design, programs per outcome measured."""
+    """From the evaluation records of public programs, as the triggers tally them (migration
+    0009): records per quarter and stage reached, programs per evaluation design, programs per
+    outcome measured."""
     rows = await session.execute(
-        text(
-            f"""
-            WITH ev AS MATERIALIZED (
-                SELECT e.listing_id, e.recorded_at, e.stage, e.design, e.outcomes
-                FROM evaluation_record e JOIN ({_PUBLIC_PROGRAMS_SQL}) p ON p.id = e.listing_id
-            )
-            SELECT 'transition', date_trunc('quarter', recorded_at AT TIME ZONE 'UTC'), stage, NULL, count(*)
-            FROM ev GROUP BY 2, 3
-            UNION ALL
-            SELECT 'design', NULL, NULL, design, count(*)
-            FROM (SELECT DISTINCT design, listing_id FROM ev WHERE design IS NOT NULL) d GROUP BY 4
-            UNION ALL
-            SELECT 'outcome', NULL, NULL, value, count(*)
-            FROM (SELECT DISTINCT o.value, ev.listing_id FROM ev CROSS JOIN unnest(ev.outcomes) AS o(value)) d
-            GROUP BY 4
-            """
-        )
+        select(EvaluationTally.fact, EvaluationTally.code, EvaluationTally.quarter, EvaluationTally.n)
+        .where(EvaluationTally.n != 0)
+        .order_by(EvaluationTally.fact, EvaluationTally.quarter, EvaluationTally.code)
     )
     transitions: list[tuple[str, str, int]] = []
     designs: list[tuple[str, int]] = []
     outcomes: list[tuple[str, int]] = []
-    for tag, quarter_start, stage, key, n in rows:
-        if tag == "transition":
-            quarter = f"{quarter_start.year}-Q{(quarter_start.month - 1) // 3 + 1}"
-            transitions.append((quarter, stage, int(n)))
-        elif tag == "design":
-            designs.append((key, int(n)))
+    for fact, code, quarter, n in rows:
+        if fact == "transition":
+            transitions.append((quarter, code, int(n)))
+        elif fact == "design":
+            designs.append((code, int(n)))
         else:
-            outcomes.append((key, int(n)))
-    return sorted(transitions), sorted(designs), sorted(outcomes)
+            outcomes.append((code, int(n)))
+    return transitions, designs, outcomes
 
 
 INTRODUCTION_STATUSES = ("pending", "accepted", "declined", "expired", "withdrawn")

@@ -182,7 +182,6 @@ class ReportController(Controller):
             accept,
             cache_control,
             service.evidence_report,
-            connections=2,
         )
 
     @get("/partnerships")
