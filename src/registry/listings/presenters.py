@@ -46,6 +46,11 @@ def contact_reads(contacts: Iterable[Contact], principal: Principal) -> list[Con
     return [contact_read(c) for c in contacts if contact_visible(c, principal)]
 
 
+def visible_reads(reads: Iterable[ContactRead], principal: Principal) -> list[ContactRead]:
+    """Of contacts already read (all of a listing's), those this caller may see."""
+    return [c for c in reads if contact_visible(c, principal)]
+
+
 def evaluation_read(record: EvaluationRecord) -> EvaluationRead:
     return EvaluationRead(
         id=record.id,

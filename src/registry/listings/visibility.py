@@ -1,6 +1,7 @@
 """The privacy rules for listings and their contacts, in one place."""
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import ColumnElement, and_, or_, true
 
@@ -21,7 +22,12 @@ def listing_visible(principal: Principal) -> ColumnElement[bool]:
     return public
 
 
-def contact_visible(contact: Contact, principal: Principal) -> bool:
+class HasVisibility(Protocol):
+    @property
+    def visibility(self) -> str: ...
+
+
+def contact_visible(contact: HasVisibility, principal: Principal) -> bool:
     """`on_introduction` contacts never leave through listings, not even to their owner: they are
     revealed only on an accepted introduction."""
     if contact.visibility == "public":

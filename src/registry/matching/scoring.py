@@ -120,15 +120,21 @@ class Scored:
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
 
 
+# At most eight sets of sides: prepared candidates (kept in caches) share them.
+_SIDE_SETS: dict[frozenset[str], frozenset[str]] = {}
+
+
 def sides_served(candidate: Candidate) -> frozenset[str]:
     if candidate.kind == "peer_program":
         if candidate.side == "both":
-            return frozenset(SIDES)
-        return frozenset({candidate.side}) if candidate.side in SIDES else frozenset()
-    served = candidate.specialties & frozenset(SIDES)
-    if "couples_family" in candidate.specialties and not served:
-        return frozenset()
-    return served
+            served = frozenset(SIDES)
+        else:
+            served = frozenset({candidate.side}) if candidate.side in SIDES else frozenset()
+    else:
+        served = candidate.specialties & frozenset(SIDES)
+        if "couples_family" in candidate.specialties and not served:
+            served = frozenset()
+    return _SIDE_SETS.setdefault(served, served)
 
 
 def side_fit(need_side: str | None, candidate: Candidate) -> float:

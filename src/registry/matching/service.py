@@ -1,10 +1,11 @@
 """Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
 
+import sys
 import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,7 +15,8 @@ from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.service import coarse_location
 from registry.listings import service as listings
-from registry.listings.presenters import contact_reads
+from registry.listings.presenters import contact_read, visible_reads
+from registry.listings.schemas import ContactRead
 from registry.locations.geo import BAND_CODES, distance_band
 from registry.matching import queries, scoring
 from registry.matching.schemas import (
@@ -26,7 +28,7 @@ from registry.matching.schemas import (
     PeersResponse,
     ReasonRead,
 )
-from registry.models import Contact, Initiator
+from registry.models import Initiator
 from registry.taxonomies.service import check_codes
 
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
@@ -37,7 +39,7 @@ DEFAULT_RADIUS_KM = 50.0
 # Answers are kept encoded (one bytes object each: small, and invisible to the garbage collector),
 # at most CACHE_SIZE of them and CACHE_BYTES in all.
 CACHE_SIZE = 2048
-CACHE_BYTES = 24 * 1024 * 1024
+CACHE_BYTES = 16 * 1024 * 1024
 CACHE_SECONDS = 300.0
 _cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, bytes]] = OrderedDict()
 _cache_bytes = 0
@@ -68,6 +70,7 @@ def forget_cached_matches() -> None:
     _cache.clear()
     _cache_bytes = 0
     _candidate_cache.clear()
+    _shown_cache.clear()
 
 
 # Code sets repeat across listings ({"en"}, {"women"}, ...): cached candidates share one copy.
@@ -110,11 +113,11 @@ def to_candidate(row: Any) -> scoring.Candidate:
     ) = tuple(row)
     return scoring.Candidate(
         id=str(id_),
-        kind=kind,
+        kind=sys.intern(kind),
         name=name,
         band=None if band_rank is None else BAND_CODES[band_rank],
         remote_capable=bool(remote_capable),
-        side=side,
+        side=None if side is None else sys.intern(side),
         specialties=_codes(specialties),
         populations=_codes(populations),
         formats=_codes(formats),
@@ -123,7 +126,7 @@ def to_candidate(row: Any) -> scoring.Candidate:
         methods=_codes(methods),
         courses=courses or 0,
         certifications=certifications or 0,
-        evaluation_stage=stage,
+        evaluation_stage=sys.intern(stage),
         open_to_mentoring=mentoring,
         accepting_partnerships=accepting,
         last_verified_at=last_verified_at,
@@ -131,7 +134,7 @@ def to_candidate(row: Any) -> scoring.Candidate:
 
 
 def _listing(
-    candidate: scoring.Candidate, details: Any, contacts: Sequence[Contact], principal: Principal
+    candidate: scoring.Candidate, details: "_Details", contacts: Sequence[ContactRead], principal: Principal
 ) -> MatchListing:
     return MatchListing(
         id=details.id,
@@ -152,16 +155,47 @@ def _listing(
         locality=details.locality,
         region=details.region,
         country=details.country,
-        contacts=contact_reads(contacts, principal),
+        contacts=visible_reads(contacts, principal),
     )
 
 
 # Candidates per (kind, coarse point, radius, remote?) are shared by every request that asks for
 # that kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer
-# entries than answers: each holds up to 90 candidates.
-CANDIDATE_CACHE_SIZE = 256
-_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared]]
+# entries than answers: each holds up to CANDIDATES_PER_KIND (+ remote) candidates.
+CANDIDATE_CACHE_SIZE = 1024
+# Without remote partners, a radius finds the nearest CANDIDATES_PER_KIND within it, which are
+# exactly those of a wider search that lie within the radius (nearer ones come first either way):
+# one search out to SHARED_RADIUS_KM serves every smaller radius from one cache entry.
+SHARED_RADIUS_KM = 100.0
+# (version, stored at, prepared candidates, each one's distance in metres or None)
+_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared], list[float | None]]
 _candidate_cache: OrderedDict[tuple[object, ...], _CandidateEntry] = OrderedDict()
+
+# The shown-only fields (description, lists, place) and the contacts that may leave through
+# matching, of listings recently chosen: the same few near each place are chosen again and again.
+SHOWN_CACHE_SIZE = 4096
+_Shown = tuple[tuple[object, ...], "_Details", tuple[ContactRead, ...]]  # (version, details, contacts)
+
+
+class _Details(NamedTuple):
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    description: str | None
+    specialties: list[str]
+    formats: list[str]
+    populations: list[str]
+    languages: list[str]
+    location_precision: str
+    locality: str | None
+    region: str | None
+    country: str | None
+
+
+_shown_cache: OrderedDict[uuid.UUID, _Shown] = OrderedDict()
+
+
+def _within(entry: _CandidateEntry, meters: float) -> list[scoring.Prepared]:
+    return [p for p, d in zip(entry[2], entry[3], strict=True) if d is None or d <= meters]
 
 
 async def _candidates(
@@ -176,12 +210,17 @@ async def _candidates(
     weights: scoring.Weights,
 ) -> dict[str, list[scoring.Prepared]]:
     now = time.monotonic()
+    # The remote half looks beyond the radius: those searches are kept per radius.
+    search_km = radius_km if include_remote else max(radius_km, SHARED_RADIUS_KM)
+    meters = radius_km * 1000
     found: dict[str, list[scoring.Prepared]] = {}
     missing = []
     for kind in kinds:
-        hit = _candidate_cache.get((kind, point, radius_km, include_remote, exclude_id, weights))
+        key = (kind, point, search_km, include_remote, exclude_id, weights)
+        hit = _candidate_cache.get(key)
         if hit is not None and hit[0] == version and now - hit[1] < CACHE_SECONDS:
-            found[kind] = hit[2]
+            _candidate_cache.move_to_end(key)
+            found[kind] = _within(hit, meters)
         else:
             missing.append(kind)
     if missing:
@@ -189,21 +228,49 @@ async def _candidates(
             session,
             kinds=missing,
             point=point,
-            radius_km=radius_km,
+            radius_km=search_km,
             include_remote=include_remote,
             exclude_id=exclude_id,
         )
-        fetched: dict[str, list[scoring.Prepared]] = {kind: [] for kind in missing}
+        fetched: dict[str, _CandidateEntry] = {kind: (version, now, [], []) for kind in missing}
         today = utcnow()  # freshness changes by the day; answers live minutes
         for row in rows:
-            fetched[row.kind].append(scoring.prepare(to_candidate(row), today, weights))
-        for kind, pairs in fetched.items():
-            found[kind] = pairs
-            key = (kind, point, radius_km, include_remote, exclude_id, weights)
-            _candidate_cache[key] = (version, now, pairs)
+            entry = fetched[row.kind]
+            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
+            entry[3].append(row.d)
+        for kind, entry in fetched.items():
+            found[kind] = _within(entry, meters)
+            _candidate_cache[(kind, point, search_km, include_remote, exclude_id, weights)] = entry
             if len(_candidate_cache) > CANDIDATE_CACHE_SIZE:
                 _candidate_cache.popitem(last=False)
     return found
+
+
+async def _shown(
+    session: AsyncSession, version: tuple[object, ...], ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]]:
+    """Details and contacts of the chosen listings, from the cache when the version still holds."""
+    out: dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]] = {}
+    missing = []
+    for listing_id in ids:
+        hit = _shown_cache.get(listing_id)
+        if hit is not None and hit[0] == version:
+            _shown_cache.move_to_end(listing_id)
+            out[listing_id] = (hit[1], hit[2])
+        else:
+            missing.append(listing_id)
+    if missing:
+        details = await queries.details_of(session, missing)
+        contacts: dict[uuid.UUID, list[ContactRead]] = defaultdict(list)
+        for contact in await queries.contacts_of(session, missing):
+            contacts[contact.listing_id].append(contact_read(contact))
+        for listing_id in missing:
+            # A plain tuple keeps much less than the driver's row.
+            out[listing_id] = (_Details(*details[listing_id]), tuple(contacts[listing_id]))
+            _shown_cache[listing_id] = (version, *out[listing_id])
+            if len(_shown_cache) > SHOWN_CACHE_SIZE:
+                _shown_cache.popitem(last=False)
+    return out
 
 
 async def _ranked(
@@ -233,21 +300,18 @@ async def _ranked(
     now = utcnow()
     chosen = {kind: scoring.rank_prepared(need, pool.get(kind, []), now, weights, per_kind) for kind in kinds}
     ids = [uuid.UUID(s.candidate.id) for picks in chosen.values() for s in picks]
-    details = await queries.details_of(session, ids)
-    contacts: dict[uuid.UUID, list[Contact]] = defaultdict(list)
-    for contact in await queries.contacts_of(session, ids):
-        contacts[contact.listing_id].append(contact)
+    shown = await _shown(session, version, ids)
     results: dict[str, list[MatchCandidate]] = {}
     for kind, picks in chosen.items():
         results[kind] = []
         for s in picks:
-            listing_id = uuid.UUID(s.candidate.id)
+            details, contacts = shown[uuid.UUID(s.candidate.id)]
             results[kind].append(
                 MatchCandidate(
                     score=s.score,
                     distance_band=s.candidate.band,
                     reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
-                    listing=_listing(s.candidate, details[listing_id], contacts[listing_id], principal),
+                    listing=_listing(s.candidate, details, contacts, principal),
                 )
             )
     return results

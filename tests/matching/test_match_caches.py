@@ -1,0 +1,112 @@
+"""What the match caches keep must never change an answer: candidates searched once out to the
+shared radius serve smaller radii exactly, and the shown fields and contacts of chosen listings
+follow each caller's visibility and every change to the listing."""
+
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.matching import queries, service
+from tests.factories import Client, bearer, register_org
+from tests.matching.fixtures import UTRECHT, build_world, create
+
+NEEDS = ["clinician", "evaluator", "trainer", "peer_program", "treatment_program"]
+
+
+async def answer(client: Client, headers: dict[str, str] | None = None, **body: Any) -> dict[str, Any]:
+    response = await client.post("/matches", json={"location": UTRECHT, **body}, headers=headers or {})
+    assert response.status_code == 200, response.text
+    results: dict[str, Any] = response.json()["results"]
+    return results
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The radius of every candidate search that reached the database."""
+    seen: list[float] = []
+    original = queries.candidates
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs["radius_km"])
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "candidates", counted)
+    return seen
+
+
+async def test_smaller_radii_are_cut_from_one_shared_search(
+    client: Client, db: AsyncSession, searches: list[float]
+) -> None:
+    await build_world(client, db)
+    radii = [10, 25, 50, 100, 30, 160]
+    fresh = {}
+    for radius in radii:
+        service.forget_cached_matches()
+        fresh[radius] = await answer(client, needs=NEEDS, radius_km=radius, per_kind=20, include_remote=False)
+    # ~20 km (Amersfoort), ~47 km (Rotterdam): the radius decides, however the cache was filled.
+    assert "Clinician PWUV" not in str(fresh[10]) and "Clinician PWUV" in str(fresh[25])
+    assert fresh[25] != fresh[50] != fresh[160]
+    service.forget_cached_matches()
+    searches.clear()
+    for radius in [100, *radii]:
+        # A different need each time, so that no whole answer is reused.
+        asked: dict[str, Any] = {"needs": NEEDS, "radius_km": radius, "per_kind": 20, "include_remote": False}
+        cut = await answer(client, **asked, languages=["nl"])
+        full = await answer(client, **asked)
+        assert full == fresh[radius]
+        assert {k: sorted(c["listing"]["id"] for c in v) for k, v in cut.items()} == {
+            k: sorted(c["listing"]["id"] for c in v) for k, v in full.items()
+        }
+    # One search out to the shared radius served 10-100 km; 160 km needed its own.
+    assert searches == [service.SHARED_RADIUS_KM, 160]
+
+
+async def test_remote_searches_keep_their_own_radius(
+    client: Client, db: AsyncSession, searches: list[float]
+) -> None:
+    await build_world(client, db)
+    service.forget_cached_matches()
+    fresh = await answer(client, needs=["clinician"], radius_km=25, include_remote=True)
+    service.forget_cached_matches()
+    await answer(client, needs=["clinician"], radius_km=200, include_remote=True)
+    assert await answer(client, needs=["clinician"], radius_km=25, include_remote=True) == fresh
+    assert searches == [25, 200, 25]
+
+
+async def test_shown_contacts_follow_the_caller_and_every_change(client: Client, db: AsyncSession) -> None:
+    world = await build_world(client, db)
+    body = {
+        "kind": "clinician",
+        "name": "Clinician Contacts",
+        "location_precision": "exact",
+        "location": UTRECHT,
+        "specialties": ["survivors"],
+        "contacts": [
+            {"role": "Desk", "email": "open@example.org", "visibility": "public"},
+            {"role": "Peers", "email": "peers-only@example.org", "visibility": "verified_orgs"},
+        ],
+    }
+    partner = await create(client, world["org_key"], "/partners", body)
+    verified = bearer(world["org_key"])
+    _, unverified_key = await register_org(client, kinds=["clinician"])
+    # The verified organization's answer fills the caches first; the others must not see more.
+    for headers, sees_peers in ((verified, True), ({}, False), (bearer(unverified_key), False)):
+        results = await answer(client, headers, needs=["clinician"], per_kind=20)
+        text = str(results)
+        assert "open@example.org" in text
+        assert ("peers-only@example.org" in text) is sees_peers
+    # A changed contact and name show at once.
+    current = await client.get(f"/partners/{partner['id']}", headers=verified)
+    changed = await client.patch(
+        f"/partners/{partner['id']}",
+        json={
+            "name": "Clinician Renamed",
+            "contacts": [{"role": "Desk", "email": "moved@example.org", "visibility": "public"}],
+        },
+        headers={**verified, "If-Match": current.headers["etag"]},
+    )
+    assert changed.status_code == 200, changed.text
+    text = str(await answer(client, needs=["clinician"], per_kind=20))
+    assert "moved@example.org" in text and "open@example.org" not in text
+    assert "Clinician Renamed" in text and "Clinician Contacts" not in text
