@@ -22,21 +22,26 @@ async def answer(client: Client, headers: dict[str, str] | None = None, **body: 
 
 
 @pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """The radius of every candidate search that reached the database."""
-    seen: list[float] = []
-    original = queries.candidates
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
+    """Every candidate search that reached the database: near (its radius) or remote (its limit)."""
+    seen: list[tuple[str, float]] = []
+    nearest, freshest_remote = queries.nearest, queries.freshest_remote
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        seen.append(kwargs["radius_km"])
-        return await original(*args, **kwargs)
+    async def near(*args: Any, **kwargs: Any) -> Any:
+        seen.append(("near", kwargs["radius_km"]))
+        return await nearest(*args, **kwargs)
 
-    monkeypatch.setattr(queries, "candidates", counted)
+    async def remote(*args: Any, **kwargs: Any) -> Any:
+        seen.append(("remote", kwargs["limit"]))
+        return await freshest_remote(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "nearest", near)
+    monkeypatch.setattr(queries, "freshest_remote", remote)
     return seen
 
 
 async def test_smaller_radii_are_cut_from_one_shared_search(
-    client: Client, db: AsyncSession, searches: list[float]
+    client: Client, db: AsyncSession, searches: list[tuple[str, float]]
 ) -> None:
     await build_world(client, db)
     radii = [10, 25, 50, 100, 30, 160]
@@ -59,19 +64,33 @@ async def test_smaller_radii_are_cut_from_one_shared_search(
             k: sorted(c["listing"]["id"] for c in v) for k, v in full.items()
         }
     # One search out to the shared radius served 10-100 km; 160 km needed its own.
-    assert searches == [service.SHARED_RADIUS_KM, 160]
+    assert searches == [("near", service.SHARED_RADIUS_KM), ("near", 160)]
 
 
-async def test_remote_searches_keep_their_own_radius(
-    client: Client, db: AsyncSession, searches: list[float]
+async def test_remote_partners_come_from_one_pool_or_the_database_alike(
+    client: Client, db: AsyncSession, searches: list[tuple[str, float]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await build_world(client, db)
+    asks: list[dict[str, Any]] = [
+        {"radius_km": radius, "needs": NEEDS, "per_kind": 20} for radius in (10, 25, 50, 200, 500)
+    ]
+    asks.append({"location": None, "needs": NEEDS, "per_kind": 20})  # remote partners only
+    fresh = []
+    for ask in asks:
+        service.forget_cached_matches()
+        fresh.append(await answer(client, **ask))
+    assert "Clinician Remote" in str(fresh[0])  # Groningen, ~160 km: remote beyond 10 km
+    # One pool of the freshest remote-capable listings serves every point and radius.
     service.forget_cached_matches()
-    fresh = await answer(client, needs=["clinician"], radius_km=25, include_remote=True)
+    searches.clear()
+    assert [await answer(client, **ask) for ask in asks] == fresh
+    assert [s for s in searches if s[0] == "remote"] == [("remote", service.REMOTE_POOL)]
+    # A pool too small to be sure sends the request to the database: the same answers.
+    monkeypatch.setattr(service, "REMOTE_POOL", 1)
     service.forget_cached_matches()
-    await answer(client, needs=["clinician"], radius_km=200, include_remote=True)
-    assert await answer(client, needs=["clinician"], radius_km=25, include_remote=True) == fresh
-    assert searches == [25, 200, 25]
+    searches.clear()
+    assert [await answer(client, **ask) for ask in asks] == fresh
+    assert ("remote", queries.REMOTE_CANDIDATES_PER_KIND) in searches
 
 
 async def test_shown_contacts_follow_the_caller_and_every_change(client: Client, db: AsyncSession) -> None:

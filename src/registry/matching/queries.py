@@ -1,8 +1,9 @@
 """Candidate selection for matching: one query over every needed kind at once."""
 
 import functools
+import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Row, TextClause, func, or_, select, text
@@ -11,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.locations.geo import DISTANCE_BANDS
 from registry.models import Contact, Initiator, Listing, Organization
 
-# Per kind, how many of the nearest candidates are scored; scoring is cheap, the cap bounds work.
+# Per kind, how many of the nearest candidates are scored (and of the freshest remote-capable
+# ones beyond the radius); scoring is cheap, the caps bound work.
 CANDIDATES_PER_KIND = 60
+REMOTE_CANDIDATES_PER_KIND = 30
 
 
 _BANDS_SQL = " ".join(
@@ -47,7 +50,7 @@ def _live(kind: str) -> str:
     )
 
 
-def _for_kind(kind: str) -> str:
+def _near(kind: str) -> str:
     # Nearest first straight from that kind's GiST index (the cube `<->` distance orders like the
     # great-circle one), so only the rows returned are read; the box stops the walk at the
     # radius, and rows in the box's corners (beyond the radius) come last and are dropped.
@@ -63,59 +66,106 @@ def _for_kind(kind: str) -> str:
              ORDER BY ll_to_earth(l.latitude, l.longitude) <-> ll_to_earth(:lat, :lon)
              LIMIT :per_kind
          ) n
-         WHERE d <= :meters)
-        UNION ALL
-        (SELECT {_COLUMNS_SQL}, NULL::float8 AS d, true AS remote_capable, NULL::int AS band_rank
+         WHERE d <= :meters)"""
+
+
+def _remote(kind: str) -> str:
+    # The freshest remote-capable listings beyond the radius (all of them without a point), from
+    # a partial index on kind and last_verified_at; their place comes along for `distance_m`.
+    return f"""
+        (SELECT {_COLUMNS_SQL}, NULL::float8 AS d, true AS remote_capable, NULL::int AS band_rank,
+                l.latitude, l.longitude
          FROM listing l
          JOIN organization o ON o.id = l.organization_id
-         WHERE :include_remote AND {_live(kind)} AND {_REMOTE_SQL}
+         WHERE {_live(kind)} AND {_REMOTE_SQL}
            AND (CAST(:exclude AS uuid) IS NULL OR l.id <> CAST(:exclude AS uuid))
            AND (CAST(:lat AS float8) IS NULL OR l.latitude IS NULL
                 OR {_DISTANCE_SQL} > :meters)
          ORDER BY l.last_verified_at DESC, l.id
-         LIMIT :remote_per_kind)"""
+         LIMIT :limit)"""
 
 
-@functools.cache
-def _statement(kinds: tuple[str, ...]) -> TextClause:
-    """Per needed kind: the nearest listings within the radius (that kind's GiST index) and the
-    freshest remote-capable ones beyond it (a partial index on kind and last_verified_at): two
-    index-driven halves instead of one OR that no index can serve, every kind in one round trip."""
+def _union(part: Callable[[str], str], kinds: Sequence[str]) -> TextClause:
     unknown = set(kinds) - KNOWN_KINDS
     if unknown:
         raise ValueError(f"unknown kinds {sorted(unknown)}")
-    return text("\nUNION ALL\n".join(_for_kind(kind) for kind in kinds))
+    return text("\nUNION ALL\n".join(part(kind) for kind in kinds))
 
 
-REMOTE_CANDIDATES_PER_KIND = 30
+@functools.cache
+def _near_statement(kinds: tuple[str, ...]) -> TextClause:
+    """Per needed kind, the nearest listings within the radius (that kind's GiST index): every kind
+    in one round trip."""
+    return _union(_near, kinds)
+
+
+@functools.cache
+def _remote_statement(kinds: tuple[str, ...]) -> TextClause:
+    return _union(_remote, kinds)
+
+
 _GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
 
 
-async def candidates(
+def distance_m(point: tuple[float, float], latitude: float, longitude: float) -> float:
+    """The great-circle metres the SQL above computes (`_DISTANCE_SQL`), step for step."""
+    lat, lon = point
+    h = (
+        math.sin(math.radians(latitude - lat) / 2) ** 2
+        + math.cos(math.radians(lat))
+        * math.cos(math.radians(latitude))
+        * math.sin(math.radians(longitude - lon) / 2) ** 2
+    )
+    return 2 * 6378168.0 * math.asin(min(1.0, math.sqrt(h)))
+
+
+async def nearest(
     session: AsyncSession,
     *,
     kinds: Sequence[str],
-    point: tuple[float, float] | None,
+    point: tuple[float, float],
     radius_km: float,
-    include_remote: bool,
     exclude_id: uuid.UUID | None = None,
 ) -> Sequence[Row[tuple[object, ...]]]:
-    """Active listings of verified organizations, within the radius or remote-capable."""
+    """Active listings of verified organizations within the radius: the CANDIDATES_PER_KIND
+    nearest of each kind."""
+    if not kinds:
+        return []
+    params = {
+        "lat": point[0],
+        "lon": point[1],
+        "meters": radius_km * 1000,
+        "exclude": str(exclude_id) if exclude_id else None,
+        "per_kind": CANDIDATES_PER_KIND,
+    }
+    # Planning this UNION takes longer than running it, and its plan never depends on the values
+    # (every part is index-driven whatever the point): reuse one plan per connection.
+    await session.execute(_GENERIC_PLANS)
+    return (await session.execute(_near_statement(tuple(sorted(set(kinds)))), params)).all()
+
+
+async def freshest_remote(
+    session: AsyncSession,
+    *,
+    kinds: Sequence[str],
+    limit: int,
+    point: tuple[float, float] | None = None,
+    radius_km: float = 0.0,
+    exclude_id: uuid.UUID | None = None,
+) -> Sequence[Row[tuple[object, ...]]]:
+    """Active remote-capable listings of verified organizations, freshest first, `limit` of each
+    kind: beyond the radius of `point` when one is given. Rows end with latitude and longitude."""
+    if not kinds:
+        return []
     params = {
         "lat": point[0] if point else None,
         "lon": point[1] if point else None,
         "meters": radius_km * 1000,
-        "include_remote": include_remote,
         "exclude": str(exclude_id) if exclude_id else None,
-        "per_kind": CANDIDATES_PER_KIND,
-        "remote_per_kind": REMOTE_CANDIDATES_PER_KIND,
+        "limit": limit,
     }
-    if not kinds:
-        return []
-    # Planning this UNION takes longer than running it, and its plan never depends on the values
-    # (every half is index-driven whatever the point): reuse one plan per connection.
     await session.execute(_GENERIC_PLANS)
-    return (await session.execute(_statement(tuple(sorted(set(kinds)))), params)).all()
+    return (await session.execute(_remote_statement(tuple(sorted(set(kinds)))), params)).all()
 
 
 async def details_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:

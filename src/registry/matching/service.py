@@ -70,6 +70,7 @@ def forget_cached_matches() -> None:
     _cache.clear()
     _cache_bytes = 0
     _candidate_cache.clear()
+    _remote_cache.clear()
     _shown_cache.clear()
 
 
@@ -110,7 +111,7 @@ def to_candidate(row: Any) -> scoring.Candidate:
         _distance,
         remote_capable,
         band_rank,
-    ) = tuple(row)
+    ) = tuple(row)[:19]
     return scoring.Candidate(
         id=str(id_),
         kind=sys.intern(kind),
@@ -159,17 +160,26 @@ def _listing(
     )
 
 
-# Candidates per (kind, coarse point, radius, remote?) are shared by every request that asks for
-# that kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer
-# entries than answers: each holds up to CANDIDATES_PER_KIND (+ remote) candidates.
+# Candidates near a (coarse) point, per kind, are shared by every request that asks for that
+# kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer entries
+# than answers: each holds up to CANDIDATES_PER_KIND candidates.
 CANDIDATE_CACHE_SIZE = 1024
-# Without remote partners, a radius finds the nearest CANDIDATES_PER_KIND within it, which are
-# exactly those of a wider search that lie within the radius (nearer ones come first either way):
-# one search out to SHARED_RADIUS_KM serves every smaller radius from one cache entry.
+# A radius finds the nearest CANDIDATES_PER_KIND within it, which are exactly those of a wider
+# search that lie within the radius (nearer ones come first either way): one search out to
+# SHARED_RADIUS_KM serves every smaller radius from one cache entry.
 SHARED_RADIUS_KM = 100.0
-# (version, stored at, prepared candidates, each one's distance in metres or None)
-_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared], list[float | None]]
+# (version, stored at, prepared candidates, each one's distance in metres)
+_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared], list[float]]
 _candidate_cache: OrderedDict[tuple[object, ...], _CandidateEntry] = OrderedDict()
+# Remote-capable candidates are the freshest REMOTE_CANDIDATES_PER_KIND beyond the radius: the
+# first ones of the freshest REMOTE_POOL (wherever they are) that lie beyond it. One pool per
+# kind serves every point and radius; only when it runs short does a request ask the database.
+REMOTE_POOL = 150
+# (version, stored at, prepared candidates, each one's place)
+_RemoteEntry = tuple[
+    tuple[object, ...], float, list[scoring.Prepared], list[tuple[float | None, float | None]]
+]
+_remote_cache: dict[tuple[object, ...], _RemoteEntry] = {}
 
 # The shown-only fields (description, lists, place) and the contacts that may leave through
 # matching, of listings recently chosen: the same few near each place are chosen again and again.
@@ -195,7 +205,102 @@ _shown_cache: OrderedDict[uuid.UUID, _Shown] = OrderedDict()
 
 
 def _within(entry: _CandidateEntry, meters: float) -> list[scoring.Prepared]:
-    return [p for p, d in zip(entry[2], entry[3], strict=True) if d is None or d <= meters]
+    return [p for p, d in zip(entry[2], entry[3], strict=True) if d <= meters]
+
+
+def _fresh(entry: tuple[tuple[object, ...], float, Any, Any] | None, version: tuple[object, ...]) -> bool:
+    return entry is not None and entry[0] == version and time.monotonic() - entry[1] < CACHE_SECONDS
+
+
+async def _near(
+    session: AsyncSession,
+    version: tuple[object, ...],
+    *,
+    kinds: Sequence[str],
+    point: tuple[float, float],
+    radius_km: float,
+    exclude_id: uuid.UUID | None,
+    weights: scoring.Weights,
+) -> dict[str, list[scoring.Prepared]]:
+    search_km = max(radius_km, SHARED_RADIUS_KM)
+    meters = radius_km * 1000
+    found: dict[str, list[scoring.Prepared]] = {}
+    missing = []
+    for kind in kinds:
+        key = (kind, point, search_km, exclude_id, weights)
+        hit = _candidate_cache.get(key)
+        if hit is not None and _fresh(hit, version):
+            _candidate_cache.move_to_end(key)
+            found[kind] = _within(hit, meters)
+        else:
+            missing.append(kind)
+    if missing:
+        rows = await queries.nearest(
+            session, kinds=missing, point=point, radius_km=search_km, exclude_id=exclude_id
+        )
+        fetched: dict[str, _CandidateEntry] = {kind: (version, time.monotonic(), [], []) for kind in missing}
+        today = utcnow()  # freshness changes by the day; answers live minutes
+        for row in rows:
+            entry = fetched[row.kind]
+            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
+            entry[3].append(row.d)
+        for kind, entry in fetched.items():
+            found[kind] = _within(entry, meters)
+            _candidate_cache[(kind, point, search_km, exclude_id, weights)] = entry
+            if len(_candidate_cache) > CANDIDATE_CACHE_SIZE:
+                _candidate_cache.popitem(last=False)
+    return found
+
+
+async def _remote(
+    session: AsyncSession,
+    version: tuple[object, ...],
+    *,
+    kinds: Sequence[str],
+    point: tuple[float, float] | None,
+    radius_km: float,
+    exclude_id: uuid.UUID | None,
+    weights: scoring.Weights,
+) -> dict[str, list[scoring.Prepared]]:
+    today = utcnow()
+    missing = [kind for kind in kinds if not _fresh(_remote_cache.get((kind, weights)), version)]
+    if missing:
+        fetched: dict[str, _RemoteEntry] = {kind: (version, time.monotonic(), [], []) for kind in missing}
+        for row in await queries.freshest_remote(session, kinds=missing, limit=REMOTE_POOL):
+            entry = fetched[row.kind]
+            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
+            entry[3].append((row.latitude, row.longitude))
+        for kind, entry in fetched.items():
+            _remote_cache[(kind, weights)] = entry
+    meters = radius_km * 1000
+    excluded = str(exclude_id) if exclude_id else None
+    found: dict[str, list[scoring.Prepared]] = {}
+    short = []
+    for kind in kinds:
+        _, _, pool, places = _remote_cache[(kind, weights)]
+        picked = [
+            p
+            for p, (lat, lon) in zip(pool, places, strict=True)
+            if p.candidate.id != excluded
+            and (point is None or lat is None or lon is None or queries.distance_m(point, lat, lon) > meters)
+        ][: queries.REMOTE_CANDIDATES_PER_KIND]
+        if len(picked) < queries.REMOTE_CANDIDATES_PER_KIND and len(pool) == REMOTE_POOL:
+            short.append(kind)  # the pool may not hold all of them
+        else:
+            found[kind] = picked
+    if short:
+        found.update({kind: [] for kind in short})
+        rows = await queries.freshest_remote(
+            session,
+            kinds=short,
+            limit=queries.REMOTE_CANDIDATES_PER_KIND,
+            point=point,
+            radius_km=radius_km,
+            exclude_id=exclude_id,
+        )
+        for row in rows:
+            found[row.kind].append(scoring.prepare(to_candidate(row), today, weights))
+    return found
 
 
 async def _candidates(
@@ -209,40 +314,31 @@ async def _candidates(
     exclude_id: uuid.UUID | None,
     weights: scoring.Weights,
 ) -> dict[str, list[scoring.Prepared]]:
-    now = time.monotonic()
-    # The remote half looks beyond the radius: those searches are kept per radius.
-    search_km = radius_km if include_remote else max(radius_km, SHARED_RADIUS_KM)
-    meters = radius_km * 1000
-    found: dict[str, list[scoring.Prepared]] = {}
-    missing = []
-    for kind in kinds:
-        key = (kind, point, search_km, include_remote, exclude_id, weights)
-        hit = _candidate_cache.get(key)
-        if hit is not None and hit[0] == version and now - hit[1] < CACHE_SECONDS:
-            _candidate_cache.move_to_end(key)
-            found[kind] = _within(hit, meters)
-        else:
-            missing.append(kind)
-    if missing:
-        rows = await queries.candidates(
+    """Per kind: the nearest within the radius and, with include_remote, the freshest
+    remote-capable ones beyond it."""
+    found: dict[str, list[scoring.Prepared]] = {kind: [] for kind in kinds}
+    if point is not None:
+        found = await _near(
             session,
-            kinds=missing,
+            version,
+            kinds=kinds,
             point=point,
-            radius_km=search_km,
-            include_remote=include_remote,
+            radius_km=radius_km,
             exclude_id=exclude_id,
+            weights=weights,
         )
-        fetched: dict[str, _CandidateEntry] = {kind: (version, now, [], []) for kind in missing}
-        today = utcnow()  # freshness changes by the day; answers live minutes
-        for row in rows:
-            entry = fetched[row.kind]
-            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
-            entry[3].append(row.d)
-        for kind, entry in fetched.items():
-            found[kind] = _within(entry, meters)
-            _candidate_cache[(kind, point, search_km, include_remote, exclude_id, weights)] = entry
-            if len(_candidate_cache) > CANDIDATE_CACHE_SIZE:
-                _candidate_cache.popitem(last=False)
+    if include_remote:
+        remote = await _remote(
+            session,
+            version,
+            kinds=kinds,
+            point=point,
+            radius_km=radius_km,
+            exclude_id=exclude_id,
+            weights=weights,
+        )
+        for kind, pool in remote.items():
+            found[kind] = found[kind] + pool
     return found
 
 
