@@ -292,36 +292,45 @@ async def test_report_parts_run_side_by_side_on_their_own_connections(engine: As
 
 async def demand_matches_a_fresh_count(db: AsyncSession) -> None:
     kept = {
-        tuple(r[:4]): (r[4], r[5])
+        tuple(r[:4]): tuple(r[4:])
         for r in await db.execute(
             text(
-                "SELECT country, region, lat, lon, programs, initiators FROM demand_place "
-                "WHERE programs <> 0 OR initiators <> 0"
+                "SELECT country, region, lat, lon, programs, initiators, clinicians, evaluators, trainers "
+                "FROM demand_place WHERE programs <> 0 OR initiators <> 0 "
+                "OR clinicians <> 0 OR evaluators <> 0 OR trainers <> 0"
             )
         )
     }
-    truth: dict[tuple[Any, ...], tuple[int, int]] = {}
-    for country, region, lat, lon, programs, initiators in await db.execute(
-        text(
-            """SELECT country, region, round(latitude * 10) / 10, round(longitude * 10) / 10,
-                      sum(p), sum(i)
-               FROM (SELECT l.country, l.region, l.latitude, l.longitude, 1 AS p, 0 AS i
-                     FROM listing l JOIN organization o ON o.id = l.organization_id
-                     WHERE l.kind = 'peer_program' AND l.archived_at IS NULL
-                       AND l.latitude IS NOT NULL AND o.verification_status = 'verified'
-                     UNION ALL
-                     SELECT country, region, latitude, longitude, 0, 1
-                     FROM initiator WHERE latitude IS NOT NULL) d
-               GROUP BY 1, 2, 3, 4"""
+    truth = {
+        tuple(r[:4]): tuple(r[4:])
+        for r in await db.execute(
+            text(
+                """SELECT country, region, round(latitude * 10) / 10, round(longitude * 10) / 10,
+                          sum(p), sum(i), sum(c), sum(e), sum(t)
+                   FROM (SELECT l.country, l.region, l.latitude, l.longitude,
+                                (l.kind = 'peer_program')::int AS p, 0 AS i,
+                                (l.kind = 'clinician')::int AS c, (l.kind = 'evaluator')::int AS e,
+                                (l.kind = 'trainer')::int AS t
+                         FROM listing l JOIN organization o ON o.id = l.organization_id
+                         WHERE l.archived_at IS NULL AND l.latitude IS NOT NULL
+                           AND o.verification_status = 'verified'
+                           AND (l.kind = 'peer_program'
+                                OR (l.kind IN ('clinician', 'evaluator', 'trainer') AND l.status = 'active'))
+                         UNION ALL
+                         SELECT country, region, latitude, longitude, 0, 1, 0, 0, 0
+                         FROM initiator WHERE latitude IS NOT NULL) d
+                   GROUP BY 1, 2, 3, 4"""
+            )
         )
-    ):
-        truth[(country, region, lat, lon)] = (programs, initiators)
+    }
     assert kept == truth
 
 
 async def test_demand_places_follow_programs_organizations_and_initiators(db: AsyncSession) -> None:
     world = await build(db)
     await demand_matches_a_fresh_count(db)
+    # The clinician, evaluator and trainer are counted as partners where they are.
+    assert await db.scalar(text("SELECT sum(clinicians + evaluators + trainers) FROM demand_place")) == 3
     first, second = world["programs"][0], world["programs"][1]
     # A program moves, another is archived, a partner changes (not demand), a new program.
     await db.execute(update(Listing).where(Listing.id == first.id).values(latitude=48.85, longitude=2.35))
@@ -333,12 +342,17 @@ async def test_demand_places_follow_programs_organizations_and_initiators(db: As
     db.add(listing(organization, "peer_program", **sydney))
     await db.flush()
     await demand_matches_a_fresh_count(db)
-    # The organization loses its verification, then gets it back.
+    # The organization loses its verification, then gets it back (a paused partner stays out).
+    await db.execute(update(Listing).where(Listing.id == world["evaluator"].id).values(status="paused"))
     same_organization = Organization.id == organization.id
     await db.execute(update(Organization).where(same_organization).values(verification_status="unverified"))
     await demand_matches_a_fresh_count(db)
     await db.execute(update(Organization).where(same_organization).values(verification_status="verified"))
     await demand_matches_a_fresh_count(db)
+    # Partners come back, move, are archived.
+    for changes in ({"status": "active"}, {"latitude": 48.2}, {"archived_at": NOW}):
+        await db.execute(update(Listing).where(Listing.id == world["evaluator"].id).values(**changes))
+        await demand_matches_a_fresh_count(db)
     # Initiators move and leave.
     await db.execute(text("UPDATE initiator SET latitude = 51.5, longitude = -0.12 WHERE pathway_step = 2"))
     await db.execute(text("DELETE FROM initiator WHERE pathway_step = 1"))

@@ -84,8 +84,9 @@ class IntroductionTally(Base):
 class DemandPlace(Base):
     """Where programs and initiators are, by ~10 km cell (latitude and longitude rounded to 0.1
     degree) and region: public programs (verified organization, not archived) and initiators
-    with a location. Kept by statement-level triggers on listing, organization and initiator
-    (migration 0008), so the coverage report reads thousands of cells instead of every row."""
+    with a location, and verified partners of the kinds whose gaps the coverage report finds.
+    Kept by statement-level triggers on listing, organization and initiator (migrations 0008,
+    0010), so the coverage report reads thousands of cells instead of every row."""
 
     __tablename__ = "demand_place"
 
@@ -96,6 +97,10 @@ class DemandPlace(Base):
     lon: Mapped[float]
     programs: Mapped[int] = mapped_column(BigInteger)
     initiators: Mapped[int] = mapped_column(BigInteger)
+    # Verified, active partners of the kinds the coverage report looks for (migration 0010).
+    clinicians: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    evaluators: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    trainers: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
         UniqueConstraint("country", "region", "lat", "lon", postgresql_nulls_not_distinct=True),

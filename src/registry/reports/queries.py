@@ -196,16 +196,17 @@ def _supply(kind: str, point: str, radius: str, *, verified: bool = True) -> str
 
 
 def _covered(kind: str) -> str:
-    # A region is covered for a kind when any of its places has one within 50 km. Its busiest
-    # place is tried first (most regions end there); else one look around the whole region (its
-    # bounding circle plus 50 km, any organization: a quick, generous "maybe") decides whether
-    # the other places are worth trying, and the first hit ends the search.
-    return f"""(
+    # A region is covered for a kind when any of its places has one within 50 km. One in a place's
+    # own ~10 km cell is (the triggers count them: no search). Else its busiest place is tried
+    # first (most regions end there); else one look around the whole region (its bounding circle
+    # plus 50 km, any organization: a quick, generous "maybe") decides whether the other places
+    # are worth trying, and the first hit ends the search.
+    return f"""CASE WHEN r.in_cell_{kind} THEN true ELSE (
         {_supply(kind, "ll_to_earth(r.lats[1], r.lons[1])", ":radius")}
         OR ({_supply(kind, "ll_to_earth(r.center_lat, r.center_lon)", "r.reach", verified=False)}
             AND EXISTS (SELECT 1 FROM unnest(r.lats[2:], r.lons[2:]) AS p(lat, lon)
                         WHERE {_supply(kind, "ll_to_earth(p.lat, p.lon)", ":radius")}))
-    ) AS covered_{kind}"""
+    ) END AS covered_{kind}"""
 
 
 # Regions are dealt into :parts shares by a hash of (country, region); share :part is computed
@@ -215,10 +216,11 @@ COVERAGE_PARTS = 2
 
 _COVERAGE = text(
     f"""
-    -- Demand by ~10 km cell (0.1 degree), as the triggers keep it (migration 0008).
+    -- Demand (and verified partners) by ~10 km cell (0.1 degree), as the triggers keep it
+    -- (migrations 0008, 0010).
     WITH places AS (
         SELECT d.country, d.region, d.lat, d.lon, d.programs, d.initiators,
-               d.programs + d.initiators AS n
+               d.programs + d.initiators AS n, d.clinicians, d.evaluators, d.trainers
         FROM demand_place d
         WHERE (d.programs > 0 OR d.initiators > 0) AND {_PART.format(t="d")}
     ),
@@ -226,7 +228,8 @@ _COVERAGE = text(
         SELECT country, region, sum(programs) AS programs, sum(initiators) AS initiators,
                array_agg(lat ORDER BY n DESC, lat, lon) AS lats,
                array_agg(lon ORDER BY n DESC, lat, lon) AS lons,
-               (min(lat) + max(lat)) / 2 AS center_lat, (min(lon) + max(lon)) / 2 AS center_lon
+               (min(lat) + max(lat)) / 2 AS center_lat, (min(lon) + max(lon)) / 2 AS center_lon,
+               {", ".join(f"bool_or({kind}s > 0) AS in_cell_{kind}" for kind in GAP_KINDS)}
         FROM places GROUP BY country, region
     ),
     -- Reach: the farthest place from the centre (great circle, written out: ten times cheaper
