@@ -51,7 +51,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         base = f"http://{args.host}:{args.port}"
         print(f"registry: API on {base}  docs on {base}/schema  (Ctrl-C stops)", flush=True)
         Granian(
-            "registry.app:create_app",
+            "registry.app:create_server_app",
             factory=True,
             address=args.host,
             port=args.port,

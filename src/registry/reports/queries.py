@@ -163,8 +163,8 @@ async def introductions_by(
         HAVING sum(n) <> 0
         """
     )
-    rows = await session.execute(stmt)
-    return [(tuple(r[:width]), r[width], int(r[width + 1])) for r in rows]
+    rows = (await session.execute(stmt)).tuples()
+    return [(r[:width], r[width], int(r[width + 1])) for r in rows]
 
 
 async def initiators_by_step(session: AsyncSession) -> list[tuple[int, int]]:

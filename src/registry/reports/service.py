@@ -38,8 +38,17 @@ def _plain(value: int | float | None) -> CellRead:
     return CellRead(value=value, suppressed=False)
 
 
+_CELL_READS: dict[Cell, CellRead] = {}
+
+
 def _cell(cell: Cell) -> CellRead:
-    return CellRead(value=cell.value, suppressed=cell.suppressed)
+    # Large tables repeat a few values: one (never changed) CellRead each, at most a few thousand.
+    read = _CELL_READS.get(cell)
+    if read is None:
+        read = CellRead(value=cell.value, suppressed=cell.suppressed)
+        if len(_CELL_READS) < 4096:
+            _CELL_READS[cell] = read
+    return read
 
 
 def _envelope(

@@ -50,6 +50,7 @@ Rates
 (fewer than `threshold` cases), or when the numerator is itself a small count.
 """
 
+import functools
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,6 +70,27 @@ class Cell:
     def __post_init__(self) -> None:
         if self.suppressed != (self.value is None):
             raise ValueError("a cell's value must be None exactly when it is suppressed")
+
+
+_HIDDEN = Cell(None, True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shown(value: int) -> Cell:
+    # Cells are immutable: tables share one per value (large tables repeat small counts).
+    return Cell(value, False)
+
+
+def _entry(ext: list[list[int]], hidden: set[Position], i: int, j: int) -> Cell:
+    return _HIDDEN if (i, j) in hidden else _shown(ext[i][j])
+
+
+def _cells(ext: list[list[int]], hidden: set[Position], n_rows: int, n_cols: int) -> list[list[Cell]]:
+    rows = []
+    for i in range(n_rows):
+        values = ext[i]
+        rows.append([_HIDDEN if (i, j) in hidden else _shown(values[j]) for j in range(n_cols)])
+    return rows
 
 
 @dataclass(frozen=True)
@@ -117,15 +139,11 @@ def _hide_whole_lines(ext: list[list[int]], primary: set[Position]) -> set[Posit
 
 def _finish(ext: list[list[int]], primary: set[Position], hidden: set[Position]) -> "SuppressedTable":
     n_rows, n_cols = len(ext) - 1, len(ext[0]) - 1
-
-    def cell(i: int, j: int) -> Cell:
-        return Cell(None, True) if (i, j) in hidden else Cell(ext[i][j], False)
-
     return SuppressedTable(
-        cells=[[cell(i, j) for j in range(n_cols)] for i in range(n_rows)],
-        row_totals=[cell(i, n_cols) for i in range(n_rows)],
-        column_totals=[cell(n_rows, j) for j in range(n_cols)],
-        grand_total=cell(n_rows, n_cols),
+        cells=_cells(ext, hidden, n_rows, n_cols),
+        row_totals=[_entry(ext, hidden, i, n_cols) for i in range(n_rows)],
+        column_totals=[_entry(ext, hidden, n_rows, j) for j in range(n_cols)],
+        grand_total=_entry(ext, hidden, n_rows, n_cols),
         primary=len(primary),
         complementary=len(hidden) - len(primary),
     )
@@ -163,17 +181,7 @@ def suppress_table(counts: Sequence[Sequence[int]], threshold: int = DEFAULT_THR
             break
         hidden = _protect(ext, hidden, exposed)
 
-    def cell(i: int, j: int) -> Cell:
-        return Cell(None, True) if (i, j) in hidden else Cell(ext[i][j], False)
-
-    return SuppressedTable(
-        cells=[[cell(i, j) for j in range(n_cols)] for i in range(n_rows)],
-        row_totals=[cell(i, n_cols) for i in range(n_rows)],
-        column_totals=[cell(n_rows, j) for j in range(n_cols)],
-        grand_total=cell(n_rows, n_cols),
-        primary=len(primary),
-        complementary=len(hidden) - len(primary),
-    )
+    return _finish(ext, primary, hidden)
 
 
 def suppress_counts(
@@ -209,6 +217,8 @@ def _validated(counts: Sequence[Sequence[int]]) -> list[list[int]]:
     grid = [list(row) for row in counts]
     if grid and any(len(row) != len(grid[0]) for row in grid):
         raise ValueError("all rows of a table must have the same length")
+    if all(type(value) is int and value >= 0 for row in grid for value in row):
+        return grid  # the common case, checked at once; else find what is wrong
     for row in grid:
         for value in row:
             if isinstance(value, bool) or not isinstance(value, int):
