@@ -5,9 +5,11 @@ import io
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Role
+from registry.models import Listing
 from tests.factories import Client, bearer, register_org, role_key
 from tests.reports.world import build
 
@@ -73,6 +75,30 @@ async def test_programs_report_counts_and_groups(client: Client, db: AsyncSessio
         assert (
             await client.get("/reports/programs", params={"group_by": bad}, headers=bearer(funder))
         ).status_code in (400, 422)
+
+
+async def test_programs_total_counts_each_program_once(client: Client, db: AsyncSession, funder: str) -> None:
+    world = await build(db)
+    await db.execute(
+        update(Listing)
+        .where(Listing.id == world["programs"][0].id)
+        .values(formats=["peer_led_support_group", "twelve_step"])
+    )
+    await db.commit()
+
+    async def programs(*group_by: str) -> tuple[int, int]:
+        params = {"group_by": list(group_by)} if group_by else {}
+        response = await client.get("/reports/programs", params=params, headers=bearer(funder))
+        *groups, total = table(response.json(), "programs")["rows"]  # the total row comes last
+        assert all(v == "__total__" for v in total["key"].values())
+        return sum(r["values"]["programs"]["value"] for r in groups), total["values"]["programs"]["value"]
+
+    # Every program is in exactly one group of a single-valued dimension: the total is their sum.
+    assert await programs() == (7, 7)
+    assert await programs("country", "region") == (7, 7)
+    # A program with two formats is in two groups, and counted once in the total.
+    assert await programs("format") == (8, 7)
+    assert await programs("format", "side") == (8, 7)
 
 
 async def test_evidence_report(client: Client, db: AsyncSession, funder: str) -> None:

@@ -126,7 +126,11 @@ async def programs_report(session: AsyncSession, group_by: Sequence[str], thresh
         )
     dims = list(group_by)
     counts = await queries.program_counts(session, dims)
-    total = await queries.total_programs(session)
+    if any(d in queries.ARRAY_DIMENSIONS for d in dims):
+        # A program with several formats or populations is in several groups: count it once.
+        total = await queries.total_programs(session)
+    else:
+        total = sum(n for _, n in counts)
     rows = [
         RowRead(key=dict(zip(dims, key, strict=True)), values={"programs": _plain(n)}) for key, n in counts
     ]
