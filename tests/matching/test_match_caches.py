@@ -115,17 +115,27 @@ async def test_shown_contacts_follow_the_caller_and_every_change(client: Client,
         text = str(results)
         assert "open@example.org" in text
         assert ("peers-only@example.org" in text) is sees_peers
-    # A changed contact and name show at once.
-    current = await client.get(f"/partners/{partner['id']}", headers=verified)
-    changed = await client.patch(
-        f"/partners/{partner['id']}",
-        json={
+
+    async def change(body: dict[str, Any]) -> None:
+        current = await client.get(f"/partners/{partner['id']}", headers=verified)
+        changed = await client.patch(
+            f"/partners/{partner['id']}", json=body, headers={**verified, "If-Match": current.headers["etag"]}
+        )
+        assert changed.status_code == 200, changed.text
+
+    # A contact made private is gone at once, though nothing else about the listing changed.
+    await change(
+        {"contacts": [{"role": "Desk", "email": "open@example.org", "visibility": "on_introduction"}]}
+    )
+    for headers in (verified, {}):
+        assert "open@example.org" not in str(await answer(client, headers, needs=["clinician"], per_kind=20))
+    # A new contact and a new name show at once.
+    await change(
+        {
             "name": "Clinician Renamed",
             "contacts": [{"role": "Desk", "email": "moved@example.org", "visibility": "public"}],
-        },
-        headers={**verified, "If-Match": current.headers["etag"]},
+        }
     )
-    assert changed.status_code == 200, changed.text
     text = str(await answer(client, needs=["clinician"], per_kind=20))
-    assert "moved@example.org" in text and "open@example.org" not in text
+    assert "moved@example.org" in text
     assert "Clinician Renamed" in text and "Clinician Contacts" not in text

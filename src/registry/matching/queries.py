@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, TextClause, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.listings.queries import EARTH_RADIUS_M
 from registry.locations.geo import DISTANCE_BANDS
 from registry.models import Contact, Initiator, Listing, Organization
 
@@ -37,7 +38,7 @@ KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "eval
 
 # Great-circle metres from the search point to the listing (haversine on earth()'s sphere),
 # written out: about ten times cheaper per row than earth_distance(ll_to_earth(), ll_to_earth()).
-_DISTANCE_SQL = """(2 * 6378168.0 * asin(least(1.0, sqrt(
+_DISTANCE_SQL = f"""(2 * {EARTH_RADIUS_M} * asin(least(1.0, sqrt(
     power(sin(radians(l.latitude - :lat) / 2), 2)
     + cos(radians(:lat)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - :lon) / 2), 2)))))"""
 
@@ -116,7 +117,7 @@ def distance_m(point: tuple[float, float], latitude: float, longitude: float) ->
         * math.cos(math.radians(latitude))
         * math.sin(math.radians(longitude - lon) / 2) ** 2
     )
-    return 2 * 6378168.0 * math.asin(min(1.0, math.sqrt(h)))
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
 async def nearest(

@@ -160,9 +160,9 @@ async def together(
 
 
 async def evidence_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
-    (stages, with_partner, total), (transitions_rows, designs, outcomes) = await together(
-        sessions, queries.programs_per_stage, queries.evaluation_tables
-    )
+    # One connection is enough: the evaluation tables come from a small tally.
+    stages, with_partner, total = await queries.programs_per_stage(sessions[0])
+    transitions_rows, designs, outcomes = await queries.evaluation_tables(sessions[0])
 
     pipeline = TableRead(
         name="programs_per_stage",
