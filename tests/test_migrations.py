@@ -12,6 +12,7 @@ from registry.db import Base
 
 HAND_WRITTEN_INDEXES = frozenset(
     {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
+    | {"ix_demand_place_earth", "ix_demand_place_unknown"}
     | {
         f"ix_listing_earth_{kind}"
         for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")

@@ -16,6 +16,7 @@ from registry.locations import geo
 from registry.synthetic import SyntheticReport, default_now, load_synthetic
 from registry.taxonomies.vocabulary import DEFAULT_TERMS, STAGE_ORDER
 from tests.factories import Client, bearer, role_key
+from tests.reports.world import FRESH_COVERAGE
 
 N = 2_000
 SEED = 424242
@@ -300,6 +301,15 @@ async def test_loading_again_skips_and_resumes(connection: AsyncConnection) -> N
     assert synthetic.marker_id(SEED, 1_500, 0, 500) != synthetic.marker_id(SEED, 1_500, 0, 1_000)
     other = await load(connection, n=300)
     assert not other.skipped and await conn.fetchval("SELECT count(*) FROM listing") == 1_800
+
+
+async def test_coverage_is_searched_once_after_the_load(connection: AsyncConnection) -> None:
+    """Chunks skip the places' coverage upkeep; the end of the load searches every place."""
+    await load(connection, n=1_200, chunk_size=300)
+    rows = (await connection.execute(text(FRESH_COVERAGE))).all()
+    assert len(rows) > 100
+    assert all(r[1:4] == r[4:] for r in rows)
+    assert {r[1] for r in rows} == {True, False}  # some places have a clinician near, some not
 
 
 def test_urls_convert_for_asyncpg() -> None:

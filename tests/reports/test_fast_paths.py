@@ -12,10 +12,10 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.principal import Role
-from registry.models import EvaluationRecord, Introduction, Listing, Organization
+from registry.models import EvaluationRecord, Initiator, Introduction, Listing, Organization
 from registry.reports import service as report_service
 from tests.factories import Client, bearer, role_key
-from tests.reports.world import NOW, build, listing, org
+from tests.reports.world import FRESH_COVERAGE, NOW, build, listing, org
 
 
 @pytest.fixture
@@ -353,6 +353,105 @@ async def test_demand_places_follow_programs_organizations_and_initiators(db: As
     await db.execute(text("UPDATE initiator SET latitude = 51.5, longitude = -0.12 WHERE pathway_step = 2"))
     await db.execute(text("DELETE FROM initiator WHERE pathway_step = 1"))
     await demand_matches_a_fresh_count(db)
+
+
+async def coverage_matches_a_fresh_search(db: AsyncSession) -> list[tuple[bool, bool, bool]]:
+    """Every place's kept flags are known and what a plain search finds; returns the flags."""
+    rows = (await db.execute(text(FRESH_COVERAGE))).all()
+    assert rows
+    for place, *kept_and_found in rows:
+        assert kept_and_found[:3] == kept_and_found[3:], f"place {place}: kept {kept_and_found}"
+    return [tuple(r[1:4]) for r in rows]
+
+
+def nairobi_covered(kind: str) -> Any:
+    # The place of the world's Nairobi program (partners have places of their own nearby).
+    return text(f"SELECT covered_{kind} FROM demand_place WHERE country = 'KE' AND programs > 0")  # noqa: S608
+
+
+async def test_coverage_flags_follow_partners_organizations_and_new_places(db: AsyncSession) -> None:
+    world = await build(db)
+    flags = await coverage_matches_a_fresh_search(db)
+    assert any(any(f) for f in flags) and any(not all(f) for f in flags)
+    good = await db.get(Organization, world["programs"][0].organization_id)
+    assert good is not None
+    # Nairobi's program has no partner near; a clinician 30 km away arrives, then moves 200 km.
+    nairobi = {"country": "KE", "region": "30"}
+    clinician = listing(good, "clinician", latitude=-1.29, longitude=36.82 + 30 / 111.32, **nairobi)
+    db.add(clinician)
+    await db.flush()
+    await coverage_matches_a_fresh_search(db)
+    assert await db.scalar(nairobi_covered("clinician")) is True
+    moves: list[dict[str, Any]] = [
+        {"longitude": 36.82 + 200 / 111.32},
+        {"longitude": 36.82 + 10 / 111.32},
+        {"status": "paused"},
+        {"status": "active"},
+        {"archived_at": NOW},
+        {"archived_at": None},
+        {"kind": "trainer"},
+    ]
+    for changes in moves:
+        await db.execute(update(Listing).where(Listing.id == clinician.id).values(**changes))
+        await coverage_matches_a_fresh_search(db)
+    # A second partner near, then the first is deleted: the place is still covered.
+    db.add(listing(good, "trainer", latitude=-1.2, longitude=36.9, **nairobi))
+    await db.flush()
+    await db.execute(delete(Listing).where(Listing.id == clinician.id))
+    await coverage_matches_a_fresh_search(db)
+    assert await db.scalar(nairobi_covered("trainer")) is True
+    # The partners' organization loses its verification, then gets it back.
+    same = Organization.id == good.id
+    await db.execute(update(Organization).where(same).values(verification_status="unverified"))
+    flags = await coverage_matches_a_fresh_search(db)
+    assert not any(any(f) for f in flags)
+    await db.execute(update(Organization).where(same).values(verification_status="verified"))
+    await coverage_matches_a_fresh_search(db)
+    # New places: an initiator and a program where no place was, one near partners, one not.
+    db.add_all(
+        [
+            Initiator(
+                display_name="I", email="i@example.org", latitude=lat, longitude=lon, country=c, region=r
+            )
+            for lat, lon, c, r in ((-1.5, 36.8, "KE", "30"), (10.0, 10.0, "NG", "X"))
+        ]
+    )
+    db.add(listing(good, "peer_program", latitude=52.5, longitude=5.0))
+    await db.flush()
+    await coverage_matches_a_fresh_search(db)
+
+
+async def test_coverage_deferred_by_a_bulk_load_then_refreshed(
+    db: AsyncSession, client: Client, funder: str
+) -> None:
+    """A bulk load skips the upkeep (its places are searched by the report until refreshed);
+    place_coverage_refresh() searches every place again."""
+    world = await build(db)
+    good = await db.get(Organization, world["programs"][0].organization_id)
+    assert good is not None
+    await db.commit()
+    before = (
+        await client.get("/reports/coverage", headers=bearer(funder) | {"Cache-Control": "no-cache"})
+    ).json()
+    # Unknown flags (a load still running): the report searches those places itself.
+    forget = ", ".join(f"covered_{kind} = NULL" for kind in ("clinician", "evaluator", "trainer"))
+    await db.execute(text(f"UPDATE demand_place SET {forget}"))  # noqa: S608
+    await db.commit()
+    unknown = (
+        await client.get("/reports/coverage", headers=bearer(funder) | {"Cache-Control": "no-cache"})
+    ).json()
+    assert unknown["tables"] == before["tables"]
+    await db.execute(text("SELECT place_coverage_refresh()"))
+    await coverage_matches_a_fresh_search(db)
+    # Deferred: a new clinician next to Nairobi's program changes no flag until the refresh.
+    await db.execute(text("SET LOCAL registry.coverage = 'deferred'"))
+    db.add(listing(good, "clinician", latitude=-1.3, longitude=36.9, country="KE", region="30"))
+    await db.flush()
+    nairobi = nairobi_covered("clinician")
+    assert await db.scalar(nairobi) is False
+    await db.execute(text("SELECT place_coverage_refresh()"))
+    assert await db.scalar(nairobi) is True
+    await coverage_matches_a_fresh_search(db)
 
 
 async def evaluation_tally_matches_a_fresh_count(db: AsyncSession) -> None:

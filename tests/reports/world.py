@@ -126,3 +126,21 @@ async def build(db: AsyncSession) -> dict[str, Any]:
     db.add_all(intros)
     await db.commit()
     return {"programs": programs, "clinician": clinician, "evaluator": evaluator}
+
+
+# Every place's partners within 50 km, searched the slow, plain way (no index, no box): what the
+# coverage flags the triggers keep (migration 0011) must say.
+FRESH_COVERAGE = """
+    SELECT d.id, d.covered_clinician, d.covered_evaluator, d.covered_trainer,
+           {searched}
+    FROM demand_place d ORDER BY d.id
+""".format(  # noqa: S608 (fixed kinds, no input)
+    searched=", ".join(
+        f"""EXISTS (SELECT 1 FROM listing s JOIN organization o ON o.id = s.organization_id
+                   WHERE o.verification_status = 'verified' AND s.kind = '{kind}'
+                     AND s.archived_at IS NULL AND s.status = 'active' AND s.latitude IS NOT NULL
+                     AND earth_distance(ll_to_earth(d.lat, d.lon), ll_to_earth(s.latitude, s.longitude))
+                         <= 50000)"""  # noqa: S608
+        for kind in ("clinician", "evaluator", "trainer")
+    )
+)

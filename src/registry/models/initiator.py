@@ -86,7 +86,8 @@ class DemandPlace(Base):
     degree) and region: public programs (verified organization, not archived) and initiators
     with a location, and verified partners of the kinds whose gaps the coverage report finds.
     Kept by statement-level triggers on listing, organization and initiator (migrations 0008,
-    0010), so the coverage report reads thousands of cells instead of every row."""
+    0010), so the coverage report reads thousands of cells instead of every row; and, per partner
+    kind, whether one lies within 50 km of the cell (migration 0011; NULL: not searched yet)."""
 
     __tablename__ = "demand_place"
 
@@ -101,6 +102,9 @@ class DemandPlace(Base):
     clinicians: Mapped[int] = mapped_column(BigInteger, server_default="0")
     evaluators: Mapped[int] = mapped_column(BigInteger, server_default="0")
     trainers: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    covered_clinician: Mapped[bool | None]
+    covered_evaluator: Mapped[bool | None]
+    covered_trainer: Mapped[bool | None]
 
     __table_args__ = (
         UniqueConstraint("country", "region", "lat", "lon", postgresql_nulls_not_distinct=True),

@@ -188,83 +188,38 @@ GAP_KINDS = ("clinician", "evaluator", "trainer")
 GAP_RADIUS_M = 50_000
 
 
-def _supply(kind: str, point: str, radius: str, *, verified: bool = True) -> str:
-    # Each kind is spelled out so that its own partial GiST index answers "any within reach?".
-    organization = (
-        "JOIN organization so ON so.id = s.organization_id AND so.verification_status = 'verified'"
-        if verified
-        else ""
-    )
+def _reaches(kind: str) -> str:
+    # Only for places not searched yet (a bulk load not finished): the per-kind partial GiST
+    # index answers "any verified one within reach?".
+    partner = "ll_to_earth(s.latitude, s.longitude)"
+    place = "ll_to_earth(d.lat, d.lon)"
     return f"""EXISTS (
-        SELECT 1 FROM listing s {organization}
+        SELECT 1 FROM listing s
+        JOIN organization so ON so.id = s.organization_id AND so.verification_status = 'verified'
         WHERE s.kind = '{kind}' AND s.archived_at IS NULL AND s.status = 'active'
-          AND s.latitude IS NOT NULL
-          AND earth_box({point}, {radius}) @> ll_to_earth(s.latitude, s.longitude)
-          AND earth_distance({point}, ll_to_earth(s.latitude, s.longitude)) <= {radius})"""
+          AND s.latitude IS NOT NULL AND earth_box({place}, :radius) @> {partner}
+          AND earth_distance({place}, {partner}) <= :radius)"""
 
 
-def _covered(kind: str) -> str:
-    # A region is covered for a kind when any of its places has one within 50 km. One in a place's
-    # own ~10 km cell is (the triggers count them: no search). Else its busiest place is tried
-    # first (most regions end there); else one look around the whole region (its bounding circle
-    # plus 50 km, any organization: a quick, generous "maybe") decides whether the other places
-    # are worth trying, and the first hit ends the search.
-    return f"""CASE WHEN r.in_cell_{kind} THEN true ELSE (
-        {_supply(kind, "ll_to_earth(r.lats[1], r.lons[1])", ":radius")}
-        OR ({_supply(kind, "ll_to_earth(r.center_lat, r.center_lon)", "r.reach", verified=False)}
-            AND EXISTS (SELECT 1 FROM unnest(r.lats[2:], r.lons[2:]) AS p(lat, lon)
-                        WHERE {_supply(kind, "ll_to_earth(p.lat, p.lon)", ":radius")}))
-    ) END AS covered_{kind}"""
-
-
-# Regions are dealt into :parts shares by a hash of (country, region); share :part is computed
-# here, so that the shares can run side by side on separate connections.
-_PART = "mod(abs(hashtext(coalesce({t}.country, '') || '/' || coalesce({t}.region, ''))), :parts) = :part"
-COVERAGE_PARTS = 2
-
+# A region is covered for a kind when any of its places (programs' and initiators' ~10 km cells,
+# migration 0008) has one within 50 km: each place keeps that answer (migration 0011), so this
+# reads the places; one not searched yet is searched here (COALESCE evaluates lazily).
 _COVERAGE = text(
     f"""
-    -- Demand (and verified partners) by ~10 km cell (0.1 degree), as the triggers keep it
-    -- (migrations 0008, 0010).
-    WITH places AS (
-        SELECT d.country, d.region, d.lat, d.lon, d.programs, d.initiators,
-               d.programs + d.initiators AS n, d.clinicians, d.evaluators, d.trainers
-        FROM demand_place d
-        WHERE (d.programs > 0 OR d.initiators > 0) AND {_PART.format(t="d")}
-    ),
-    regions AS MATERIALIZED (
-        SELECT country, region, sum(programs) AS programs, sum(initiators) AS initiators,
-               array_agg(lat ORDER BY n DESC, lat, lon) AS lats,
-               array_agg(lon ORDER BY n DESC, lat, lon) AS lons,
-               (min(lat) + max(lat)) / 2 AS center_lat, (min(lon) + max(lon)) / 2 AS center_lon,
-               {", ".join(f"bool_or({kind}s > 0) AS in_cell_{kind}" for kind in GAP_KINDS)}
-        FROM places GROUP BY country, region
-    ),
-    -- Reach: the farthest place from the centre (great circle, written out: ten times cheaper
-    -- than earth_distance) plus the radius and a kilometre of slack for rounding.
-    reached AS MATERIALIZED (
-        SELECT g.*, :radius + 1000 + earth() * (
-            SELECT max(acos(least(1.0, greatest(-1.0,
-                       sin(radians(g.center_lat)) * sin(radians(p.lat))
-                       + cos(radians(g.center_lat)) * cos(radians(p.lat))
-                         * cos(radians(p.lon - g.center_lon))))))
-            FROM unnest(g.lats, g.lons) AS p(lat, lon)
-        ) AS reach
-        FROM regions g
-    )
-    SELECT country, region, programs, initiators, {", ".join(_covered(kind) for kind in GAP_KINDS)}
-    FROM reached r
+    SELECT d.country, d.region, sum(d.programs) AS programs, sum(d.initiators) AS initiators,
+           {", ".join(f"bool_or(coalesce(d.covered_{k}, {_reaches(k)})) AS covered_{k}" for k in GAP_KINDS)}
+    FROM demand_place d
+    WHERE d.programs > 0 OR d.initiators > 0
+    GROUP BY d.country, d.region
     """
 )
 
 
-async def coverage(session: AsyncSession, part: int) -> list[dict[str, Any]]:
-    """Share `part` (0 or 1) of the regions (country + first-level region) with programs or
-    initiators: how many of each, and which partner kinds have no verified, active listing
-    within 50 km of any of them. The two shares can run side by side (service.together)."""
-    params = {"radius": GAP_RADIUS_M, "part": part, "parts": COVERAGE_PARTS}
+async def coverage(session: AsyncSession) -> list[dict[str, Any]]:
+    """The regions (country + first-level region) with programs or initiators: how many of each,
+    and which partner kinds have no verified, active listing within 50 km of any of them."""
     out = []
-    for r in await session.execute(_COVERAGE, params):
+    for r in await session.execute(_COVERAGE, {"radius": GAP_RADIUS_M}):
         missing = [k for k in GAP_KINDS if not getattr(r, f"covered_{k}")]
         out.append(
             {
