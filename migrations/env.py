@@ -17,6 +17,7 @@ target_metadata = Base.metadata
 # Indexes on expressions, written by hand in revisions, that autogenerate cannot compare.
 HAND_WRITTEN_INDEXES = frozenset(
     {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
+    | {"ix_demand_place_earth", "ix_demand_place_unknown"}
     | {
         f"ix_listing_earth_{kind}"
         for kind in ("peer_program", "clinician", "treatment_program", "evaluator", "trainer")
