@@ -169,7 +169,7 @@ _INITIATORS = f"""
         RETURN NULL;
     END $$"""
 
-# (table, events that can change places, events whose new places need searching)
+# (table, the events that write places and so take the lock first, the after-statement upkeep)
 _TABLES = (
     ("listing", "INSERT OR UPDATE OR DELETE", "place_coverage_listings"),
     ("organization", "UPDATE", "place_coverage_organizations"),
