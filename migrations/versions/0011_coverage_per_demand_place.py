@@ -33,7 +33,6 @@ KINDS = ("clinician", "evaluator", "trainer")
 RADIUS_M = 50_000
 LOCK = "pg_advisory_xact_lock{shared}(72630011)"
 _DEFERRED = "current_setting('registry.coverage', true) = 'deferred'"
-_FLAGS = ", ".join(f"covered_{kind}" for kind in KINDS)
 _FORGET = ", ".join(f"covered_{kind} = NULL" for kind in KINDS)
 
 
@@ -74,7 +73,7 @@ _HELPERS = [
             FROM unnest(kinds, lats, lons) AS s(kind, lat, lon)
             JOIN demand_place p ON {_near("ll_to_earth(s.lat, s.lon)", "ll_to_earth(p.lat, p.lon)")}
             WHERE p.covered_clinician IS NOT NULL
-            GROUP BY p.id ORDER BY p.id
+            GROUP BY p.id
         ) x
         WHERE d.id = x.id AND ({" OR ".join(f"(x.{kind} AND NOT d.covered_{kind})" for kind in KINDS)})
     $$""",
@@ -169,12 +168,18 @@ _INITIATORS = f"""
         RETURN NULL;
     END $$"""
 
-# (table, the events that write places and so take the lock first, the after-statement upkeep)
+# (table, the events that write places and so take the lock first, the events whose upkeep runs
+# after the statement, that upkeep). Fewer initiators never change a place's partners.
 _TABLES = (
-    ("listing", "INSERT OR UPDATE OR DELETE", "place_coverage_listings"),
-    ("organization", "UPDATE", "place_coverage_organizations"),
-    ("initiator", "INSERT OR UPDATE OR DELETE", "place_coverage_initiators"),
+    ("listing", ("INSERT", "UPDATE", "DELETE"), ("INSERT", "UPDATE", "DELETE"), "place_coverage_listings"),
+    ("organization", ("UPDATE",), ("UPDATE",), "place_coverage_organizations"),
+    ("initiator", ("INSERT", "UPDATE", "DELETE"), ("INSERT", "UPDATE"), "place_coverage_initiators"),
 )
+_TRANSITIONS = {
+    "INSERT": "NEW TABLE AS new_rows",
+    "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    "DELETE": "OLD TABLE AS old_rows",
+}
 _FUNCTIONS = (
     "place_coverage_listings",
     "place_coverage_organizations",
@@ -187,25 +192,6 @@ _FUNCTIONS = (
 )
 
 
-def _after_triggers(table: str, function: str) -> list[str]:
-    statements = []
-    for event in ("INSERT", "UPDATE", "DELETE"):
-        transition = {
-            "INSERT": "NEW TABLE AS new_rows",
-            "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-            "DELETE": "OLD TABLE AS old_rows",
-        }[event]
-        if table == "organization" and event != "UPDATE":
-            continue
-        if table == "initiator" and event == "DELETE":
-            continue  # fewer initiators never make a place's partners change
-        statements.append(
-            f"CREATE TRIGGER {function}_{event.lower()} AFTER {event} ON {table} "
-            f"REFERENCING {transition} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
-        )
-    return statements
-
-
 def upgrade() -> None:
     for kind in KINDS:
         op.add_column("demand_place", sa.Column(f"covered_{kind}", sa.Boolean(), nullable=True))
@@ -213,22 +199,25 @@ def upgrade() -> None:
     op.execute("CREATE INDEX ix_demand_place_unknown ON demand_place (id) WHERE covered_clinician IS NULL")
     for statement in (*_HELPERS, _LISTINGS, _ORGANIZATIONS, _INITIATORS):
         op.execute(statement)
-    for table, events, function in _TABLES:
+    for table, locking, upkeep, function in _TABLES:
         # Before the first row changes, so that the lock comes before any place is locked.
         op.execute(
-            f"CREATE TRIGGER place_coverage_lock BEFORE {events} ON {table} "
+            f"CREATE TRIGGER place_coverage_lock BEFORE {' OR '.join(locking)} ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION place_coverage_lock()"
         )
-        for statement in _after_triggers(table, function):
-            op.execute(statement)
+        for event in upkeep:
+            op.execute(
+                f"CREATE TRIGGER {function}_{event.lower()} AFTER {event} ON {table} "
+                f"REFERENCING {_TRANSITIONS[event]} FOR EACH STATEMENT EXECUTE FUNCTION {function}()"
+            )
     op.execute("SELECT place_coverage_recheck()")
 
 
 def downgrade() -> None:
-    for table, _, function in _TABLES:
+    for table, _, upkeep, function in _TABLES:
         op.execute(f"DROP TRIGGER IF EXISTS place_coverage_lock ON {table}")
-        for event in ("insert", "update", "delete"):
-            op.execute(f"DROP TRIGGER IF EXISTS {function}_{event} ON {table}")
+        for event in upkeep:
+            op.execute(f"DROP TRIGGER IF EXISTS {function}_{event.lower()} ON {table}")
     for function in _FUNCTIONS:
         op.execute(f"DROP FUNCTION IF EXISTS {function}")
     op.execute("DROP INDEX IF EXISTS ix_demand_place_unknown")

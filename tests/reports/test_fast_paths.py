@@ -240,9 +240,9 @@ async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
 
 
 async def test_report_parts_run_side_by_side_on_their_own_connections(engine: AsyncEngine) -> None:
-    """The production path: coverage's shares and the partnerships report's halves on two
-    connections at once give the same answers as one after another (committed data, removed
-    afterwards)."""
+    """The production path: the reports given two connections (the partnerships report's halves
+    run side by side; coverage uses the first) give the same answers as with one (committed data,
+    removed afterwards)."""
     good = org()
     good_id = good.id
     places = [
@@ -270,7 +270,7 @@ async def test_report_parts_run_side_by_side_on_their_own_connections(engine: As
                 one_by_one = await build([first], 11)
                 assert side_by_side.tables == one_by_one.tables
                 assert side_by_side.tables  # something was computed
-        gaps = side_by_side.tables[0]  # coverage's, computed side by side
+        gaps = side_by_side.tables[0]  # coverage's, given two connections
         gap_rows = msgspec.to_builtins(gaps.rows)
         found = {(r["key"]["country"], r["key"]["region"]): r["values"] for r in gap_rows}
         assert {("NL", "07"), ("NL", "09"), ("BE", "BRU"), ("KE", "30"), ("FJ", "E")} <= set(found)
@@ -375,8 +375,16 @@ async def test_coverage_flags_follow_partners_organizations_and_new_places(db: A
     assert any(any(f) for f in flags) and any(not all(f) for f in flags)
     good = await db.get(Organization, world["programs"][0].organization_id)
     assert good is not None
-    # Nairobi's program has no partner near; a clinician 30 km away arrives, then moves 200 km.
+    # Nairobi's program has no partner near; an unverified organization's clinician next to it
+    # does not count; a verified one 30 km away arrives, then moves 200 km.
     nairobi = {"country": "KE", "region": "30"}
+    unverified = org(verified=False)
+    db.add(unverified)
+    await db.flush()
+    db.add(listing(unverified, "clinician", latitude=-1.3, longitude=36.85, **nairobi))
+    await db.flush()
+    await coverage_matches_a_fresh_search(db)
+    assert await db.scalar(nairobi_covered("clinician")) is False
     clinician = listing(good, "clinician", latitude=-1.29, longitude=36.82 + 30 / 111.32, **nairobi)
     db.add(clinician)
     await db.flush()
