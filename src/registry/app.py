@@ -35,7 +35,7 @@ from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
-from registry.throttling import rate_limit_middleware
+from registry.throttling import Throttle, rate_limit_middleware
 
 ASSETS_PATH = "/schema/assets"
 
@@ -146,7 +146,7 @@ def create_app(
         middleware=[authentication_middleware, rate_limit_middleware, idempotency_middleware],
         # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
         lifespan=[database] if sessionmaker is None else [],
-        state=State({"settings": settings, "sessionmaker": sessionmaker}),
+        state=State({"settings": settings, "sessionmaker": sessionmaker, "throttle": Throttle()}),
         openapi_config=_openapi(),
         debug=False,
         request_max_body_size=64 * 1024,

@@ -4,14 +4,15 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from registry import throttling
 from registry.app import create_app
 from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker
 from registry.models import RateLimitWindow
-from registry.throttling import LIMITS
+from registry.throttling import LIMITS, Throttle
 from tests.factories import app_client
 
 
@@ -59,6 +60,74 @@ async def test_each_limited_endpoint_answers_429(
         ):
             codes = [(await client.post(path, json=body)).status_code for _ in range(12)]
             assert 429 in codes, (path, codes)
+
+
+async def shared_count(engine: AsyncEngine, bucket: str) -> int:
+    async with engine.connect() as conn:
+        query = select(func.coalesce(func.sum(RateLimitWindow.hits), 0)).where(
+            RateLimitWindow.bucket == bucket
+        )
+        return int((await conn.execute(query)).scalar_one())
+
+
+async def test_a_process_adds_its_hits_to_the_shared_count_in_batches(
+    two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
+    sessionmaker = create_sessionmaker(two_processes[0])
+    throttle = Throttle()
+    limit = 200  # batches of 10
+    assert [await throttle.hit(sessionmaker, "t:batches", limit) for _ in range(25)] == [None] * 25
+    # The first hit asks at once; then every tenth adds ten; the last four are still local.
+    assert await shared_count(two_processes[0], "t:batches") == 21
+
+
+async def test_a_process_adds_its_hits_at_least_once_a_sync_interval(
+    two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 0.0)
+    sessionmaker = create_sessionmaker(two_processes[0])
+    throttle = Throttle()
+    for _ in range(25):
+        assert await throttle.hit(sessionmaker, "t:interval", 200) is None
+    assert await shared_count(two_processes[0], "t:interval") == 25
+
+
+async def test_batched_processes_refuse_on_the_shared_count(
+    two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
+    makers = [create_sessionmaker(e) for e in two_processes]
+    throttles = [Throttle(), Throttle()]
+    limit, processes = 100, 2
+    batch = throttling.batch_size(limit)
+    assert batch == 5
+    answers = [await throttles[i % 2].hit(makers[i % 2], "t:shared", limit) for i in range(160)]
+    allowed = sum(a is None for a in answers)
+    # Other processes' hits the count has not seen yet are the only slack.
+    assert limit <= allowed <= limit + (processes - 1) * (batch - 1)
+    # Once refused, refused: near the limit every request asks the shared count.
+    first_refusal = answers.index(next(a for a in answers if a is not None))
+    assert all(a is not None for a in answers[first_refusal:])
+    assert all(0 < a <= 60 for a in answers[first_refusal:] if a is not None)
+    # A third process that never saw this client refuses it on its first request.
+    assert await Throttle().hit(makers[0], "t:shared", limit) is not None
+    assert await shared_count(two_processes[0], "t:shared") >= allowed
+
+
+async def test_a_window_that_ended_starts_over_from_the_shared_count(
+    two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
+    sessionmaker = create_sessionmaker(two_processes[0])
+    throttle = Throttle()
+    for _ in range(3):
+        await throttle.hit(sessionmaker, "t:ended", 200)
+    assert await shared_count(two_processes[0], "t:ended") == 1
+    throttle._windows["t:ended"].ends = 0.0  # as if the minute were over
+    await throttle.hit(sessionmaker, "t:ended", 200)
+    # The new minute's first hit asks at once; the old minute's two local hits are dropped.
+    assert await shared_count(two_processes[0], "t:ended") == 2
 
 
 def msgspec_replace(settings: Settings, **changes: object) -> Settings:
