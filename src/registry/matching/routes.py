@@ -23,7 +23,7 @@ class MatchController(Controller):
         self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
     ) -> Response[MatchResponse]:
         """Ranked partners per kind near a place (a POST, so search terms stay out of URLs and logs)."""
-        body = await service.match(db_session, principal, data, weights(state))
+        body = await service.match(db_session, principal, data, weights(state), state.changes)
         # The body is a MatchResponse already encoded (bytes go out as they are).
         return Response(content=body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
@@ -33,4 +33,4 @@ class MatchController(Controller):
     ) -> PeersResponse:
         """For a program's own organization: programs doing the same work nearby, and initiators' needs."""
         require_authenticated(principal)
-        return await service.peers(db_session, principal, program_id, weights(state))
+        return await service.peers(db_session, principal, program_id, weights(state), state.changes)

@@ -10,7 +10,9 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.answers import AnswerCache
 from registry.auth.principal import Principal, Role
+from registry.changes import Changes
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.service import coarse_location
@@ -36,26 +38,11 @@ DEFAULT_RADIUS_KM = 50.0
 
 # Match inputs are coarse (a grid cell, vocabulary codes), so people searching from one area ask
 # the same questions: answers are shared until anything they depend on changes (or 5 minutes).
-# Answers are kept encoded (one bytes object each: small, and invisible to the garbage collector),
-# at most CACHE_SIZE of them and CACHE_BYTES in all.
-CACHE_SIZE = 2048
-CACHE_BYTES = 16 * 1024 * 1024
+CACHE_SIZE = 4096
+CACHE_BYTES = 32 * 1024 * 1024
 CACHE_SECONDS = 300.0
-_cache: OrderedDict[tuple[object, ...], tuple[tuple[object, ...], float, bytes]] = OrderedDict()
-_cache_bytes = 0
+_answers = AnswerCache(size=CACHE_SIZE, max_bytes=CACHE_BYTES, seconds=CACHE_SECONDS)
 _encoder = msgspec.json.Encoder()
-
-
-def _remember(key: tuple[object, ...], entry: tuple[tuple[object, ...], float, bytes]) -> None:
-    global _cache_bytes
-    old = _cache.pop(key, None)
-    if old is not None:
-        _cache_bytes -= len(old[2])
-    _cache[key] = entry
-    _cache_bytes += len(entry[2])
-    while _cache and (len(_cache) > CACHE_SIZE or _cache_bytes > CACHE_BYTES):
-        _, dropped = _cache.popitem(last=False)
-        _cache_bytes -= len(dropped[2])
 
 
 def _audience(principal: Principal) -> str:
@@ -66,11 +53,10 @@ def _audience(principal: Principal) -> str:
 
 
 def forget_cached_matches() -> None:
-    global _cache_bytes
-    _cache.clear()
-    _cache_bytes = 0
+    _answers.clear()
     _candidate_cache.clear()
     _remote_cache.clear()
+    _remote_picks.clear()
     _shown_cache.clear()
 
 
@@ -180,6 +166,12 @@ _RemoteEntry = tuple[
     tuple[object, ...], float, list[scoring.Prepared], list[tuple[float | None, float | None]]
 ]
 _remote_cache: dict[tuple[object, ...], _RemoteEntry] = {}
+# Per kind, point, radius (and excluded listing): the ones of a pool that lie beyond the radius
+# (the pool they were cut from, and the cut; a new pool makes every old cut miss).
+REMOTE_PICKS_SIZE = 4096
+_remote_picks: OrderedDict[tuple[object, ...], tuple[list[scoring.Prepared], list[scoring.Prepared]]] = (
+    OrderedDict()
+)
 
 # The shown-only fields (description, lists, place) and the contacts that may leave through
 # matching, of listings recently chosen: the same few near each place are chosen again and again.
@@ -278,12 +270,26 @@ async def _remote(
     short = []
     for kind in kinds:
         _, _, pool, places = _remote_cache[(kind, weights)]
-        picked = [
-            p
-            for p, (lat, lon) in zip(pool, places, strict=True)
-            if p.candidate.id != excluded
-            and (point is None or lat is None or lon is None or queries.distance_m(point, lat, lon) > meters)
-        ][: queries.REMOTE_CANDIDATES_PER_KIND]
+        # The same cut of the same pool is asked for again and again from one place.
+        pick_key = (kind, weights, point, meters, excluded)
+        cut = _remote_picks.get(pick_key)
+        if cut is not None and cut[0] is pool:
+            picked = cut[1]
+        else:
+            picked = [
+                p
+                for p, (lat, lon) in zip(pool, places, strict=True)
+                if p.candidate.id != excluded
+                and (
+                    point is None
+                    or lat is None
+                    or lon is None
+                    or queries.distance_m(point, lat, lon) > meters
+                )
+            ][: queries.REMOTE_CANDIDATES_PER_KIND]
+            _remote_picks[pick_key] = (pool, picked)
+            if len(_remote_picks) > REMOTE_PICKS_SIZE:
+                _remote_picks.popitem(last=False)
         if len(picked) < queries.REMOTE_CANDIDATES_PER_KIND and len(pool) == REMOTE_POOL:
             short.append(kind)  # the pool may not hold all of them
         else:
@@ -414,7 +420,11 @@ async def _ranked(
 
 
 async def match(
-    session: AsyncSession, principal: Principal, data: MatchRequest, weights: scoring.Weights
+    session: AsyncSession,
+    principal: Principal,
+    data: MatchRequest,
+    weights: scoring.Weights,
+    changes: Changes,
 ) -> bytes:
     """The MatchResponse, JSON-encoded (cached answers are spliced in as they were encoded)."""
     profile: Initiator | None = None
@@ -464,12 +474,9 @@ async def match(
         data.per_kind,
         weights,
     )
-    version = await queries.listings_version(session)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] == version and time.monotonic() - hit[1] < CACHE_SECONDS:
-        _cache.move_to_end(key)
-        encoded = hit[2]
-    else:
+    version = await changes.version(session)
+    encoded = _answers.get(key, version)
+    if encoded is None:
         results = await _ranked(
             session,
             principal,
@@ -483,7 +490,7 @@ async def match(
             version=version,
         )
         encoded = _encoder.encode(results)
-        _remember(key, (version, time.monotonic(), encoded))
+        _answers.put(key, version, encoded)
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,
@@ -501,7 +508,11 @@ async def match(
 
 
 async def peers(
-    session: AsyncSession, principal: Principal, program_id: uuid.UUID, weights: scoring.Weights
+    session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    weights: scoring.Weights,
+    changes: Changes,
 ) -> PeersResponse:
     program = await listings.get_listing(session, principal, program_id, ("peer_program",))
     if not (principal.is_steward or principal.owns(program.organization_id)):
@@ -531,7 +542,7 @@ async def peers(
         include_remote=point is None,
         per_kind=20,
         weights=weights,
-        version=await queries.listings_version(session),
+        version=await changes.version(session),
         exclude_id=program.id,
     )
     # Same kind of work: the same side and, when the program names formats, an overlapping one.

@@ -2,17 +2,18 @@
 
 from typing import Annotated, Literal
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated
 from registry.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.etags import etag_for
+from registry.listings import pages
 from registry.listings import params as p
-from registry.listings import queries
 from registry.listings import service as listings
 from registry.listings.presenters import partner_read
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
+from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.partners import service
 from registry.partners.schemas import PARTNER_KINDS, PartnerCreate, PartnerRead, PartnerUpdate
 
@@ -43,6 +44,7 @@ class PartnerController(Controller):
         self,
         db_session: DbSession,
         principal: Caller,
+        state: State,
         kind: KindQuery = None,
         specialty: p.CodesQuery = None,
         population: p.CodesQuery = None,
@@ -59,7 +61,7 @@ class PartnerController(Controller):
         organization_id: p.OrganizationFilter = None,
         page: PageNumber = 1,
         per_page: PerPage = DEFAULT_PER_PAGE,
-    ) -> Page[PartnerRead]:
+    ) -> Response[Page[PartnerRead]]:
         """Find partners by kind, vocabulary, text and place; with `near`, ordered by distance band."""
         filters = await service.partner_filters(
             db_session,
@@ -80,15 +82,18 @@ class PartnerController(Controller):
                 organization_id=organization_id,
             ),
         )
-        rows, total = await queries.search(
-            db_session, principal, filters, limit=per_page, offset=offset(page, per_page)
-        )
-        return Page(
-            items=[partner_read(x, principal, band=b) for x, b in rows],
-            total=total,
+        body = await pages.search_page(
+            db_session,
+            principal,
+            state.changes,
+            filters,
             page=page,
             per_page=per_page,
+            what="partners",
+            present=lambda listing, caller, band: partner_read(listing, caller, band=band),
         )
+        # The body is a Page[PartnerRead] already encoded (bytes go out as they are).
+        return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/{partner_id:uuid}")
     async def get_partner(

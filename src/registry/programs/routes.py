@@ -1,17 +1,18 @@
 """HTTP surface for peer-support programs."""
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, MediaType, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from registry.auth.dependencies import require_authenticated
 from registry.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.etags import etag_for
+from registry.listings import pages
 from registry.listings import params as p
-from registry.listings import queries
 from registry.listings import service as listings
 from registry.listings.presenters import evaluation_read, program_read
 from registry.listings.schemas import EvaluationCreate, EvaluationRead
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
+from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.programs import service
 from registry.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate
 
@@ -37,6 +38,7 @@ class ProgramController(Controller):
         self,
         db_session: DbSession,
         principal: Caller,
+        state: State,
         side: p.CodeQuery = None,
         format: p.CodesQuery = None,
         group_type: p.CodeQuery = None,
@@ -54,7 +56,7 @@ class ProgramController(Controller):
         organization_id: p.OrganizationFilter = None,
         page: PageNumber = 1,
         per_page: PerPage = DEFAULT_PER_PAGE,
-    ) -> Page[ProgramRead]:
+    ) -> Response[Page[ProgramRead]]:
         """Find programs by vocabulary, text and place; with `near`, ordered by distance band then name."""
         filters = await service.program_filters(
             db_session,
@@ -76,11 +78,18 @@ class ProgramController(Controller):
                 organization_id=organization_id,
             ),
         )
-        rows, total = await queries.search(
-            db_session, principal, filters, limit=per_page, offset=offset(page, per_page)
+        body = await pages.search_page(
+            db_session,
+            principal,
+            state.changes,
+            filters,
+            page=page,
+            per_page=per_page,
+            what="programs",
+            present=lambda listing, caller, band: program_read(listing, caller, band=band),
         )
-        items = [program_read(listing, principal, band=band) for listing, band in rows]
-        return Page(items=items, total=total, page=page, per_page=per_page)
+        # The body is a Page[ProgramRead] already encoded (bytes go out as they are).
+        return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/{program_id:uuid}")
     async def get_program(

@@ -1,0 +1,112 @@
+"""Search pages are shared while nothing they show changes, and only between callers who may
+see the same listings: a write (through the API, or announced by PostgreSQL) replaces them."""
+
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.listings import queries
+from registry.models import Listing
+from tests.factories import Client, bearer, register_org, role_key, verified_org
+from tests.listings.builders import create_program, items_of, with_etag
+
+NEAR = {"near": "Utrecht, NL", "format": "twelve_step"}
+
+
+@pytest.fixture
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every listing search that reached the database."""
+    seen: list[object] = []
+    search = queries.search
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        seen.append(args[2])
+        return await search(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "search", counted)
+    return seen
+
+
+def names(response: Any) -> list[str]:
+    return [item["name"] for item in items_of(response)]
+
+
+async def test_the_same_search_is_answered_once_until_a_listing_changes(
+    client: Client, db: AsyncSession, searches: list[object]
+) -> None:
+    steward = await role_key(db)
+    _, key = await verified_org(client, steward)
+    program, etag = await create_program(client, key, name="Harbour Group")
+    first = await client.get("/programs", params=NEAR)
+    again = await client.get("/programs", params=NEAR)
+    assert names(first) == ["Harbour Group"] and again.content == first.content
+    assert first.headers["content-type"] == "application/json"
+    assert len(searches) == 1
+    # Another page, or other filters, are other answers.
+    await client.get("/programs", params={**NEAR, "page": 2})
+    await client.get("/programs", params={**NEAR, "radius_km": 20})
+    assert len(searches) == 3
+
+    renamed = await client.patch(
+        f"/programs/{program['id']}", json={"name": "Harbour Circle"}, headers=with_etag(key, etag)
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert names(await client.get("/programs", params=NEAR)) == ["Harbour Circle"]
+    archived = await client.delete(
+        f"/programs/{program['id']}", headers=with_etag(key, renamed.headers["etag"])
+    )
+    assert archived.status_code == 204, archived.text
+    assert names(await client.get("/programs", params=NEAR)) == []
+
+
+async def test_pages_are_shared_only_by_callers_who_see_the_same_listings(
+    client: Client, db: AsyncSession
+) -> None:
+    steward = await role_key(db)
+    org, key = await register_org(client)
+    await create_program(client, key, name="Unpublished Group")  # not verified yet: not public
+    for _ in range(2):  # cold, then warm, in this order and the other
+        for headers, expected in (
+            ({}, []),
+            (bearer(key), ["Unpublished Group"]),  # its own organization sees it
+            (bearer(steward), ["Unpublished Group"]),
+            ({}, []),
+        ):
+            assert names(await client.get("/programs", params=NEAR, headers=headers)) == expected
+    verified = await client.post(f"/organizations/{org['id']}/verify", headers=bearer(steward))
+    assert verified.status_code == 200, verified.text
+    assert names(await client.get("/programs", params=NEAR)) == ["Unpublished Group"]
+
+
+async def test_while_listening_pages_follow_notifications_not_queries(
+    app: Litestar, client: Client, db: AsyncSession, searches: list[object]
+) -> None:
+    steward = await role_key(db)
+    _, key = await verified_org(client, steward)
+    program, _ = await create_program(client, key, name="Quay Group")
+    changes = app.state.changes
+    changes.listening = True  # as when the process holds its notification connection
+    try:
+        assert names(await client.get("/programs", params=NEAR)) == ["Quay Group"]
+        # A change by another process: this one hears of it only through a notification.
+        await db.execute(update(Listing).where(Listing.id == program["id"]).values(name="Quay Circle"))
+        await db.flush()
+        assert names(await client.get("/programs", params=NEAR)) == ["Quay Group"]
+        changes.changed()  # the notification arrives
+        assert names(await client.get("/programs", params=NEAR)) == ["Quay Circle"]
+        # This process's own writes move the version as they commit.
+        before = changes.generation
+        etag = (await client.get(f"/programs/{program['id']}")).headers["etag"]
+        assert changes.generation == before  # reads do not
+        renamed = await client.patch(
+            f"/programs/{program['id']}", json={"name": "Quay Harbour"}, headers=with_etag(key, etag)
+        )
+        assert renamed.status_code == 200, renamed.text
+        assert changes.generation == before + 1
+        assert names(await client.get("/programs", params=NEAR)) == ["Quay Harbour"]
+        assert len(searches) == 3
+    finally:
+        changes.listening = False
