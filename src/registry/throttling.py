@@ -100,6 +100,8 @@ class Throttle:
             ):
                 return None
             hits, window.pending = window.pending, 0
+            # This request adds them all; the client's other requests meanwhile need not ask too.
+            window.asked_at = now
         else:
             hits = 1
         total, seconds_left = await self._add(sessionmaker, bucket, hits)

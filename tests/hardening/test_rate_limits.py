@@ -1,7 +1,9 @@
 """Rate limits answer 429 with Retry-After, and the count is shared by every API process."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -91,6 +93,28 @@ async def test_a_process_adds_its_hits_at_least_once_a_sync_interval(
     for _ in range(25):
         assert await throttle.hit(sessionmaker, "t:interval", 200) is None
     assert await shared_count(two_processes[0], "t:interval") == 25
+
+
+async def test_one_request_adds_the_batch_while_the_others_carry_on(
+    two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessionmaker = create_sessionmaker(two_processes[0])
+    throttle = Throttle()
+    asked: list[int] = []
+    add = Throttle._add
+
+    async def counted(maker: Any, bucket: str, hits: int) -> tuple[int, float]:
+        asked.append(hits)
+        return await add(maker, bucket, hits)
+
+    monkeypatch.setattr(Throttle, "_add", staticmethod(counted))
+    assert await throttle.hit(sessionmaker, "t:together", 10_000) is None
+    throttle._windows["t:together"].asked_at -= 2 * throttling.SYNC_SECONDS  # due to ask again
+    answers = await asyncio.gather(*(throttle.hit(sessionmaker, "t:together", 10_000) for _ in range(10)))
+    assert answers == [None] * 10
+    # The first of the ten asked (for itself); the other nine are counted here, not asked about.
+    assert asked == [1, 1]
+    assert throttle._windows["t:together"].pending == 9
 
 
 async def test_batched_processes_refuse_on_the_shared_count(
