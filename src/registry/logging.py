@@ -4,16 +4,17 @@ Only method, path *template* (never the raw path or query string, which may hold
 or coordinates), status and duration are logged; bodies and headers never are.
 """
 
-import json
 import logging
 import sys
 import time
 from typing import Any
 
+import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 access_logger = logging.getLogger("registry.access")
+_encoder = msgspec.json.Encoder(enc_hook=str)
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +32,7 @@ class JsonFormatter(logging.Formatter):
             # The type is enough to find it; the traceback goes to the same stream for operators.
             payload["error"] = record.exc_info[0].__name__
             payload["trace"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=str)
+        return _encoder.encode(payload).decode()
 
 
 def configure_logging(level: str) -> None:
