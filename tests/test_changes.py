@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -134,3 +135,28 @@ async def test_a_served_app_listens_from_start_up(settings: Settings) -> None:
         await eventually(lambda: app.state.changes.listening)
         assert (await client.get("/health")).status_code == 200
     assert not app.state.changes.listening
+
+
+async def test_a_process_that_cannot_listen_still_answers_from_the_tables(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    nowhere = msgspec.structs.replace(settings, notify_url="postgresql://registry@127.0.0.1:9/none")
+    app = create_app(nowhere)
+    async with app.lifespan(), app_client(app) as client:
+        await eventually(lambda: "change notifications unavailable" in caplog.text)
+        assert not app.state.changes.listening
+        # (Reads only: this app commits what it writes, and other tests share the database.)
+        for path in ("/programs", "/partners"):
+            response = await client.get(path, params={"near": "Utrecht, NL"})
+            assert response.status_code == 200, response.text
+        async with app.state.sessionmaker() as session:
+            assert (await app.state.changes.version(session))[0] == "stored"
+
+
+def test_the_notify_url_comes_from_the_environment() -> None:
+    env = {
+        "DATABASE_URL": "postgresql://pool/registry",
+        "REGISTRY_NOTIFY_URL": "postgresql://primary/registry",
+    }
+    assert Settings.from_env(env).notify_url == "postgresql://primary/registry"
+    assert Settings.from_env({"DATABASE_URL": "postgresql://pool/registry"}).notify_url is None

@@ -113,7 +113,7 @@ def create_app(
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
         # Cached searches and matches learn of changes from PostgreSQL (registry.changes).
-        dsn = asyncpg_dsn(engine.url.render_as_string(hide_password=False))
+        dsn = asyncpg_dsn(settings.notify_url or engine.url.render_as_string(hide_password=False))
         listener = asyncio.create_task(app.state.changes.listen(dsn))
         try:
             yield

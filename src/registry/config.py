@@ -26,6 +26,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     report_threshold: int = 11
     # Multiplies the per-minute rate limits (throttling.LIMITS); the benchmark raises it.
     rate_limit_scale: float = 1.0
+    # Where each API process listens for change notifications (registry.changes): a direct
+    # connection to the primary; None means DATABASE_URL.
+    notify_url: str | None = None
     debug: bool = False
 
     @classmethod
