@@ -1,5 +1,6 @@
 """Initiator profiles: create with a key, read and change with it, erase everything."""
 
+import functools
 from typing import Any
 
 import msgspec
@@ -26,7 +27,8 @@ def coarse_location(location: LocationInput | None) -> dict[str, Any]:
     """Initiators' places are always kept at area precision (grid cell or city centre)."""
     if location is None:
         return dict.fromkeys(("latitude", "longitude", "locality", "region", "country"))
-    stored = locations.to_stored(location, "area")
+    # The address plays no part at area precision; the same places are asked for again and again.
+    stored = _coarse(location.latitude, location.longitude, location.postal_code, location.place)
     return {
         "latitude": stored.latitude,
         "longitude": stored.longitude,
@@ -34,6 +36,14 @@ def coarse_location(location: LocationInput | None) -> dict[str, Any]:
         "region": stored.region,
         "country": stored.country,
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _coarse(
+    latitude: float | None, longitude: float | None, postal_code: str | None, place: str | None
+) -> locations.StoredLocation:
+    given = LocationInput(latitude=latitude, longitude=longitude, postal_code=postal_code, place=place)
+    return locations.to_stored(given, "area")
 
 
 async def _check(session: AsyncSession, values: dict[str, Any]) -> None:

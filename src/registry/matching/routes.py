@@ -1,5 +1,7 @@
 """HTTP surface for matching and for programs finding their peers."""
 
+import functools
+
 from litestar import Controller, MediaType, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody
@@ -12,7 +14,13 @@ from registry.matching.scoring import Weights
 
 
 def weights(state: State) -> Weights:
-    return Weights.from_json(state.settings.match_weights)
+    return _weights(state.settings.match_weights)
+
+
+@functools.lru_cache(maxsize=8)
+def _weights(text: str) -> Weights:
+    # Settings are read once; parsing them again for every match cost more than a cached answer.
+    return Weights.from_json(text)
 
 
 class MatchController(Controller):
