@@ -7,8 +7,8 @@ decide from three things only: whether the caller is a steward (everything), its
 verified organizations). Anyone else, and every anonymous caller, shares the public pages.
 """
 
-from collections.abc import Callable, Hashable
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, Protocol
 
 from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,7 +23,9 @@ from registry.pagination import Page, offset
 
 _pages = AnswerCache(size=4096, max_bytes=24 * 1024 * 1024, seconds=300.0)
 
-Present = Callable[[Listing, Principal, str | None], Any]
+
+class Present(Protocol):
+    def __call__(self, listing: Listing, principal: Principal, *, band: str | None = None) -> Any: ...
 
 
 def forget_cached_pages() -> None:
@@ -57,7 +59,7 @@ async def search_page(
         rows, total = await queries.search(
             session, principal, filters, limit=per_page, offset=offset(page, per_page)
         )
-        items = [present(listing, principal, band) for listing, band in rows]
+        items = [present(listing, principal, band=band) for listing, band in rows]
         body = encode_json(Page(items=items, total=total, page=page, per_page=per_page))
         _pages.put(key, version, body)
     return body

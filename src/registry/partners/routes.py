@@ -90,7 +90,7 @@ class PartnerController(Controller):
             page=page,
             per_page=per_page,
             what="partners",
-            present=lambda listing, caller, band: partner_read(listing, caller, band=band),
+            present=partner_read,
         )
         # The body is a Page[PartnerRead] already encoded (bytes go out as they are).
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]

@@ -86,7 +86,7 @@ class ProgramController(Controller):
             page=page,
             per_page=per_page,
             what="programs",
-            present=lambda listing, caller, band: program_read(listing, caller, band=band),
+            present=program_read,
         )
         # The body is a Page[ProgramRead] already encoded (bytes go out as they are).
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
