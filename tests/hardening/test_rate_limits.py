@@ -72,13 +72,17 @@ async def shared_count(engine: AsyncEngine, bucket: str) -> int:
         return int((await conn.execute(query)).scalar_one())
 
 
+def test_every_production_limit_is_counted_exactly() -> None:
+    assert all(throttling.batch_size(limit) == 1 for limit in LIMITS.values())
+
+
 async def test_a_process_adds_its_hits_to_the_shared_count_in_batches(
     two_processes: list[AsyncEngine], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
     sessionmaker = create_sessionmaker(two_processes[0])
     throttle = Throttle()
-    limit = 200  # batches of 10
+    limit = 1000  # batches of 10
     assert [await throttle.hit(sessionmaker, "t:batches", limit) for _ in range(25)] == [None] * 25
     # The first hit asks at once; then every tenth adds ten; the last four are still local.
     assert await shared_count(two_processes[0], "t:batches") == 21
@@ -91,7 +95,7 @@ async def test_a_process_adds_its_hits_at_least_once_a_sync_interval(
     sessionmaker = create_sessionmaker(two_processes[0])
     throttle = Throttle()
     for _ in range(25):
-        assert await throttle.hit(sessionmaker, "t:interval", 200) is None
+        assert await throttle.hit(sessionmaker, "t:interval", 1000) is None
     assert await shared_count(two_processes[0], "t:interval") == 25
 
 
@@ -123,10 +127,10 @@ async def test_batched_processes_refuse_on_the_shared_count(
     monkeypatch.setattr(throttling, "SYNC_SECONDS", 3600.0)
     makers = [create_sessionmaker(e) for e in two_processes]
     throttles = [Throttle(), Throttle()]
-    limit, processes = 100, 2
+    limit, processes = 500, 2
     batch = throttling.batch_size(limit)
     assert batch == 5
-    answers = [await throttles[i % 2].hit(makers[i % 2], "t:shared", limit) for i in range(160)]
+    answers = [await throttles[i % 2].hit(makers[i % 2], "t:shared", limit) for i in range(560)]
     allowed = sum(a is None for a in answers)
     # Other processes' hits the count has not seen yet are the only slack.
     assert limit <= allowed <= limit + (processes - 1) * (batch - 1)
@@ -146,10 +150,10 @@ async def test_a_window_that_ended_starts_over_from_the_shared_count(
     sessionmaker = create_sessionmaker(two_processes[0])
     throttle = Throttle()
     for _ in range(3):
-        await throttle.hit(sessionmaker, "t:ended", 200)
+        await throttle.hit(sessionmaker, "t:ended", 1000)
     assert await shared_count(two_processes[0], "t:ended") == 1
     throttle._windows["t:ended"].ends = 0.0  # as if the minute were over
-    await throttle.hit(sessionmaker, "t:ended", 200)
+    await throttle.hit(sessionmaker, "t:ended", 1000)
     # The new minute's first hit asks at once; the old minute's two local hits are dropped.
     assert await shared_count(two_processes[0], "t:ended") == 2
 
