@@ -139,3 +139,24 @@ async def test_shown_contacts_follow_the_caller_and_every_change(client: Client,
     text = str(await answer(client, needs=["clinician"], per_kind=20))
     assert "moved@example.org" in text
     assert "Clinician Renamed" in text and "Clinician Contacts" not in text
+
+
+async def test_remote_partners_follow_every_change_to_them(client: Client, db: AsyncSession) -> None:
+    """Cuts of the remote pool are reused per place: a new pool (after any change) must replace them."""
+    world = await build_world(client, db)
+    remote = world["remote_clinician"]
+    owner = bearer(world["org_key"])
+    ask: dict[str, Any] = {"needs": ["clinician"], "radius_km": 10, "per_kind": 20, "include_remote": True}
+
+    async def change(body: dict[str, Any]) -> None:
+        current = await client.get(f"/partners/{remote['id']}", headers=owner)
+        changed = await client.patch(
+            f"/partners/{remote['id']}", json=body, headers={**owner, "If-Match": current.headers["etag"]}
+        )
+        assert changed.status_code == 200, changed.text
+
+    assert "Clinician Remote" in str(await answer(client, **ask))  # Groningen: remote beyond 10 km
+    await change({"status": "paused"})
+    assert "Clinician Remote" not in str(await answer(client, **ask))
+    await change({"status": "active", "name": "Clinician Remote Renamed"})
+    assert "Clinician Remote Renamed" in str(await answer(client, **ask))

@@ -166,12 +166,10 @@ _RemoteEntry = tuple[
     tuple[object, ...], float, list[scoring.Prepared], list[tuple[float | None, float | None]]
 ]
 _remote_cache: dict[tuple[object, ...], _RemoteEntry] = {}
-# Per kind, point, radius (and excluded listing): the ones of a pool that lie beyond the radius
-# (the pool they were cut from, and the cut; a new pool makes every old cut miss).
+# Per kind, point, radius (and excluded listing): the ones of the kind's pool that lie beyond the
+# radius. A kind's cuts are dropped whenever its pool is fetched again.
 REMOTE_PICKS_SIZE = 4096
-_remote_picks: OrderedDict[tuple[object, ...], tuple[list[scoring.Prepared], list[scoring.Prepared]]] = (
-    OrderedDict()
-)
+_remote_picks: OrderedDict[tuple[object, ...], list[scoring.Prepared]] = OrderedDict()
 
 # The shown-only fields (description, lists, place) and the contacts that may leave through
 # matching, of listings recently chosen: the same few near each place are chosen again and again.
@@ -264,6 +262,9 @@ async def _remote(
             entry[3].append((row.latitude, row.longitude))
         for kind, entry in fetched.items():
             _remote_cache[(kind, weights)] = entry
+        # Cuts of the old pools must not outlive them (nor keep them in memory).
+        for pick_key in [k for k in _remote_picks if k[0] in fetched]:
+            del _remote_picks[pick_key]
     meters = radius_km * 1000
     excluded = str(exclude_id) if exclude_id else None
     found: dict[str, list[scoring.Prepared]] = {}
@@ -273,8 +274,8 @@ async def _remote(
         # The same cut of the same pool is asked for again and again from one place.
         pick_key = (kind, weights, point, meters, excluded)
         cut = _remote_picks.get(pick_key)
-        if cut is not None and cut[0] is pool:
-            picked = cut[1]
+        if cut is not None:
+            picked = cut
         else:
             picked = [
                 p
@@ -287,7 +288,7 @@ async def _remote(
                     or queries.distance_m(point, lat, lon) > meters
                 )
             ][: queries.REMOTE_CANDIDATES_PER_KIND]
-            _remote_picks[pick_key] = (pool, picked)
+            _remote_picks[pick_key] = picked
             if len(_remote_picks) > REMOTE_PICKS_SIZE:
                 _remote_picks.popitem(last=False)
         if len(picked) < queries.REMOTE_CANDIDATES_PER_KIND and len(pool) == REMOTE_POOL:
