@@ -1,13 +1,12 @@
 """Pages of search results, kept encoded and shared by callers who see the same listings.
 
 Searches are coarse too (a city or ZIP, vocabulary codes, a page number), so people looking in one
-area send the same ones. A page is kept per what the caller may see, which the visibility rules
-decide from three things only: whether the caller is a steward (everything), its organization
-(its own listings, even unpublished ones) and whether that organization is verified (contacts for
-verified organizations). Anyone else, and every anonymous caller, shares the public pages.
+area send the same ones. A page is kept per what the caller may see (`visibility.listing_view`:
+stewards; else the caller's organization, which sees its own unpublished listings, and whether
+it is verified, which shows contacts for verified organizations). Anonymous callers, funders
+and initiators share the public pages.
 """
 
-from collections.abc import Hashable
 from typing import Any, Protocol
 
 from litestar.serialization import encode_json
@@ -18,6 +17,7 @@ from registry.auth.principal import Principal
 from registry.changes import Changes
 from registry.listings import queries
 from registry.listings.queries import ListingFilters
+from registry.listings.visibility import listing_view
 from registry.models import Listing
 from registry.pagination import Page, offset
 
@@ -30,12 +30,6 @@ class Present(Protocol):
 
 def forget_cached_pages() -> None:
     _pages.clear()
-
-
-def audience(principal: Principal) -> Hashable:
-    if principal.is_steward:
-        return ("steward",)
-    return (principal.organization_id, principal.organization_verified)
 
 
 async def search_page(
@@ -52,7 +46,7 @@ async def search_page(
     """One page of the search, JSON-encoded: a Page of what `present` makes of each listing
     (`what` names that presentation in the cache)."""
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
-    key = (what, audience(principal), repr(filters), page, per_page)
+    key = (what, listing_view(principal), repr(filters), page, per_page)
     version = await changes.version(session)
     body = _pages.get(key, version)
     if body is None:

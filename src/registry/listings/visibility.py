@@ -1,5 +1,6 @@
 """The privacy rules for listings and their contacts, in one place."""
 
+from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -20,6 +21,22 @@ def listing_visible(principal: Principal) -> ColumnElement[bool]:
     if principal.organization_id is not None:
         return or_(public, Listing.organization_id == principal.organization_id)
     return public
+
+
+def contact_view(principal: Principal) -> str:
+    """Which contacts `contact_visible` shows this caller: callers with the same view see the
+    same contacts (cached answers are shared by view)."""
+    if principal.is_steward:
+        return "steward"
+    return "verified" if principal.organization_verified else "public"
+
+
+def listing_view(principal: Principal) -> Hashable:
+    """Which listings `listing_visible` and which contacts `contact_visible` show this caller:
+    callers with the same view see the same pages. Change it with the rules above."""
+    if principal.is_steward:
+        return ("steward",)
+    return (principal.organization_id, contact_view(principal))
 
 
 class HasVisibility(Protocol):

@@ -19,6 +19,7 @@ from registry.initiators.service import coarse_location
 from registry.listings import service as listings
 from registry.listings.presenters import contact_read, visible_reads
 from registry.listings.schemas import ContactRead
+from registry.listings.visibility import contact_view
 from registry.locations.geo import BAND_CODES, distance_band
 from registry.matching import queries, scoring
 from registry.matching.schemas import (
@@ -43,13 +44,6 @@ CACHE_BYTES = 32 * 1024 * 1024
 CACHE_SECONDS = 300.0
 _answers = AnswerCache(size=CACHE_SIZE, max_bytes=CACHE_BYTES, seconds=CACHE_SECONDS)
 _encoder = msgspec.json.Encoder()
-
-
-def _audience(principal: Principal) -> str:
-    """Who may see which contacts: the one part of the caller that changes an answer."""
-    if principal.is_steward:
-        return "steward"
-    return "verified" if principal.organization_verified else "public"
 
 
 def forget_cached_matches() -> None:
@@ -466,7 +460,7 @@ async def match(
         languages=frozenset(languages),
     )
     key = (
-        _audience(principal),
+        contact_view(principal),  # the one part of the caller that changes an answer
         need,
         tuple(needs),
         point,
