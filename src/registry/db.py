@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, ORMExecuteState, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from registry.config import Settings, async_database_url
 
@@ -72,18 +72,14 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+# Set when a session flushed changes (every API write goes through the ORM); a Core statement
+# would not set it, but its notification still reaches this process (registry.changes).
 WROTE = "registry_wrote"
 
 
 @event.listens_for(Session, "after_flush")
 def _flushed(session: Session, _context: object) -> None:
     session.info[WROTE] = True
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _executed(state: ORMExecuteState) -> None:
-    if state.is_insert or state.is_update or state.is_delete:
-        state.session.info[WROTE] = True
 
 
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:

@@ -8,7 +8,7 @@ soon as its view of the count comes within a batch of the limit, from where on e
 A refusal is always decided by the shared count. Other processes may hold up to batch - 1 hits
 each that the count has not seen yet, so all of them together let through at most
 (processes - 1) x (batch - 1) more than the limit in a minute: none at all for limits under 200,
-which every limit below is (the benchmark raises them ten-thousandfold)."""
+which every limit below is (the benchmark raises them a hundred-thousandfold)."""
 
 import hashlib
 import math
