@@ -32,26 +32,34 @@ def values(t: dict[str, Any], **key: str) -> dict[str, Any]:
     return {k: c["value"] for k, c in row["values"].items()}
 
 
+_FRESH_KEYS = {
+    "partner_kind": ("l.kind", "NULL", "NULL", "NULL"),
+    "region": ("NULL", "l.country", "l.region", "NULL"),
+    "quarter": ("NULL", "NULL", "NULL", """to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q')"""),
+}
+
+
 async def tally_matches_a_fresh_count(db: AsyncSession) -> None:
+    """Each dimension's rows of the tally are exactly the introductions counted afresh by
+    (that dimension's keys, status), and no other row counts anything."""
     tally = {
-        tuple(r[:5]): r[5]
+        tuple(r[:6]): r[6]
         for r in await db.execute(
             text(
-                "SELECT partner_kind, country, region, quarter, status, n "
+                "SELECT dimension, partner_kind, country, region, quarter, status, n "
                 "FROM introduction_tally WHERE n <> 0"
             )
         )
     }
-    truth = {
-        tuple(r[:5]): r[5]
-        for r in await db.execute(
-            text(
-                """SELECT l.kind, l.country, l.region,
-                          to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q'), i.status, count(*)
-                   FROM introduction i JOIN listing l ON l.id = i.listing_id GROUP BY 1, 2, 3, 4, 5"""
-            )
+    truth = {}
+    for dimension, (kind, country, region, quarter) in _FRESH_KEYS.items():
+        fresh = (
+            f"SELECT {kind}, {country}, {region}, {quarter}, i.status, count(*) "  # noqa: S608 (fixed SQL)
+            "FROM introduction i JOIN listing l ON l.id = i.listing_id GROUP BY 1, 2, 3, 4, 5"
         )
-    }
+        for r in await db.execute(text(fresh)):
+            truth[(dimension, *r[:5])] = r[5]
+    assert {key[0] for key in truth} == set(_FRESH_KEYS)
     assert tally == truth
 
 

@@ -60,23 +60,32 @@ class Introduction(Base):
 
 
 class IntroductionTally(Base):
-    """Introductions counted by the asked listing's kind and region (when asked), the quarter
-    asked and the stored status. Kept by statement-level triggers on `introduction` (migration
-    0007), so the partnerships report reads a few hundred rows instead of every introduction."""
+    """Introductions counted per report dimension and stored status: one row per (asked listing's
+    kind, status), per (its country and region, status) and per (quarter asked, status), told
+    apart by `dimension` ('partner_kind', 'region', 'quarter'; the other keys are NULL). Kept by
+    statement-level triggers on `introduction` and `listing` (migrations 0007, 0014), so the
+    partnerships report reads a few thousand rows instead of every introduction."""
 
     __tablename__ = "introduction_tally"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    partner_kind: Mapped[str] = mapped_column(String(40))
+    dimension: Mapped[str] = mapped_column(String(20))
+    partner_kind: Mapped[str | None] = mapped_column(String(40))
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(100))
-    quarter: Mapped[str] = mapped_column(String(7))
+    quarter: Mapped[str | None] = mapped_column(String(7))
     status: Mapped[str] = mapped_column(String(20))
     n: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (
         UniqueConstraint(
-            "partner_kind", "country", "region", "quarter", "status", postgresql_nulls_not_distinct=True
+            "dimension",
+            "partner_kind",
+            "country",
+            "region",
+            "quarter",
+            "status",
+            postgresql_nulls_not_distinct=True,
         ),
     )
 

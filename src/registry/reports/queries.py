@@ -141,9 +141,9 @@ _QUARTER_SQL = """to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q')"""
 async def introductions_by(
     session: AsyncSession, dimension: str
 ) -> list[tuple[tuple[str | None, ...], str, int]]:
-    """Introductions per `dimension` and status, from the tally the triggers keep (migration
-    0007), with pending introductions already past their expiry moved to expired, as every read
-    of introductions sees them."""
+    """Introductions per `dimension` and status, from that dimension's rows of the tally the
+    triggers keep (migrations 0007, 0014), with pending introductions already past their expiry
+    moved to expired, as every read of introductions sees them."""
     keys = _TALLY_KEYS[dimension]
     width = len(keys.split(","))
     due_keys = {
@@ -153,8 +153,8 @@ async def introductions_by(
     }[dimension]
     stmt = text(
         f"""
-        SELECT {keys}, status, sum(n) FROM (
-            SELECT {keys}, status, n FROM introduction_tally
+        SELECT {keys}, status, sum(n)::bigint FROM (
+            SELECT {keys}, status, n FROM introduction_tally WHERE dimension = :dimension
             UNION ALL
             SELECT {due_keys}, s.status, s.sign * count(*)
             FROM introduction i
@@ -171,8 +171,8 @@ async def introductions_by(
         HAVING sum(n) <> 0
         """
     )
-    rows = (await session.execute(stmt)).tuples()
-    return [(r[:width], r[width], int(r[width + 1])) for r in rows]
+    rows = (await session.execute(stmt, {"dimension": dimension})).all()
+    return [(tuple(r[:width]), r[width], r[width + 1]) for r in rows]
 
 
 async def initiators_by_step(session: AsyncSession) -> list[tuple[int, int]]:
