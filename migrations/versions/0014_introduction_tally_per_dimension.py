@@ -50,12 +50,17 @@ def _counted(rows: str, sign: str) -> str:
         GROUP BY 1, 2, 3, 4, 5"""
 
 
+# An update is folded in one statement (rows as they were out, as they are in), so that every
+# statement takes its tally rows' locks in one order: the partner kind's and quarter's rows are
+# shared by many introductions, and two upserts (old statuses, then new) would lock them in an
+# order another statement's single upsert does not follow. Changes that count nothing (a status
+# kept, a message edited) lock nothing.
 _SYNC = f"""
     CREATE OR REPLACE FUNCTION introduction_tally_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        IF TG_OP IN ('UPDATE', 'DELETE') THEN {_fold(_counted("old_rows", "-"))}
-        END IF;
-        IF TG_OP IN ('INSERT', 'UPDATE') THEN {_fold(_counted("new_rows", ""))}
+        IF TG_OP = 'INSERT' THEN {_fold(_counted("new_rows", ""))}
+        ELSIF TG_OP = 'DELETE' THEN {_fold(_counted("old_rows", "-"))}
+        ELSE {_fold(_counted("old_rows", "-") + " UNION ALL " + _counted("new_rows", ""))}
         END IF;
         RETURN NULL;
     END $$"""

@@ -8,7 +8,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import case, delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.principal import Role
@@ -98,8 +98,53 @@ async def test_the_tally_follows_every_change_to_introductions(db: AsyncSession)
     # A listing that moves takes its introductions' counts to its new region.
     await db.execute(update(Listing).where(Listing.id == clinician.id).values(country="BE", region="BRU"))
     await tally_matches_a_fresh_count(db)
+    # ... to no region at all, and back; and to another kind (the kind's rows move, not the quarter's).
+    await db.execute(update(Listing).where(Listing.id == clinician.id).values(region=None))
+    await tally_matches_a_fresh_count(db)
+    await db.execute(update(Listing).where(Listing.id == clinician.id).values(region="BRU"))
+    await db.execute(update(Listing).where(Listing.id == clinician.id).values(kind="trainer"))
+    await tally_matches_a_fresh_count(db)
     await db.execute(update(Listing).where(Listing.id == clinician.id).values(name="renamed"))
     await tally_matches_a_fresh_count(db)
+    # One statement that changes some statuses and keeps others (and edits every message).
+    await db.execute(
+        update(Introduction)
+        .where(Introduction.listing_id == clinician.id)
+        .values(status=case((Introduction.status == "accepted", "withdrawn"), else_=Introduction.status))
+    )
+    await db.execute(update(Introduction).values(message="edited"))
+    await tally_matches_a_fresh_count(db)
+
+
+async def test_report_tables_list_exactly_the_keys_with_introductions(
+    client: Client, db: AsyncSession, funder: str
+) -> None:
+    world = await build(db)
+    # A second region, so that the region table has more than one key.
+    await db.execute(
+        update(Listing).where(Listing.id == world["evaluator"].id).values(country="BE", region="BRU")
+    )
+    await db.commit()
+    body = (await client.get("/reports/partnerships", headers=bearer(funder))).json()
+
+    def keys(name: str, *dims: str) -> set[tuple[Any, ...]]:
+        rows = table(body, name)["rows"]
+        return {tuple(r["key"][d] for d in dims) for r in rows if r["key"][dims[0]] != "__total__"}
+
+    fresh = {
+        (r[0], r[1], r[2], r[3])
+        for r in await db.execute(
+            text(
+                """SELECT DISTINCT l.kind, l.country, l.region,
+                          to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q')
+                   FROM introduction i JOIN listing l ON l.id = i.listing_id"""
+            )
+        )
+    }
+    assert keys("introductions_by_partner_kind", "partner_kind") == {(k,) for k, _, _, _ in fresh}
+    assert keys("introductions_by_region", "country", "region") == {(c, r) for _, c, r, _ in fresh}
+    assert keys("introductions_by_quarter", "quarter") == {(q,) for _, _, _, q in fresh}
+    assert len(keys("introductions_by_region", "country", "region")) == 2
 
 
 async def test_due_pending_introductions_count_as_expired(
