@@ -1,9 +1,10 @@
 """The pure scoring function: each factor, the side rule, ordering and weights."""
 
+import gc
 import math
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -24,7 +25,7 @@ def clinician(**kw: object) -> Candidate:
         remote_capable=False,
         last_verified_at=NOW - timedelta(days=10),
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return msgspec.structs.replace(base, **kw)
 
 
 def program(**kw: object) -> Candidate:
@@ -37,7 +38,7 @@ def program(**kw: object) -> Candidate:
         side="survivors",
         last_verified_at=NOW - timedelta(days=10),
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return msgspec.structs.replace(base, **kw)
 
 
 @pytest.mark.parametrize(
@@ -124,8 +125,8 @@ need_strategy = st.builds(
 def test_the_other_side_never_outranks_the_same_side(need: Need, a: Candidate, b: Candidate) -> None:
     assert need.side is not None
     other = "survivors" if need.side == "people_who_use_violence" else "people_who_use_violence"
-    same_side = replace(a, specialties=a.specialties | {need.side})
-    other_side = replace(b, specialties=b.specialties | {other}, band=a.band)
+    same_side = msgspec.structs.replace(a, specialties=a.specialties | {need.side})
+    other_side = msgspec.structs.replace(b, specialties=b.specialties | {other}, band=a.band)
     assert scoring.score(need, same_side, NOW).score > scoring.score(need, other_side, NOW).score
 
 
@@ -260,3 +261,12 @@ def test_rank_orders_by_score_then_band_name_and_id(
     assert [(s.candidate.id, s.score, s.reasons) for s in ranked] == [
         (s.candidate.id, s.score, s.reasons) for s in expected
     ]
+
+
+def test_cached_candidates_are_invisible_to_the_garbage_collector() -> None:
+    # The match caches keep thousands of these: a full collection would walk each one.
+    candidate = program(populations=frozenset({"women"}))
+    prepared = scoring.prepare(candidate, NOW, Weights())
+    assert not gc.is_tracked(candidate)
+    assert not gc.is_tracked(prepared)
+    assert prepared.candidate is candidate

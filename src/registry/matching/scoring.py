@@ -22,6 +22,8 @@ import json
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
+import msgspec
+
 SIDE_SHARE = 0.5
 MISMATCH_PENALTY = 0.9
 SIDES = ("survivors", "people_who_use_violence")
@@ -83,9 +85,11 @@ class Need:
     languages: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """What scoring needs to know about one listing."""
+class Candidate(msgspec.Struct, frozen=True, gc=False):
+    """What scoring needs to know about one listing. Kept by the thousand in the match caches, so
+    never tracked by the garbage collector (`gc=False`: it holds only strings, numbers, frozen
+    sets of strings and a datetime, and cannot be part of a reference cycle); a full collection
+    walks every tracked object."""
 
     id: str
     kind: str
@@ -263,10 +267,10 @@ def band_order(band: str | None) -> int:
     return _BAND_ORDER.get(band, len(_BAND_ORDER)) if band is not None else len(_BAND_ORDER)
 
 
-@dataclass(frozen=True, slots=True)
-class Prepared:
+class Prepared(msgspec.Struct, frozen=True, gc=False):
     """A candidate with the parts of its score that do not depend on the need worked out once
-    (`prepare`), so that ranking it for many needs is cheap (`quick_score`)."""
+    (`prepare`), so that ranking it for many needs is cheap (`quick_score`). Cached like
+    candidates, and untracked like them."""
 
     candidate: Candidate
     served: frozenset[str]
