@@ -6,6 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from registry.auth.principal import ANONYMOUS
+from registry.listings import queries
 from registry.listings.queries import ListingFilters, filtered
 from registry.programs.service import KINDS as PROGRAM_KINDS
 
@@ -29,3 +30,20 @@ async def test_a_near_search_of_programs_of_any_status_uses_the_programs_index(d
     await db.execute(text("SET LOCAL enable_seqscan = off"))
     plan = "\n".join((await db.execute(text(f"EXPLAIN {sql}"))).scalars())
     assert "ix_listing_earth_peer_program" in plan, plan
+
+
+def test_a_points_sql_is_built_once_and_kept_apart_from_other_points() -> None:
+    # Coarse search points come back: their expressions are reused, never mixed up.
+    assert queries.distance_m((52.09, 5.12)) is queries.distance_m((52.09, 5.12))
+    assert queries.within_radius((52.09, 5.12), 25.0) is queries.within_radius((52.09, 5.12), 25.0)
+    assert queries.band_rank((52.09, 5.12)) is queries.band_rank((52.09, 5.12))
+
+    def rendered(element: object) -> str:
+        return str(element.compile(dialect=DIALECT, compile_kwargs={"literal_binds": True}))  # type: ignore[attr-defined]
+
+    utrecht, paris = (
+        rendered(queries.within_radius((52.09, 5.12), 25.0)),
+        rendered(queries.within_radius((48.86, 2.35), 25.0)),
+    )
+    assert "52.09" in utrecht and "48.86" not in utrecht and "48.86" in paris
+    assert "25000" in utrecht and "50000" in rendered(queries.within_radius((52.09, 5.12), 50.0))
