@@ -1,5 +1,6 @@
 """Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
 
+import itertools
 import sys
 import time
 import uuid
@@ -271,17 +272,24 @@ async def _remote(
         if cut is not None:
             picked = cut
         else:
-            picked = [
-                p
-                for p, (lat, lon) in zip(pool, places, strict=True)
-                if p.candidate.id != excluded
-                and (
-                    point is None
-                    or lat is None
-                    or lon is None
-                    or queries.distance_m(point, lat, lon) > meters
+            # The first ones beyond the radius, freshest first: stop once there are enough
+            # (most of a pool lies far away, and a distance each was a tenth of a cold match).
+            picked = list(
+                itertools.islice(
+                    (
+                        p
+                        for p, (lat, lon) in zip(pool, places, strict=True)
+                        if p.candidate.id != excluded
+                        and (
+                            point is None
+                            or lat is None
+                            or lon is None
+                            or queries.distance_m(point, lat, lon) > meters
+                        )
+                    ),
+                    queries.REMOTE_CANDIDATES_PER_KIND,
                 )
-            ][: queries.REMOTE_CANDIDATES_PER_KIND]
+            )
             _remote_picks[pick_key] = picked
             if len(_remote_picks) > REMOTE_PICKS_SIZE:
                 _remote_picks.popitem(last=False)
