@@ -15,12 +15,17 @@ START_UP = textwrap.dedent(
     import asyncio, gc, json
     from litestar.testing import AsyncTestClient
     from registry.app import create_app, create_server_app
+    from registry.locations import geo
 
     async def main(factory):
         before = (gc.get_threshold(), gc.get_freeze_count())
         async with AsyncTestClient(factory()) as client:
             status = (await client.get("/health")).status_code
-            return {"before": before, "after": (gc.get_threshold(), gc.get_freeze_count()), "status": status}
+            # The city index, built by start-up: frozen objects are in no generation.
+            index = geo._city_index()
+            index_frozen = not any(o is index for o in gc.get_objects())
+            after = (gc.get_threshold(), gc.get_freeze_count())
+            return {"before": before, "after": after, "status": status, "index_frozen": index_frozen}
 
     print(json.dumps({"server": asyncio.run(main(create_server_app))}))
     """
@@ -45,6 +50,7 @@ def test_a_server_process_settles_its_garbage_collector_once_started(database_ur
     # Start-up's objects moved out of the collector's way; young collections made rarer; the
     # older generations' ratios kept.
     assert frozen_before == 0 and frozen_after > 10_000
+    assert found["index_frozen"]  # frozen after start-up built it, not before
     assert young < YOUNG_COLLECTION_THRESHOLD == young_after
     assert (middle_after, old_after) == (middle, old)
 
@@ -54,3 +60,4 @@ def test_the_app_alone_leaves_the_collector_to_its_host(database_url: str) -> No
     found = _start(PLAIN, database_url)["plain"]
     assert found["status"] == 200
     assert found["before"] == found["after"]
+    assert not found["index_frozen"]

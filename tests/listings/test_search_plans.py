@@ -34,6 +34,8 @@ async def test_a_near_search_of_programs_of_any_status_uses_the_programs_index(d
 
 def test_a_points_sql_is_built_once_and_kept_apart_from_other_points() -> None:
     # Coarse search points come back: their expressions are reused, never mixed up.
+    for cached in (queries.distance_m, queries.within_radius, queries.band_rank):
+        cached.cache_clear()
     assert queries.distance_m((52.09, 5.12)) is queries.distance_m((52.09, 5.12))
     assert queries.within_radius((52.09, 5.12), 25.0) is queries.within_radius((52.09, 5.12), 25.0)
     assert queries.band_rank((52.09, 5.12)) is queries.band_rank((52.09, 5.12))
@@ -47,3 +49,15 @@ def test_a_points_sql_is_built_once_and_kept_apart_from_other_points() -> None:
     )
     assert "52.09" in utrecht and "48.86" not in utrecht and "48.86" in paris
     assert "25000" in utrecht and "50000" in rendered(queries.within_radius((52.09, 5.12), 50.0))
+
+    # A whole search statement built twice from the kept expressions compiles the same, and one
+    # for another point differs only in its parameters.
+    def search_sql(near: tuple[float, float]) -> tuple[str, dict[str, object]]:
+        stmt = filtered(ANONYMOUS, ListingFilters(kinds=PROGRAM_KINDS, near=near, radius_km=25.0))
+        compiled = stmt.order_by(queries.band_rank(near)).compile(dialect=DIALECT)
+        return str(compiled), dict(compiled.params)
+
+    first, again, other = search_sql((52.09, 5.12)), search_sql((52.09, 5.12)), search_sql((48.86, 2.35))
+    assert first == again
+    assert other[0] == first[0] and other[1] != first[1]
+    assert 48.86 in other[1].values() and 48.86 not in first[1].values()

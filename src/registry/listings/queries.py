@@ -38,10 +38,12 @@ def earth_point(latitude: object, longitude: object) -> ColumnElement[object]:
 EARTH_RADIUS_M = 6378168.0  # earthdistance's earth(), so this agrees with earth_box
 
 
-# Search points are coarse (a city, a ZIP code, a grid cell), so the same ones come back: their
-# SQL expressions are kept (immutable, and shared safely by statements) rather than built again,
-# which was a third of a first-time radius search's time in Python (cProfile).
-_POINTS_KEPT = 256
+# Search points are mostly coarse (a city, a ZIP code, a grid cell), so the same ones come back:
+# their SQL expressions are kept (immutable, and shared safely by statements) rather than built
+# again, which was a third of a first-time radius search's time in Python (cProfile). Exact points
+# (`near=lat,lon`, HSDS `proximity`) rarely come back and only cycle through. The kept expressions
+# are objects the garbage collector walks (about 180 per point), hence few of them.
+_POINTS_KEPT = 64
 
 
 @functools.lru_cache(maxsize=_POINTS_KEPT)
