@@ -1,14 +1,17 @@
 """A 2xx means the write is durable; an error means nothing was written."""
 
+import contextlib
 import uuid
 
 from litestar import post
-from sqlalchemy import delete, select
+from litestar.datastructures import State
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.app import create_app
+from registry.changes import Changes
 from registry.config import Settings
-from registry.db import create_sessionmaker
+from registry.db import create_sessionmaker, provide_db_session
 from registry.models import ApiKey, AuditEvent, Organization
 from tests.factories import app_client
 
@@ -49,3 +52,24 @@ async def test_an_error_after_a_write_rolls_it_back(engine: AsyncEngine, setting
     assert response.status_code == 500
     async with engine.connect() as conn:
         assert (await conn.scalar(select(Organization.id).where(Organization.name == marker))) is None
+
+
+async def test_a_session_the_handler_never_used_is_not_committed(engine: AsyncEngine) -> None:
+    # A cached answer never touches its session: nothing to commit, and no version moves on.
+    state = State({"sessionmaker": create_sessionmaker(engine), "changes": Changes()})
+    commits: list[bool] = []
+
+    async def handle(read: bool) -> None:
+        provider = provide_db_session(state)
+        session = await anext(provider)
+        event.listen(session.sync_session, "after_commit", lambda _s: commits.append(read))
+        if read:
+            await session.scalar(select(func.count()).select_from(Organization))
+        with contextlib.suppress(StopAsyncIteration):
+            await anext(provider)
+
+    await handle(read=False)
+    assert commits == []
+    await handle(read=True)
+    assert commits == [True]  # a session that read (or wrote) is still committed
+    assert state.changes.generation == 0  # neither wrote
