@@ -8,7 +8,7 @@ from litestar import Litestar
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings import queries
+from registry.listings import nearby, queries
 from registry.models import Listing
 from tests.factories import Client, bearer, register_org, role_key, verified_org
 from tests.listings.builders import create_program, items_of, with_etag
@@ -18,15 +18,16 @@ NEAR = {"near": "Utrecht, NL", "format": "twelve_step"}
 
 @pytest.fixture
 def searches(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every listing search that reached the database."""
+    """Every page of listings computed (in SQL, or from the listings kept around a place)."""
     seen: list[object] = []
-    search = queries.search
+    for module in (queries, nearby):
+        search = module.search
 
-    async def counted(*args: Any, **kwargs: Any) -> Any:
-        seen.append(args[2])
-        return await search(*args, **kwargs)
+        async def counted(*args: Any, search: Any = search, **kwargs: Any) -> Any:
+            seen.append(args[2])
+            return await search(*args, **kwargs)
 
-    monkeypatch.setattr(queries, "search", counted)
+        monkeypatch.setattr(module, "search", counted)
     return seen
 
 

@@ -15,13 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.answers import AnswerCache
 from registry.auth.principal import Principal
 from registry.changes import Changes
-from registry.listings import queries
+from registry.listings import nearby, queries
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
 from registry.models import Listing
 from registry.pagination import Page, offset
 
-_pages = AnswerCache(size=4096, max_bytes=24 * 1024 * 1024, seconds=300.0)
+_pages: AnswerCache[bytes] = AnswerCache(size=4096, max_bytes=24 * 1024 * 1024, seconds=300.0)
 
 
 class Present(Protocol):
@@ -30,6 +30,7 @@ class Present(Protocol):
 
 def forget_cached_pages() -> None:
     _pages.clear()
+    nearby.forget_kept()
 
 
 async def search_page(
@@ -50,9 +51,14 @@ async def search_page(
     version = await changes.version(session)
     body = _pages.get(key, version)
     if body is None:
-        rows, total = await queries.search(
-            session, principal, filters, limit=per_page, offset=offset(page, per_page)
-        )
+        if nearby.serves(filters):
+            rows, total = await nearby.search(
+                session, principal, filters, version, limit=per_page, offset=offset(page, per_page)
+            )
+        else:
+            rows, total = await queries.search(
+                session, principal, filters, limit=per_page, offset=offset(page, per_page)
+            )
         items = [present(listing, principal, band=band) for listing, band in rows]
         body = encode_json(Page(items=items, total=total, page=page, per_page=per_page))
         _pages.put(key, version, body)

@@ -68,6 +68,11 @@ def band_rank(near: tuple[float, float]) -> ColumnElement[int]:
     return case(*whens, else_=len(DISTANCE_BANDS) - 1)
 
 
+def near_rank(near: tuple[float, float]) -> ColumnElement[int | None]:
+    """What a near search sorts by first: the band's rank, none for listings without a place."""
+    return case((Listing.latitude.is_(None), literal(None)), else_=band_rank(near))
+
+
 @functools.lru_cache(maxsize=_POINTS_KEPT)
 def within_radius(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
     meters = radius_km * 1000
@@ -132,7 +137,7 @@ async def search(
     # The total rides along with the page (one pass over the matches instead of two).
     total_column = func.count().over().label("total")
     if filters.near is not None:
-        rank = case((Listing.latitude.is_(None), literal(None)), else_=band_rank(filters.near))
+        rank = near_rank(filters.near)
         page = stmt.add_columns(rank.label("band_rank"), total_column).order_by(
             rank.asc().nulls_last(), Listing.name, Listing.id
         )

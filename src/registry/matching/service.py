@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.answers import AnswerCache
+from registry.answers import AnswerCache, shared_codes
 from registry.auth.principal import Principal, Role
 from registry.changes import Changes
 from registry.db import utcnow
@@ -43,7 +43,7 @@ DEFAULT_RADIUS_KM = 50.0
 CACHE_SIZE = 4096
 CACHE_BYTES = 32 * 1024 * 1024
 CACHE_SECONDS = 300.0
-_answers = AnswerCache(size=CACHE_SIZE, max_bytes=CACHE_BYTES, seconds=CACHE_SECONDS)
+_answers: AnswerCache[bytes] = AnswerCache(size=CACHE_SIZE, max_bytes=CACHE_BYTES, seconds=CACHE_SECONDS)
 _encoder = msgspec.json.Encoder()
 
 
@@ -53,21 +53,6 @@ def forget_cached_matches() -> None:
     _remote_cache.clear()
     _remote_picks.clear()
     _shown_cache.clear()
-
-
-# Code sets repeat across listings ({"en"}, {"women"}, ...): cached candidates share one copy.
-_code_sets: dict[tuple[str, ...], frozenset[str]] = {}
-_CODE_SETS_MAX = 20_000
-
-
-def _codes(values: list[str]) -> frozenset[str]:
-    key = tuple(values)
-    found = _code_sets.get(key)
-    if found is None:
-        found = frozenset(values)
-        if len(_code_sets) < _CODE_SETS_MAX:
-            _code_sets[key] = found
-    return found
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
@@ -100,12 +85,12 @@ def to_candidate(row: Any) -> scoring.Candidate:
         band=None if band_rank is None else BAND_CODES[band_rank],
         remote_capable=bool(remote_capable),
         side=None if side is None else sys.intern(side),
-        specialties=_codes(specialties),
-        populations=_codes(populations),
-        formats=_codes(formats),
-        languages=_codes(languages),
+        specialties=shared_codes(specialties),
+        populations=shared_codes(populations),
+        formats=shared_codes(formats),
+        languages=shared_codes(languages),
         ipv_trained=ipv_trained,
-        methods=_codes(methods),
+        methods=shared_codes(methods),
         courses=courses or 0,
         certifications=certifications or 0,
         evaluation_stage=sys.intern(stage),

@@ -1,0 +1,266 @@
+"""Near searches answered from the listings kept around a place (`nearby`) give exactly what SQL
+(`queries.search`) gives: the same listings in the same order, the same bands and totals, for
+every filter `nearby.serves` accepts and for callers who may see different listings."""
+
+import random
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.auth.principal import ANONYMOUS, Principal, Role
+from registry.listings import nearby, queries
+from registry.listings.nearby import Nearby
+from registry.listings.queries import ListingFilters
+from registry.listings.visibility import listing_view
+from registry.models import Listing
+from registry.partners.schemas import PARTNER_KINDS
+from registry.programs.service import KINDS as PROGRAM_KINDS
+from registry.taxonomies.vocabulary import DEFAULT_TERMS
+from tests.factories import Client, register_org, role_key, verified_org
+from tests.listings.builders import UTRECHT, create_partner, create_program, north_of, with_etag
+
+CODES = {name: [code for code, _, _ in terms] for name, terms in DEFAULT_TERMS.items()}
+# Repeated names (and names that sort differently by case or accent) test the order's ties.
+NAMES = ("Harbour Group", "harbour group", "Åland Circle", "Beacon", "Beacon", "Zeeland Peers")
+DISTANCES_KM = (0, 3, 8, 20, 40, 49, 55, 70)
+STATUSES = ("planning", "active", "paused", "closed")
+
+
+def some(rng: random.Random, vocabulary: str, most: int = 2) -> list[str]:
+    return rng.sample(CODES[vocabulary], rng.randint(0, most))
+
+
+def place(rng: random.Random) -> dict[str, float]:
+    lat, lon = north_of(UTRECHT, rng.choice(DISTANCES_KM))
+    return {"latitude": lat, "longitude": lon}
+
+
+async def seed(client: Client, db: AsyncSession) -> dict[str, Principal]:
+    """Programs and partners of three organizations (one unverified) around Utrecht, one archived;
+    answers the callers to search as."""
+    rng = random.Random(7)
+    steward = await role_key(db)
+    owners = []
+    for verified in (True, True, False):
+        org, key = await (verified_org(client, steward) if verified else register_org(client))
+        owners.append((org, key))
+    for number in range(18):
+        _, key = owners[number % 3]
+        delivery = rng.choice(CODES["delivery"])
+        body: dict[str, Any] = {
+            "name": rng.choice(NAMES),
+            "side": rng.choice(CODES["side"]),
+            "formats": some(rng, "format"),
+            "populations": some(rng, "population"),
+            "languages": some(rng, "language") or ["nl"],
+            "delivery": delivery,
+            "status": rng.choice(STATUSES),
+            "open_to_mentoring": rng.random() < 0.5,
+            "location": place(rng),
+        }
+        if rng.random() < 0.6:
+            body["group_type"] = rng.choice(CODES["group_type"])
+        if delivery == "online" and rng.random() < 0.5:
+            del body["location"]  # a remote program: no place, never within a radius
+        program, etag = await create_program(client, key, **body)
+        if number == 4:
+            archived = await client.delete(f"/programs/{program['id']}", headers=with_etag(key, etag))
+            assert archived.status_code == 204, archived.text
+    for number in range(12):
+        _, key = owners[number % 3]
+        kind = rng.choice(("clinician", "treatment_program", "evaluator", "trainer"))
+        extra: dict[str, Any] = {"methods": some(rng, "evaluation_design")} if kind == "evaluator" else {}
+        if kind in ("clinician", "treatment_program"):
+            extra["ipv_trained"] = rng.random() < 0.5
+        await create_partner(
+            client,
+            key,
+            kind,
+            name=rng.choice(NAMES),
+            specialties=some(rng, "specialty", 3),
+            populations=some(rng, "population"),
+            languages=some(rng, "language") or ["en"],
+            accepting_partnerships=rng.random() < 0.7,
+            status=rng.choice(STATUSES),
+            location=place(rng),
+            **extra,
+        )
+    (verified_one, _), _, (unverified, _) = owners
+    return {
+        "anonymous": ANONYMOUS,
+        "verified organization": Principal(
+            role=Role.ORGANIZATION, organization_id=uuid.UUID(verified_one["id"]), organization_verified=True
+        ),
+        "unverified organization": Principal(
+            role=Role.ORGANIZATION, organization_id=uuid.UUID(unverified["id"])
+        ),
+        "steward": Principal(role=Role.STEWARD),
+    }
+
+
+def random_filters(rng: random.Random) -> ListingFilters:
+    programs = rng.random() < 0.6
+    if programs:
+        kinds: Sequence[str] = PROGRAM_KINDS
+        equals_from = {
+            "side": "side",
+            "group_type": "group_type",
+            "delivery": "delivery",
+            "status": None,
+            "evaluation_stage": "evaluation_stage",
+        }
+        overlaps_from = {"formats": "format", "populations": "population", "languages": "language"}
+        flags: tuple[str, ...] = ("open_to_mentoring",)
+    else:
+        kinds = rng.choice((PARTNER_KINDS, ("clinician",), ("evaluator",), ("trainer", "clinician")))
+        equals_from = {"status": None}
+        overlaps_from = {
+            "specialties": "specialty",
+            "populations": "population",
+            "languages": "language",
+            "methods": "evaluation_design",
+        }
+        flags = ("accepting_partnerships", "ipv_trained")
+    equals = {
+        column: rng.choice(CODES[vocabulary] if vocabulary else STATUSES)
+        for column, vocabulary in equals_from.items()
+        if rng.random() < 0.25
+    }
+    overlaps: dict[str, Sequence[str]] = {
+        column: some(rng, vocabulary, 3) for column, vocabulary in overlaps_from.items() if rng.random() < 0.4
+    }
+    return ListingFilters(
+        kinds=kinds,
+        equals=equals,
+        overlaps=overlaps,
+        flags={flag: rng.random() < 0.5 for flag in flags if rng.random() < 0.3},
+        near=UTRECHT,
+        radius_km=rng.choice((10.0, 25.0, 50.0, 60.0)),
+        remote_ok=rng.choice((None, None, False)),
+    )
+
+
+Answer = tuple[list[tuple[uuid.UUID, str | None]], int]
+
+
+async def by_sql(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
+    rows, total = await queries.search(db, who, filters, limit=3, offset=offset)
+    return [(listing.id, band) for listing, band in rows], total
+
+
+async def kept(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
+    rows, total = await nearby.search(db, who, filters, "v1", limit=3, offset=offset)
+    return [(listing.id, band) for listing, band in rows], total
+
+
+async def test_every_filter_and_caller_gets_what_sql_answers(client: Client, db: AsyncSession) -> None:
+    callers = await seed(client, db)
+    rng = random.Random(11)
+    totals: list[int] = []
+    for _ in range(40):
+        filters = random_filters(rng)
+        assert nearby.serves(filters)
+        for who in callers.values():
+            expected_total = 0
+            for offset in (0, 3, 6, 30):
+                expected = await by_sql(db, who, filters, offset)
+                assert await kept(db, who, filters, offset) == expected, (filters, who, offset)
+                expected_total = expected[1]
+            totals.append(expected_total)
+    # The cases are not all empty (nor all alike): the comparison above means something.
+    assert max(totals) > 6 and 0 in totals and len(set(totals)) > 5
+    # What callers may see differs, and so does what is kept for them.
+    everything = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
+    seen = {name: (await kept(db, who, everything, 0))[1] for name, who in callers.items()}
+    assert seen["anonymous"] < seen["unverified organization"] <= seen["steward"], seen
+
+
+async def test_a_listing_hidden_since_its_place_was_read_never_shows(
+    client: Client, db: AsyncSession
+) -> None:
+    await seed(client, db)
+    filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
+    first, total = await kept(db, ANONYMOUS, filters, 0)
+    assert first and total > 3
+    # Archived behind the kept list's back (the version it was read at still holds).
+    await db.execute(update(Listing).where(Listing.id == first[0][0]).values(archived_at=datetime.now(UTC)))
+    again = await kept(db, ANONYMOUS, filters, 0)
+    assert again == await by_sql(db, ANONYMOUS, filters, 0)
+    assert first[0][0] not in [listing_id for listing_id, _ in again[0]] and again[1] == total - 1
+
+
+async def test_a_place_with_too_many_listings_is_left_to_sql(
+    client: Client, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    callers = await seed(client, db)
+    monkeypatch.setattr(nearby, "MAX_KEPT", 2)
+    filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
+    for who in callers.values():
+        assert await kept(db, who, filters, 0) == await by_sql(db, who, filters, 0)
+    key = (listing_view(ANONYMOUS), PROGRAM_KINDS, UTRECHT, 60.0)
+    remembered = nearby._kept.get(key, "v1")
+    assert remembered is not None and not remembered.complete and remembered.listings == ()
+
+
+def listing(**values: Any) -> Nearby:
+    base: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "band_rank": 0,
+        "remote_capable": False,
+        "side": None,
+        "group_type": None,
+        "delivery": None,
+        "status": "active",
+        "evaluation_stage": "none",
+        "formats": frozenset(),
+        "populations": frozenset(),
+        "languages": frozenset(),
+        "specialties": frozenset(),
+        "methods": frozenset(),
+        "open_to_mentoring": False,
+        "accepting_partnerships": True,
+        "ipv_trained": None,
+    }
+    return Nearby(**{**base, **values})
+
+
+def test_each_filter_means_what_it_means_in_sql() -> None:
+    women = listing(populations=frozenset({"women", "youth"}), side="survivors", open_to_mentoring=True)
+    men = listing(populations=frozenset({"men"}), side=None, open_to_mentoring=False)
+    unknown = listing(remote_capable=None, ipv_trained=None, open_to_mentoring=None)
+    remote = listing(remote_capable=True, ipv_trained=True)
+    everyone = [women, men, unknown, remote]
+
+    def passing(**kwargs: Any) -> list[Nearby]:
+        return nearby.passing(everyone, ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, **kwargs))
+
+    assert passing() == everyone
+    assert passing(equals={"side": "survivors"}) == [women]  # NULL = 'x' is never true
+    assert passing(overlaps={"populations": ["youth", "lgbtq"]}) == [women]
+    assert passing(overlaps={"populations": []}) == everyone  # no codes: no filter
+    assert passing(overlaps={"formats": ["twelve_step"]}) == []  # an empty list overlaps nothing
+    assert passing(flags={"open_to_mentoring": False}) == [men, remote]  # IS FALSE: not NULL
+    assert passing(flags={"ipv_trained": True}) == [remote]
+    assert passing(remote_ok=False) == [women, men]  # NOT NULL is not true either
+    # Filters combine with AND, and the order of the list is kept.
+    assert passing(flags={"open_to_mentoring": True}, overlaps={"populations": ["women"]}) == [women]
+
+
+def test_text_dates_owners_and_remote_only_searches_stay_with_sql() -> None:
+    near = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, overlaps={"formats": ["twelve_step"]})
+    assert nearby.serves(near)
+    assert nearby.serves(ListingFilters(kinds=PARTNER_KINDS, near=UTRECHT, remote_ok=False))
+    for other in (
+        ListingFilters(kinds=PROGRAM_KINDS),  # no place
+        ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, q="harbour"),
+        ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, modified_after=datetime.now(UTC)),
+        ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, organization_id=uuid.uuid4()),
+        ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, remote_ok=True),
+        ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, equals={"name": "Beacon"}),
+    ):
+        assert not nearby.serves(other), other
