@@ -2,6 +2,7 @@
 (`queries.search`) gives: the same listings in the same order, the same bands and totals, for
 every filter `nearby.serves` accepts and for callers who may see different listings."""
 
+import asyncio
 import random
 import uuid
 from collections.abc import Sequence
@@ -14,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.listings import nearby, queries
-from registry.listings.nearby import Nearby
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
 from registry.models import Listing
@@ -203,12 +203,13 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
     for who in callers.values():
         assert await kept(db, who, filters, 0) == await by_sql(db, who, filters, 0)
     key = (listing_view(ANONYMOUS), PROGRAM_KINDS, UTRECHT, 60.0)
-    remembered = nearby._kept.get(key, "v1")
-    assert remembered is not None and not remembered.complete and remembered.listings == ()
+    remembered = nearby._places.get(key, "v1")
+    assert remembered is not None and not remembered.complete and remembered.count == 0
 
 
-def listing(**values: Any) -> Nearby:
-    base: dict[str, Any] = {
+def listing(**values: Any) -> tuple[Any, ...]:
+    """A row as `place_of` takes it: id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS."""
+    row: dict[str, Any] = {
         "id": uuid.uuid4(),
         "band_rank": 0,
         "remote_capable": False,
@@ -217,38 +218,56 @@ def listing(**values: Any) -> Nearby:
         "delivery": None,
         "status": "active",
         "evaluation_stage": "none",
-        "formats": frozenset(),
-        "populations": frozenset(),
-        "languages": frozenset(),
-        "specialties": frozenset(),
-        "methods": frozenset(),
+        "formats": [],
+        "populations": [],
+        "languages": [],
+        "specialties": [],
+        "methods": None,
         "open_to_mentoring": False,
         "accepting_partnerships": True,
         "ipv_trained": None,
     }
-    return Nearby(**{**base, **values})
+    assert list(row)[3:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
+    row.update(values)
+    return tuple(row.values())
 
 
 def test_each_filter_means_what_it_means_in_sql() -> None:
-    women = listing(populations=frozenset({"women", "youth"}), side="survivors", open_to_mentoring=True)
-    men = listing(populations=frozenset({"men"}), side=None, open_to_mentoring=False)
+    women = listing(populations=["women", "youth"], side="survivors", open_to_mentoring=True)
+    men = listing(populations=["men", "men"], side=None, open_to_mentoring=False, band_rank=None)
     unknown = listing(remote_capable=None, ipv_trained=None, open_to_mentoring=None)
     remote = listing(remote_capable=True, ipv_trained=True)
     everyone = [women, men, unknown, remote]
+    place = nearby.place_of(everyone)
+    assert place.count == 4 and place.bands == bytes([0, nearby.NO_BAND, 0, 0])
+    assert place.ids == b"".join(row[0].bytes for row in everyone)
 
-    def passing(**kwargs: Any) -> list[Nearby]:
-        return nearby.passing(everyone, ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, **kwargs))
+    def passing(**kwargs: Any) -> list[tuple[Any, ...]]:
+        mask = nearby.passing(place, ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, **kwargs))
+        return [everyone[i] for i in nearby.positions(mask, 0, 10)]
 
     assert passing() == everyone
     assert passing(equals={"side": "survivors"}) == [women]  # NULL = 'x' is never true
+    assert passing(equals={"side": "both"}) == []  # a value nobody holds
     assert passing(overlaps={"populations": ["youth", "lgbtq"]}) == [women]
+    assert passing(overlaps={"populations": ["men", "women"]}) == [women, men]
     assert passing(overlaps={"populations": []}) == everyone  # no codes: no filter
     assert passing(overlaps={"formats": ["twelve_step"]}) == []  # an empty list overlaps nothing
+    assert passing(overlaps={"methods": ["pre_post"]}) == []  # nor does NULL
     assert passing(flags={"open_to_mentoring": False}) == [men, remote]  # IS FALSE: not NULL
     assert passing(flags={"ipv_trained": True}) == [remote]
     assert passing(remote_ok=False) == [women, men]  # NOT NULL is not true either
     # Filters combine with AND, and the order of the list is kept.
     assert passing(flags={"open_to_mentoring": True}, overlaps={"populations": ["women"]}) == [women]
+
+
+def test_positions_walk_the_set_bits_in_order() -> None:
+    assert nearby.positions(0, 0, 5) == []
+    assert nearby.positions(0b1011_0010, 0, 10) == [1, 4, 5, 7]
+    assert nearby.positions(0b1011_0010, 1, 3) == [4, 5]
+    assert nearby.positions(0b1011_0010, 4, 9) == []
+    wide = (1 << 19_999) | (1 << 5_000) | 1
+    assert nearby.positions(wide, 0, 20) == [0, 5_000, 19_999]
 
 
 def test_text_dates_owners_and_remote_only_searches_stay_with_sql() -> None:
@@ -264,3 +283,35 @@ def test_text_dates_owners_and_remote_only_searches_stay_with_sql() -> None:
         ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, equals={"name": "Beacon"}),
     ):
         assert not nearby.serves(other), other
+
+
+async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reads: list[str] = []
+
+    async def read(session: Any, principal: Principal, filters: ListingFilters) -> nearby.Place:
+        reads.append("read")
+        await asyncio.sleep(0.05)
+        if len(reads) == 1 and filters.radius_km == 1.0:
+            raise RuntimeError("the database went away")
+        return nearby.place_of([listing()])
+
+    monkeypatch.setattr(nearby, "_read", read)
+    filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=10.0)
+    places = await asyncio.gather(*(nearby._place(None, ANONYMOUS, filters, "v1") for _ in range(5)))  # type: ignore[arg-type]
+    assert len(reads) == 1 and all(place is places[0] for place in places)
+    # Another version of the data is another read.
+    await nearby._place(None, ANONYMOUS, filters, "v2")  # type: ignore[arg-type]
+    assert len(reads) == 2
+
+    # When the one reading fails, it says so and the others read for themselves.
+    reads.clear()
+    failing = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=1.0)
+    outcomes = await asyncio.gather(
+        *(nearby._place(None, ANONYMOUS, failing, "v1") for _ in range(3)),  # type: ignore[arg-type]
+        return_exceptions=True,
+    )
+    assert isinstance(outcomes[0], RuntimeError)
+    assert all(isinstance(place, nearby.Place) and place.count == 1 for place in outcomes[1:])
+    assert len(reads) == 3 and not nearby._reading

@@ -3,23 +3,27 @@
 A search with `near` names a coarse place (a city, a ZIP code, a grid cell) and vocabulary codes,
 and people looking in one area ask about the same few places with different codes. So the
 listings within the radius that a caller may see are read once per (place, radius, kinds, view),
-in the order searches show them (distance band, then name and id, as PostgreSQL sorts them), with
-the values that vocabulary filters test; each search keeps those that pass its own filters, counts
-them, and loads only the listings of its page. A first-time search of a busy place at 1,000,000
-listings spent most of its time in PostgreSQL finding the listings in the radius and their
-organizations (EXPLAIN ANALYZE), and did so again for each other code asked about there.
+in the order searches show them (distance band, then name and id, as PostgreSQL sorts them), and
+kept as a `Place`: their ids and bands in that order and, for every value a filter can ask about,
+a bitmask of the listings that hold it. A search ANDs and ORs masks, counts the bits and loads
+only the listings of its page. A first-time search of a busy place at 1,000,000 listings spent
+most of its time in PostgreSQL finding the listings in the radius and their organizations
+(EXPLAIN ANALYZE), and did so again for each other code asked about there; a kept place of 3,500
+listings takes about 80 kB.
 
 The filters tested here mean what they mean in SQL (`queries.filtered`): `equals` is `=` (never
 true for NULL), `overlaps` is `&&`, `flags` are `IS TRUE` / `IS FALSE`, and `remote_ok=false`
 keeps the listings whose `remote_capable()` is false. Text search (`q`), `modified_after`,
 `organization_id` and `remote_ok=true` (which drops the radius) go to `queries.search`, and so
-does a place with more than MAX_KEPT listings in its radius. What is kept is tagged with the
-data's version like every other kept answer (`AnswerCache`).
+does a place with more than MAX_KEPT listings in its radius. A place is tagged with the data's
+version like every other kept answer (`AnswerCache`), and one process reads a place once however
+many of its searches ask for it at the same moment.
 """
 
-import operator
+import asyncio
 import uuid
-from collections.abc import Hashable, Sequence
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
@@ -28,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 from sqlalchemy.types import NullType
 
-from registry.answers import AnswerCache, shared_codes
+from registry.answers import AnswerCache
 from registry.auth.principal import Principal
 from registry.listings import queries
 from registry.listings.queries import ListingFilters
@@ -36,52 +40,38 @@ from registry.listings.visibility import listing_view, listing_visible
 from registry.locations.geo import BAND_CODES
 from registry.models import Listing, Organization
 
-EQUALS: Final = frozenset({"side", "group_type", "delivery", "status", "evaluation_stage"})
-OVERLAPS: Final = frozenset({"formats", "populations", "languages", "specialties", "methods"})
-FLAGS: Final = frozenset({"open_to_mentoring", "accepting_partnerships", "ipv_trained"})
+EQUALS: Final = ("side", "group_type", "delivery", "status", "evaluation_stage")
+OVERLAPS: Final = ("formats", "populations", "languages", "specialties", "methods")
+FLAGS: Final = ("open_to_mentoring", "accepting_partnerships", "ipv_trained")
+REMOTE: Final = "remote_capable"
 # Listings in one radius beyond which a place's searches stay with SQL (a 500 km radius around a
-# metropolis), so that one search cannot fill a process's memory.
-MAX_KEPT: Final = 10_000
-# What one kept listing costs (the struct, its id; code sets are shared): sys.getsizeof.
-BYTES_PER_LISTING: Final = 300
+# metropolis).
+MAX_KEPT: Final = 20_000
+NO_BAND: Final = 255
 
 
-class Nearby(msgspec.Struct, frozen=True, gc=False):
-    """A listing within a searched radius: what the filters test, and where it sorts."""
+class Place(msgspec.Struct, frozen=True, gc=False):
+    """The listings within a searched radius that one view may see, in search order."""
 
-    id: uuid.UUID
-    band_rank: int | None
-    remote_capable: bool | None
-    side: str | None
-    group_type: str | None
-    delivery: str | None
-    status: str | None
-    evaluation_stage: str | None
-    formats: frozenset[str]
-    populations: frozenset[str]
-    languages: frozenset[str]
-    specialties: frozenset[str]
-    methods: frozenset[str]
-    open_to_mentoring: bool | None
-    accepting_partnerships: bool | None
-    ipv_trained: bool | None
-
-
-class _Kept(msgspec.Struct, frozen=True, gc=False):
     complete: bool  # false: the radius held more than MAX_KEPT (nothing else is kept)
-    listings: tuple[Nearby, ...]
+    count: int = 0
+    ids: bytes = b""  # 16 bytes per listing
+    bands: bytes = b""  # a band's rank per listing (NO_BAND: none)
+    # (column, value) -> the listings whose column is (or, for a list, holds) that value
+    masks: dict[tuple[str, Any], int] = msgspec.field(default_factory=dict)
 
 
-_kept: AnswerCache[_Kept] = AnswerCache(
-    size=512,
-    max_bytes=24 * 1024 * 1024,
+_places: AnswerCache[Place] = AnswerCache(
+    size=1024,
+    max_bytes=32 * 1024 * 1024,
     seconds=300.0,
-    weigh=lambda kept: 100 + BYTES_PER_LISTING * len(kept.listings),
+    weigh=lambda place: 200 + 17 * place.count + len(place.masks) * (60 + place.count // 8),
 )
+_reading: dict[Hashable, "asyncio.Future[Place | None]"] = {}
 
 
 def forget_kept() -> None:
-    _kept.clear()
+    _places.clear()
 
 
 def serves(filters: ListingFilters) -> bool:
@@ -92,28 +82,82 @@ def serves(filters: ListingFilters) -> bool:
         and not filters.q
         and filters.modified_after is None
         and filters.organization_id is None
-        and filters.equals.keys() <= EQUALS
-        and filters.overlaps.keys() <= OVERLAPS
-        and filters.flags.keys() <= FLAGS
+        and filters.equals.keys() <= set(EQUALS)
+        and filters.overlaps.keys() <= set(OVERLAPS)
+        and filters.flags.keys() <= set(FLAGS)
     )
 
 
-def passing(listings: Sequence[Nearby], filters: ListingFilters) -> list[Nearby]:
-    """The listings that pass the filters, in their order (each test as SQL would answer it)."""
-    kept = list(listings)
+def _mask(positions: Iterable[int], count: int) -> int:
+    bits = bytearray((count + 7) // 8)
+    for i in positions:
+        bits[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(bits, "little")
+
+
+def place_of(rows: Sequence[Sequence[Any]]) -> Place:
+    """A Place from rows of (id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS)."""
+    count = len(rows)
+    columns = list(zip(*rows, strict=True)) or [()] * (3 + len(EQUALS) + len(OVERLAPS) + len(FLAGS))
+    lists_at = 3 + len(EQUALS)
+    flags_at = lists_at + len(OVERLAPS)
+    masks: dict[tuple[str, Any], int] = {}
+    named = zip((REMOTE, *EQUALS, *FLAGS), (*columns[2:lists_at], *columns[flags_at:]), strict=True)
+    for name, values in named:
+        holding: defaultdict[Any, list[int]] = defaultdict(list)
+        for i, value in enumerate(values):
+            holding[value].append(i)
+        holding.pop(None, None)
+        masks.update({(name, value): _mask(at, count) for value, at in holding.items()})
+    for name, lists in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
+        holding = defaultdict(list)
+        for i, codes in enumerate(lists):
+            for code in codes or ():
+                holding[code].append(i)
+        masks.update({(name, code): _mask(at, count) for code, at in holding.items()})
+    return Place(
+        complete=True,
+        count=count,
+        ids=b"".join(id_.bytes for id_ in columns[0]),
+        bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
+        masks=masks,
+    )
+
+
+def passing(place: Place, filters: ListingFilters) -> int:
+    """The listings of the place that pass the filters, as a bitmask (each test as SQL would
+    answer it; a value nobody holds passes nobody)."""
+    mask = (1 << place.count) - 1
     for column, value in filters.equals.items():
-        get = operator.attrgetter(column)
-        kept = [n for n in kept if get(n) == value]
-    for column, values in filters.overlaps.items():
-        if values:
-            get, wanted = operator.attrgetter(column), frozenset(values)
-            kept = [n for n in kept if not wanted.isdisjoint(get(n))]
+        mask &= place.masks.get((column, value), 0)
+    for column, codes in filters.overlaps.items():
+        if codes:
+            mask &= _any_of(place, column, codes)
     for column, flag in filters.flags.items():
-        get = operator.attrgetter(column)
-        kept = [n for n in kept if get(n) is flag]
+        mask &= place.masks.get((column, flag), 0)
     if filters.remote_ok is False:
-        kept = [n for n in kept if n.remote_capable is False]
-    return kept
+        mask &= place.masks.get((REMOTE, False), 0)
+    return mask
+
+
+def _any_of(place: Place, column: str, codes: Sequence[str]) -> int:
+    found = 0
+    for code in codes:
+        found |= place.masks.get((column, code), 0)
+    return found
+
+
+def positions(mask: int, start: int, stop: int) -> list[int]:
+    """The positions of the set bits of `mask`, from the start-th to before the stop-th one."""
+    bits = format(mask, "b")[::-1]  # bit i at index i
+    found: list[int] = []
+    seen, i = 0, bits.find("1")
+    while i != -1 and seen < stop:
+        if seen >= start:
+            found.append(i)
+        seen += 1
+        i = bits.find("1", i + 1)
+    return found
 
 
 def _key(principal: Principal, filters: ListingFilters) -> Hashable:
@@ -124,80 +168,51 @@ def _as_sent(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
     return type_coerce(column, NullType()).label(column.key)
 
 
-async def _read(session: AsyncSession, principal: Principal, filters: ListingFilters) -> _Kept:
+async def _read(session: AsyncSession, principal: Principal, filters: ListingFilters) -> Place:
     assert filters.near is not None
     around = ListingFilters(kinds=filters.kinds, near=filters.near, radius_km=filters.radius_km)
     rank = queries.near_rank(filters.near)
+    columns = [getattr(Listing, column) for column in EQUALS]
+    columns += [_as_sent(getattr(Listing, column)) for column in OVERLAPS]
+    columns += [getattr(Listing, column) for column in FLAGS]
     stmt = (
         queries.filtered(principal, around)
-        .with_only_columns(
-            Listing.id,
-            rank,
-            queries.remote_capable(),
-            Listing.side,
-            Listing.group_type,
-            Listing.delivery,
-            Listing.status,
-            Listing.evaluation_stage,
-            _as_sent(Listing.formats),
-            _as_sent(Listing.populations),
-            _as_sent(Listing.languages),
-            _as_sent(Listing.specialties),
-            _as_sent(Listing.methods),
-            Listing.open_to_mentoring,
-            Listing.accepting_partnerships,
-            Listing.ipv_trained,
-            maintain_column_froms=False,
-        )
+        .with_only_columns(Listing.id, rank, queries.remote_capable(), *columns, maintain_column_froms=False)
         .order_by(rank.asc().nulls_last(), Listing.name, Listing.id)
         .limit(MAX_KEPT + 1)
     )
-    # Core, not the ORM, and the arrays as the driver sends them (lists): the ORM's per-row and
-    # per-array processing was two thirds of reading 3,500 listings (cProfile).
+    # Core, not the ORM, and the lists as the driver sends them: the ORM's per-row and per-array
+    # processing was two thirds of reading 3,500 listings (cProfile).
     rows = (await (await session.connection()).execute(stmt)).all()
     if len(rows) > MAX_KEPT:
-        return _Kept(complete=False, listings=())
-    return _Kept(
-        complete=True,
-        listings=tuple(
-            Nearby(
-                id=id_,
-                band_rank=band_rank,
-                remote_capable=remote,
-                side=side,
-                group_type=group_type,
-                delivery=delivery,
-                status=status,
-                evaluation_stage=stage,
-                formats=shared_codes(formats),
-                populations=shared_codes(populations),
-                languages=shared_codes(languages),
-                specialties=shared_codes(specialties),
-                methods=shared_codes(methods),
-                open_to_mentoring=mentoring,
-                accepting_partnerships=accepting,
-                ipv_trained=trained,
-            )
-            for (
-                id_,
-                band_rank,
-                remote,
-                side,
-                group_type,
-                delivery,
-                status,
-                stage,
-                formats,
-                populations,
-                languages,
-                specialties,
-                methods,
-                mentoring,
-                accepting,
-                trained,
-            ) in rows
-        ),
-    )
+        return Place(complete=False)
+    return place_of(rows)
+
+
+async def _place(
+    session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable
+) -> Place:
+    key = _key(principal, filters)
+    place = _places.get(key, version)
+    if place is not None:
+        return place
+    reading = (key, version)
+    pending = _reading.get(reading)
+    if pending is not None:  # another search is reading it now: wait for that one
+        shared = await asyncio.shield(pending)
+        if shared is not None:
+            return shared
+        return await _read(session, principal, filters)  # that read failed
+    future: asyncio.Future[Place | None] = asyncio.get_running_loop().create_future()
+    _reading[reading] = future
+    place = None
+    try:
+        place = await _read(session, principal, filters)
+        _places.put(key, version, place)
+        return place
+    finally:
+        del _reading[reading]
+        future.set_result(place)
 
 
 async def search(
@@ -211,27 +226,24 @@ async def search(
 ) -> tuple[list[tuple[Listing, str | None]], int]:
     """What `queries.search` answers (a page of listings with their bands, and the total), for
     filters that `serves` accepts."""
-    key = _key(principal, filters)
-    kept = _kept.get(key, version)
-    if kept is None:
-        kept = await _read(session, principal, filters)
-        _kept.put(key, version, kept)
-    if not kept.complete:
+    place = await _place(session, principal, filters, version)
+    if not place.complete:
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
-    found = passing(kept.listings, filters)
-    page = found[offset : offset + limit]
+    mask = passing(place, filters)
+    page = positions(mask, offset, offset + limit)
     if not page:
-        return [], len(found)
+        return [], mask.bit_count()
+    ids = [uuid.UUID(bytes=place.ids[16 * i : 16 * i + 16]) for i in page]
     loaded = {
         listing.id: listing
         for listing in await session.scalars(
             select(Listing)
             .join(Organization, Organization.id == Listing.organization_id)
-            .where(Listing.id.in_([n.id for n in page]), listing_visible(principal))
+            .where(Listing.id.in_(ids), listing_visible(principal))
             .options(selectinload(Listing.contacts))
         )
     }
-    if len(loaded) < len(page):  # changed since it was read (the version has not caught up yet)
+    if len(loaded) < len(ids):  # changed since it was read (the version has not caught up yet)
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
-    bands = [None if n.band_rank is None else BAND_CODES[n.band_rank] for n in page]
-    return [(loaded[n.id], band) for n, band in zip(page, bands, strict=True)], len(found)
+    bands = [None if place.bands[i] == NO_BAND else BAND_CODES[place.bands[i]] for i in page]
+    return [(loaded[listing_id], band) for listing_id, band in zip(ids, bands, strict=True)], mask.bit_count()
