@@ -160,3 +160,39 @@ async def test_remote_partners_follow_every_change_to_them(client: Client, db: A
     assert "Clinician Remote" not in str(await answer(client, **ask))
     await change({"status": "active", "name": "Clinician Remote Renamed"})
     assert "Clinician Remote Renamed" in str(await answer(client, **ask))
+
+
+async def test_chosen_listings_show_their_contacts_in_order_and_none_when_none_may_leave(
+    client: Client, db: AsyncSession
+) -> None:
+    world = await build_world(client, db)
+    base = {"location_precision": "exact", "location": UTRECHT, "specialties": ["survivors"]}
+    listed = [f"desk{n}@example.org" for n in (3, 1, 2)]
+    await create(
+        client,
+        world["org_key"],
+        "/partners",
+        {
+            **base,
+            "kind": "trainer",
+            "name": "Trainer Many Contacts",
+            "contacts": [{"role": "Desk", "email": email, "visibility": "public"} for email in listed],
+        },
+    )
+    await create(
+        client,
+        world["org_key"],
+        "/partners",
+        {
+            **base,
+            "kind": "trainer",
+            "name": "Trainer Private Contacts",
+            "contacts": [{"role": "Desk", "email": "hidden@example.org", "visibility": "on_introduction"}],
+        },
+    )
+    for _ in range(2):  # read, then from the cache
+        results = await answer(client, needs=["trainer"], per_kind=20)
+        by_name = {c["listing"]["name"]: c["listing"] for c in results["trainer"]}
+        assert [c["email"] for c in by_name["Trainer Many Contacts"]["contacts"]] == listed
+        assert by_name["Trainer Private Contacts"]["contacts"] == []
+        assert by_name["Trainer Private Contacts"]["description"] is None

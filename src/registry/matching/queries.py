@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Row, TextClause, func, or_, select, text
+from sqlalchemy import Row, TextClause, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.listings.queries import EARTH_RADIUS_M
@@ -23,7 +23,7 @@ _BANDS_SQL = " ".join(
     f"WHEN d < {int(upper * 1000)} THEN {rank}" for rank, (upper, _) in enumerate(DISTANCE_BANDS[:-1])
 )
 # What scoring needs (and the lists shown as they are); what is only shown comes later, for
-# the few candidates chosen (`details_of`).
+# the few candidates chosen (`shown_of`).
 _COLUMNS_SQL = """
     l.id, l.kind, l.name, l.side, l.specialties, l.formats, l.populations, l.languages,
     l.ipv_trained, l.methods, cardinality(l.courses) AS course_count,
@@ -169,36 +169,44 @@ async def freshest_remote(
     return (await session.execute(_remote_statement(tuple(sorted(set(kinds)))), params)).all()
 
 
-async def details_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """The shown-only fields of the chosen candidates."""
-    if not listing_ids:
-        return {}
-    rows = await session.execute(
-        select(
-            Listing.id,
-            Listing.organization_id,
-            Listing.description,
-            Listing.specialties,
-            Listing.formats,
-            Listing.populations,
-            Listing.languages,
-            Listing.location_precision,
-            Listing.locality,
-            Listing.region,
-            Listing.country,
-        ).where(Listing.id.in_(list(listing_ids)))
-    )
-    return {row.id: row for row in rows}
+_DETAIL_COLUMNS = (
+    Listing.id,
+    Listing.organization_id,
+    Listing.description,
+    Listing.specialties,
+    Listing.formats,
+    Listing.populations,
+    Listing.languages,
+    Listing.location_precision,
+    Listing.locality,
+    Listing.region,
+    Listing.country,
+)
+_CONTACT_COLUMNS = (
+    Contact.id,
+    Contact.name,
+    Contact.role,
+    Contact.email,
+    Contact.phone,
+    Contact.preferred_method,
+    Contact.visibility,
+)
+DETAILS = len(_DETAIL_COLUMNS)
 
 
-async def contacts_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Contact]:
+async def shown_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Sequence[Any]]:
+    """The shown-only fields of the chosen candidates, with the contacts that may leave through
+    matching (in order), in one round trip: a row per contact (the listing's fields, then the
+    contact's, as many as `_CONTACT_COLUMNS`), and one row with no contact for a listing without."""
     if not listing_ids:
         return []
+    contact_shown = and_(Contact.listing_id == Listing.id, Contact.visibility != "on_introduction")
     return (
-        await session.scalars(
-            select(Contact)
-            .where(Contact.listing_id.in_(list(listing_ids)), Contact.visibility != "on_introduction")
-            .order_by(Contact.listing_id, Contact.position)
+        await session.execute(
+            select(*_DETAIL_COLUMNS, *_CONTACT_COLUMNS)
+            .outerjoin(Contact, contact_shown)
+            .where(Listing.id.in_(list(listing_ids)))
+            .order_by(Listing.id, Contact.position)
         )
     ).all()
 

@@ -19,6 +19,7 @@ Ties are broken by distance band, then name, then id, so the order is determinis
 """
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
@@ -302,41 +303,54 @@ def prepare(candidate: Candidate, now: datetime, weights: Weights) -> Prepared:
     )
 
 
+def need_scorer(need: Need, weights: Weights) -> Callable[[Prepared], float]:
+    """`quick_score` for one need: what depends on the need alone is worked out once, since a
+    match scores up to a few hundred candidates for it."""
+    wanted = None
+    if need.side is not None:
+        wanted = frozenset(SIDES) if need.side == "both" else frozenset({need.side})
+    populations, languages, formats = need.populations, need.languages, need.formats
+    per_population, per_language, per_format = len(populations), len(languages), len(formats)
+    w_population, w_language, w_format = weights.population, weights.language, weights.format
+
+    def scored(prepared: Prepared) -> float:
+        candidate = prepared.candidate
+        served = prepared.served
+        if wanted is None or not served:
+            fit = 0.5
+        else:
+            fit = 1.0 if wanted <= served else 0.75 if wanted & served else 0.0
+        weighted = prepared.fixed_sum
+        total_weight = prepared.fixed_weight
+        if per_population:
+            weighted += w_population * (len(populations & candidate.populations) / per_population)
+            total_weight += w_population
+        if per_language:
+            weighted += w_language * (len(languages & candidate.languages) / per_language)
+            total_weight += w_language
+        if per_format and candidate.kind == "peer_program":
+            weighted += w_format * (len(formats & candidate.formats) / per_format)
+            total_weight += w_format
+        rest = weighted / total_weight if total_weight else 0.0
+        value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
+        if fit == 0.0:
+            value *= MISMATCH_PENALTY
+        return round(value, 4)
+
+    return scored
+
+
 def quick_score(need: Need, prepared: Prepared, weights: Weights) -> float:
     """Equal to `score(need, candidate, now, weights).score` for the `now` it was prepared with."""
-    candidate = prepared.candidate
-    served = prepared.served
-    if need.side is None or not served:
-        fit = 0.5
-    else:
-        wanted = frozenset(SIDES) if need.side == "both" else frozenset({need.side})
-        fit = 1.0 if wanted <= served else 0.75 if wanted & served else 0.0
-    weighted = prepared.fixed_sum
-    total_weight = prepared.fixed_weight
-    if need.populations:
-        shared = len(need.populations & candidate.populations)
-        weighted += weights.population * (shared / len(need.populations))
-        total_weight += weights.population
-    if need.languages:
-        weighted += weights.language * (len(need.languages & candidate.languages) / len(need.languages))
-        total_weight += weights.language
-    if candidate.kind == "peer_program" and need.formats:
-        weighted += weights.format * (len(need.formats & candidate.formats) / len(need.formats))
-        total_weight += weights.format
-    rest = weighted / total_weight if total_weight else 0.0
-    value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
-    if fit == 0.0:
-        value *= MISMATCH_PENALTY
-    return round(value, 4)
+    return need_scorer(need, weights)(prepared)
 
 
 def rank_prepared(
     need: Need, prepared: list[Prepared], now: datetime, weights: Weights, limit: int
 ) -> list[Scored]:
     """Score and order prepared candidates: score, then distance band, then name, then id."""
-    scored = sorted(
-        ((quick_score(need, p, weights), p) for p in prepared), key=lambda sp: (-sp[0], sp[1].tie_break)
-    )
+    scorer = need_scorer(need, weights)
+    scored = sorted(((scorer(p), p) for p in prepared), key=lambda sp: (-sp[0], sp[1].tie_break))
     return [
         Scored(candidate=p.candidate, score=value, reasons=tuple(reasons(need, p.candidate, now)))
         for value, p in scored[:limit]

@@ -18,7 +18,7 @@ from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.service import coarse_location
 from registry.listings import service as listings
-from registry.listings.presenters import contact_read, visible_reads
+from registry.listings.presenters import visible_reads
 from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
 from registry.locations.geo import BAND_CODES, distance_band
@@ -350,13 +350,28 @@ async def _shown(
         else:
             missing.append(listing_id)
     if missing:
-        details = await queries.details_of(session, missing)
+        details: dict[uuid.UUID, _Details] = {}
         contacts: dict[uuid.UUID, list[ContactRead]] = defaultdict(list)
-        for contact in await queries.contacts_of(session, missing):
-            contacts[contact.listing_id].append(contact_read(contact))
+        for row in await queries.shown_of(session, missing):
+            listing_id = row[0]
+            if listing_id not in details:
+                # A plain tuple keeps much less than the driver's row.
+                details[listing_id] = _Details(*row[: queries.DETAILS])
+            contact_id, name, role, email, phone, method, visibility = row[queries.DETAILS :]
+            if contact_id is not None:  # the listing has a contact shown
+                contacts[listing_id].append(
+                    ContactRead(
+                        id=contact_id,
+                        name=name,
+                        role=role,
+                        email=email,
+                        phone=phone,
+                        preferred_method=method,
+                        visibility=visibility,
+                    )
+                )
         for listing_id in missing:
-            # A plain tuple keeps much less than the driver's row.
-            out[listing_id] = (_Details(*details[listing_id]), tuple(contacts[listing_id]))
+            out[listing_id] = (details[listing_id], tuple(contacts[listing_id]))
             _shown_cache[listing_id] = (version, *out[listing_id])
             if len(_shown_cache) > SHOWN_CACHE_SIZE:
                 _shown_cache.popitem(last=False)
