@@ -797,7 +797,9 @@ def machine() -> dict[str, Any]:
 
 
 def table(results: list[Result]) -> str:
-    head = f"{'endpoint':<42} {'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'vs row':>7}  single ms"
+    width = max([42, *(len(r.name) for r in results)])
+    columns = f"{'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'vs row':>7}  single ms"
+    head = f"{'endpoint':<{width}} {columns}"
     lines = [head, "-" * len(head)]
     for r in results:
         ratio = "" if r.ratio_to_single_row is None else f"{r.ratio_to_single_row:.2f}x"
@@ -806,7 +808,7 @@ def table(results: list[Result]) -> str:
         single = ""
         if r.single_request_ms is not None:
             single = " / ".join(f"{ms:.0f}" for ms in r.single_request_ms)
-        line = f"{r.name:<42} {r.rps:>9.1f} {p50:>9} {p99:>9} {r.errors:>7} {ratio:>7}  {single}"
+        line = f"{r.name:<{width}} {r.rps:>9.1f} {p50:>9} {p99:>9} {r.errors:>7} {ratio:>7}  {single}"
         if r.note:
             line += f"  [{r.note}]"
         lines.append(line)
