@@ -3,6 +3,7 @@
 every filter `nearby.serves` accepts and for callers who may see different listings."""
 
 import asyncio
+import dataclasses
 import random
 import uuid
 from collections.abc import Sequence
@@ -148,8 +149,11 @@ def random_filters(rng: random.Random) -> ListingFilters:
 Answer = tuple[list[tuple[uuid.UUID, str | None]], int]
 
 
+SQL_SEARCH = queries.search
+
+
 async def by_sql(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
-    rows, total = await queries.search(db, who, filters, limit=3, offset=offset)
+    rows, total = await SQL_SEARCH(db, who, filters, limit=3, offset=offset)
     return [(listing.id, band) for listing, band in rows], total
 
 
@@ -158,7 +162,22 @@ async def kept(db: AsyncSession, who: Principal, filters: ListingFilters, offset
     return [(listing.id, band) for listing, band in rows], total
 
 
-async def test_every_filter_and_caller_gets_what_sql_answers(client: Client, db: AsyncSession) -> None:
+@pytest.fixture
+def left_to_sql(monkeypatch: pytest.MonkeyPatch) -> list[ListingFilters]:
+    """The searches `nearby` handed to SQL (`by_sql` calls SQL directly, not through this)."""
+    handed: list[ListingFilters] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        handed.append(args[2])
+        return await SQL_SEARCH(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "search", counted)
+    return handed
+
+
+async def test_every_filter_and_caller_gets_what_sql_answers(
+    client: Client, db: AsyncSession, left_to_sql: list[ListingFilters]
+) -> None:
     callers = await seed(client, db)
     rng = random.Random(11)
     totals: list[int] = []
@@ -174,24 +193,42 @@ async def test_every_filter_and_caller_gets_what_sql_answers(client: Client, db:
             totals.append(expected_total)
     # The cases are not all empty (nor all alike): the comparison above means something.
     assert max(totals) > 6 and 0 in totals and len(set(totals)) > 5
+    assert left_to_sql == []  # every answer above came from the kept places
     # What callers may see differs, and so does what is kept for them.
     everything = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
     seen = {name: (await kept(db, who, everything, 0))[1] for name, who in callers.items()}
     assert seen["anonymous"] < seen["unverified organization"] <= seen["steward"], seen
 
 
-async def test_a_listing_hidden_since_its_place_was_read_never_shows(
-    client: Client, db: AsyncSession
+async def test_a_listing_changed_since_its_place_was_read_is_never_shown(
+    client: Client, db: AsyncSession, left_to_sql: list[ListingFilters]
 ) -> None:
-    await seed(client, db)
+    callers = await seed(client, db)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
-    first, total = await kept(db, ANONYMOUS, filters, 0)
-    assert first and total > 3
-    # Archived behind the kept list's back (the version it was read at still holds).
-    await db.execute(update(Listing).where(Listing.id == first[0][0]).values(archived_at=datetime.now(UTC)))
-    again = await kept(db, ANONYMOUS, filters, 0)
-    assert again == await by_sql(db, ANONYMOUS, filters, 0)
-    assert first[0][0] not in [listing_id for listing_id, _ in again[0]] and again[1] == total - 1
+    twelve_step = ListingFilters(
+        kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0, overlaps={"formats": ["twelve_step"]}
+    )
+    for who in (callers["anonymous"], callers["steward"]):
+        nearby.forget_kept()
+        first, total = await kept(db, who, filters, 0)
+        assert first and total > 3
+        # Changed behind the kept place's back (the version it was read at still holds): archived
+        # (which even its owner and stewards no longer find), or no longer of the format asked.
+        await db.execute(
+            update(Listing).where(Listing.id == first[0][0]).values(archived_at=datetime.now(UTC))
+        )
+        again = await kept(db, who, filters, 0)
+        assert again == await by_sql(db, who, filters, 0)
+        assert first[0][0] not in [listing_id for listing_id, _ in again[0]] and again[1] == total - 1
+
+        nearby.forget_kept()  # read again, without the archived one
+        shown, _ = await kept(db, who, twelve_step, 0)
+        assert shown
+        await db.execute(
+            update(Listing).where(Listing.id == shown[0][0]).values(formats=["psychoeducational"])
+        )
+        assert await kept(db, who, twelve_step, 0) == await by_sql(db, who, twelve_step, 0)
+    assert len(left_to_sql) == 4  # each change sent one search to SQL
 
 
 async def test_a_place_with_too_many_listings_is_left_to_sql(
@@ -203,8 +240,7 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
     for who in callers.values():
         assert await kept(db, who, filters, 0) == await by_sql(db, who, filters, 0)
     key = (listing_view(ANONYMOUS), PROGRAM_KINDS, UTRECHT, 60.0)
-    remembered = nearby._places.get(key, "v1")
-    assert remembered is not None and not remembered.complete and remembered.count == 0
+    assert key in nearby._too_many and nearby._places.get(key, "v1") is None
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
@@ -305,13 +341,43 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
     await nearby._place(None, ANONYMOUS, filters, "v2")  # type: ignore[arg-type]
     assert len(reads) == 2
 
-    # When the one reading fails, it says so and the others read for themselves.
+    # When the one reading fails, it says so, and the others go to SQL on their own (none of them
+    # reads the place again while the database is in trouble).
     reads.clear()
     failing = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=1.0)
     outcomes = await asyncio.gather(
         *(nearby._place(None, ANONYMOUS, failing, "v1") for _ in range(3)),  # type: ignore[arg-type]
         return_exceptions=True,
     )
-    assert isinstance(outcomes[0], RuntimeError)
-    assert all(isinstance(place, nearby.Place) and place.count == 1 for place in outcomes[1:])
-    assert len(reads) == 3 and not nearby._reading
+    assert isinstance(outcomes[0], RuntimeError) and outcomes[1:] == [None, None]
+    assert len(reads) == 1 and not nearby._reading
+
+
+async def test_a_place_too_big_to_keep_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    reads: list[str] = []
+
+    async def read(session: Any, principal: Principal, filters: ListingFilters) -> nearby.Place:
+        reads.append("read")
+        return nearby.Place(complete=False)
+
+    monkeypatch.setattr(nearby, "_read", read)
+    filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=500.0)
+    for version in ("v1", "v1", "v2"):
+        place = await nearby._place(None, ANONYMOUS, filters, version)  # type: ignore[arg-type]
+        assert place is not None and not place.complete
+    assert len(reads) == 1
+
+
+def test_a_filter_nearby_does_not_know_leaves_the_search_to_sql() -> None:
+    # Every field of ListingFilters is either handled by nearby or makes `serves` false when set.
+    near = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT)
+    handled = {"kinds", "equals", "overlaps", "flags", "near", "radius_km", "remote_ok"}
+    samples: dict[str, Any] = {
+        "q": "harbour",
+        "modified_after": datetime.now(UTC),
+        "organization_id": uuid.uuid4(),
+    }
+    for field in dataclasses.fields(ListingFilters):
+        if field.name not in handled:
+            assert field.name in samples, f"{field.name}: a new filter; teach nearby or this test"
+            assert not nearby.serves(dataclasses.replace(near, **{field.name: samples[field.name]}))

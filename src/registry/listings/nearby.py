@@ -21,13 +21,14 @@ many of its searches ask for it at the same moment.
 """
 
 import asyncio
+import dataclasses
 import uuid
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from typing import Any, Final
 
 import msgspec
-from sqlalchemy import ColumnElement, select, type_coerce
+from sqlalchemy import ColumnElement, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, selectinload
 from sqlalchemy.types import NullType
@@ -36,9 +37,9 @@ from registry.answers import AnswerCache
 from registry.auth.principal import Principal
 from registry.listings import queries
 from registry.listings.queries import ListingFilters
-from registry.listings.visibility import listing_view, listing_visible
+from registry.listings.visibility import listing_view
 from registry.locations.geo import BAND_CODES
-from registry.models import Listing, Organization
+from registry.models import Listing
 
 EQUALS: Final = ("side", "group_type", "delivery", "status", "evaluation_stage")
 OVERLAPS: Final = ("formats", "populations", "languages", "specialties", "methods")
@@ -68,10 +69,23 @@ _places: AnswerCache[Place] = AnswerCache(
     weigh=lambda place: 200 + 17 * place.count + len(place.masks) * (60 + place.count // 8),
 )
 _reading: dict[Hashable, "asyncio.Future[Place | None]"] = {}
+# Places found to hold more than MAX_KEPT listings, whatever the version: their searches go
+# straight to SQL rather than reading 20,001 rows again after every change.
+_too_many: set[Hashable] = set()
+TOO_MANY_KEPT: Final = 1024
 
 
 def forget_kept() -> None:
     _places.clear()
+    _too_many.clear()
+
+
+_HANDLED: Final = frozenset({"kinds", "equals", "overlaps", "flags", "near", "radius_km", "remote_ok"})
+_UNHANDLED_DEFAULTS: Final = {
+    f.name: getattr(ListingFilters(kinds=()), f.name)
+    for f in dataclasses.fields(ListingFilters)
+    if f.name not in _HANDLED
+}
 
 
 def serves(filters: ListingFilters) -> bool:
@@ -79,9 +93,8 @@ def serves(filters: ListingFilters) -> bool:
     return (
         filters.near is not None
         and filters.remote_ok is not True
-        and not filters.q
-        and filters.modified_after is None
-        and filters.organization_id is None
+        # Any other filter (text, modified_after, owner, and whatever is added later) is SQL's.
+        and all(getattr(filters, name) == default for name, default in _UNHANDLED_DEFAULTS.items())
         and filters.equals.keys() <= set(EQUALS)
         and filters.overlaps.keys() <= set(OVERLAPS)
         and filters.flags.keys() <= set(FLAGS)
@@ -191,24 +204,30 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
 
 async def _place(
     session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable
-) -> Place:
+) -> Place | None:
+    """The place, read once per version however many searches ask at the same moment; none when
+    the read another search made for it failed (this search then goes to SQL on its own)."""
     key = _key(principal, filters)
+    if key in _too_many:
+        return Place(complete=False)
     place = _places.get(key, version)
     if place is not None:
         return place
     reading = (key, version)
     pending = _reading.get(reading)
     if pending is not None:  # another search is reading it now: wait for that one
-        shared = await asyncio.shield(pending)
-        if shared is not None:
-            return shared
-        return await _read(session, principal, filters)  # that read failed
+        return await asyncio.shield(pending)
     future: asyncio.Future[Place | None] = asyncio.get_running_loop().create_future()
     _reading[reading] = future
     place = None
     try:
         place = await _read(session, principal, filters)
-        _places.put(key, version, place)
+        if place.complete:
+            _places.put(key, version, place)
+        else:  # and it will be next time: skip the read from now on
+            if len(_too_many) >= TOO_MANY_KEPT:
+                _too_many.clear()
+            _too_many.add(key)
         return place
     finally:
         del _reading[reading]
@@ -227,23 +246,26 @@ async def search(
     """What `queries.search` answers (a page of listings with their bands, and the total), for
     filters that `serves` accepts."""
     place = await _place(session, principal, filters, version)
-    if not place.complete:
+    if place is None or not place.complete:
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
     mask = passing(place, filters)
     page = positions(mask, offset, offset + limit)
     if not page:
         return [], mask.bit_count()
     ids = [uuid.UUID(bytes=place.ids[16 * i : 16 * i + 16]) for i in page]
+    # The page's listings as they are now, through every filter of the search again: one that
+    # changed since the place was read (the notification is still under way) and no longer
+    # passes sends the whole search to SQL. Until the version moves, the total may still count it,
+    # as a kept page of results would.
     loaded = {
         listing.id: listing
         for listing in await session.scalars(
-            select(Listing)
-            .join(Organization, Organization.id == Listing.organization_id)
-            .where(Listing.id.in_(ids), listing_visible(principal))
+            queries.filtered(principal, filters)
+            .where(Listing.id.in_(ids))
             .options(selectinload(Listing.contacts))
         )
     }
-    if len(loaded) < len(ids):  # changed since it was read (the version has not caught up yet)
+    if len(loaded) < len(ids):
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
     bands = [None if place.bands[i] == NO_BAND else BAND_CODES[place.bands[i]] for i in page]
     return [(loaded[listing_id], band) for listing_id, band in zip(ids, bands, strict=True)], mask.bit_count()

@@ -211,8 +211,14 @@ def score(
     if candidate.kind == "peer_program":
         optional.append((weights.format, overlap(need.formats, candidate.formats)))
     factors += [(w, v) for w, v in optional if v is not None]
-    total_weight = sum(w for w, _ in factors)
-    rest = sum(w * v for w, v in factors) / total_weight if total_weight else 0.0
+    # Added up one by one, left to right, as `prepare` and `need_scorer` do: sum() of floats
+    # compensates for rounding since Python 3.12, and the scores must agree to the last digit.
+    weighted = 0.0
+    total_weight = 0.0
+    for w, v in factors:
+        weighted += w * v
+        total_weight += w
+    rest = weighted / total_weight if total_weight else 0.0
     value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
     if fit == 0.0:
         value *= MISMATCH_PENALTY
