@@ -356,15 +356,15 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
 async def test_a_place_too_big_to_keep_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
     reads: list[str] = []
 
-    async def read(session: Any, principal: Principal, filters: ListingFilters) -> nearby.Place:
+    async def read(session: Any, principal: Principal, filters: ListingFilters) -> nearby.Place | None:
         reads.append("read")
-        return nearby.Place(complete=False)
+        return None  # more than MAX_KEPT
 
     monkeypatch.setattr(nearby, "_read", read)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=500.0)
     for version in ("v1", "v1", "v2"):
         place = await nearby._place(None, ANONYMOUS, filters, version)  # type: ignore[arg-type]
-        assert place is not None and not place.complete
+        assert place is None
     assert len(reads) == 1
 
 

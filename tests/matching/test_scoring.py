@@ -246,7 +246,7 @@ any_weights = st.builds(
 def test_the_prepared_score_is_the_score(need: Need, candidate: Candidate, weights: Weights) -> None:
     """Ranking uses the need-independent parts worked out once per candidate: same numbers."""
     prepared = scoring.prepare(candidate, NOW, weights)
-    assert scoring.quick_score(need, prepared, weights) == scoring.score(need, candidate, NOW, weights).score
+    assert scoring.need_scorer(need, weights)(prepared) == scoring.score(need, candidate, NOW, weights).score
 
 
 @given(any_need, st.lists(any_candidate, max_size=12, unique_by=lambda c: c.id), st.integers(1, 5))

@@ -54,12 +54,11 @@ NO_BAND: Final = 255
 class Place(msgspec.Struct, frozen=True, gc=False):
     """The listings within a searched radius that one view may see, in search order."""
 
-    complete: bool  # false: the radius held more than MAX_KEPT (nothing else is kept)
-    count: int = 0
-    ids: bytes = b""  # 16 bytes per listing
-    bands: bytes = b""  # a band's rank per listing (NO_BAND: none)
+    count: int
+    ids: bytes  # 16 bytes per listing
+    bands: bytes  # a band's rank per listing (NO_BAND: none)
     # (column, value) -> the listings whose column is (or, for a list, holds) that value
-    masks: dict[tuple[str, Any], int] = msgspec.field(default_factory=dict)
+    masks: dict[tuple[str, Any], int]
 
 
 _places: AnswerCache[Place] = AnswerCache(
@@ -129,7 +128,6 @@ def place_of(rows: Sequence[Sequence[Any]]) -> Place:
                 holding[code].append(i)
         masks.update({(name, code): _mask(at, count) for code, at in holding.items()})
     return Place(
-        complete=True,
         count=count,
         ids=b"".join(id_.bytes for id_ in columns[0]),
         bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
@@ -181,7 +179,8 @@ def _as_sent(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
     return type_coerce(column, NullType()).label(column.key)
 
 
-async def _read(session: AsyncSession, principal: Principal, filters: ListingFilters) -> Place:
+async def _read(session: AsyncSession, principal: Principal, filters: ListingFilters) -> Place | None:
+    """The place, or none when its radius holds more than MAX_KEPT listings."""
     assert filters.near is not None
     around = ListingFilters(kinds=filters.kinds, near=filters.near, radius_km=filters.radius_km)
     rank = queries.near_rank(filters.near)
@@ -197,19 +196,18 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
     # Core, not the ORM, and the lists as the driver sends them: the ORM's per-row and per-array
     # processing was two thirds of reading 3,500 listings (cProfile).
     rows = (await (await session.connection()).execute(stmt)).all()
-    if len(rows) > MAX_KEPT:
-        return Place(complete=False)
-    return place_of(rows)
+    return None if len(rows) > MAX_KEPT else place_of(rows)
 
 
 async def _place(
     session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable
 ) -> Place | None:
     """The place, read once per version however many searches ask at the same moment; none when
-    the read another search made for it failed (this search then goes to SQL on its own)."""
+    the search is SQL's: the place holds too many listings, or the read another search made for it
+    failed (this search then goes to SQL on its own rather than read it again)."""
     key = _key(principal, filters)
     if key in _too_many:
-        return Place(complete=False)
+        return None
     place = _places.get(key, version)
     if place is not None:
         return place
@@ -222,7 +220,7 @@ async def _place(
     place = None
     try:
         place = await _read(session, principal, filters)
-        if place.complete:
+        if place is not None:
             _places.put(key, version, place)
         else:  # and it will be next time: skip the read from now on
             if len(_too_many) >= TOO_MANY_KEPT:
@@ -246,7 +244,7 @@ async def search(
     """What `queries.search` answers (a page of listings with their bands, and the total), for
     filters that `serves` accepts."""
     place = await _place(session, principal, filters, version)
-    if place is None or not place.complete:
+    if place is None:
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
     mask = passing(place, filters)
     page = positions(mask, offset, offset + limit)

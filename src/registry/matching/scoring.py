@@ -276,7 +276,7 @@ def band_order(band: str | None) -> int:
 
 class Prepared(msgspec.Struct, frozen=True, gc=False):
     """A candidate with the parts of its score that do not depend on the need worked out once
-    (`prepare`), so that ranking it for many needs is cheap (`quick_score`). Cached like
+    (`prepare`), so that ranking it for many needs is cheap (`need_scorer`). Cached like
     candidates, and untracked like them."""
 
     candidate: Candidate
@@ -310,8 +310,9 @@ def prepare(candidate: Candidate, now: datetime, weights: Weights) -> Prepared:
 
 
 def need_scorer(need: Need, weights: Weights) -> Callable[[Prepared], float]:
-    """`quick_score` for one need: what depends on the need alone is worked out once, since a
-    match scores up to a few hundred candidates for it."""
+    """Scores prepared candidates for one need, each equal to `score(need, candidate, now,
+    weights).score` for the `now` it was prepared with. What depends on the need alone is worked
+    out once, since a match scores up to a few hundred candidates for it."""
     wanted = None
     if need.side is not None:
         wanted = frozenset(SIDES) if need.side == "both" else frozenset({need.side})
@@ -344,11 +345,6 @@ def need_scorer(need: Need, weights: Weights) -> Callable[[Prepared], float]:
         return round(value, 4)
 
     return scored
-
-
-def quick_score(need: Need, prepared: Prepared, weights: Weights) -> float:
-    """Equal to `score(need, candidate, now, weights).score` for the `now` it was prepared with."""
-    return need_scorer(need, weights)(prepared)
 
 
 def rank_prepared(
