@@ -6,7 +6,10 @@ listing, a contact or an organization notifies CHANNEL (migration 0013), and eac
 listens on a connection of its own and counts the notifications. While it listens, that count is
 the version, and a cached answer costs no query at all. While it does not (starting up, after
 losing the connection, in tools and tests without the app's start-up), the version is read from
-the tables: a query, but never stale.
+the tables: a query, and not quite as fresh. `updated_at` is the writer's clock when it flushes,
+not when it commits, so a write that flushed before another one but committed after it does not
+move the newest `updated_at`: answers cached between the two commits are served until the next
+change or for their 5 minutes, and only while the process does not listen.
 
 A process's own writes move its count as they commit. Another process's writes reach it when
 PostgreSQL delivers the notification, which it sends as the writing transaction commits: the
