@@ -30,6 +30,7 @@ CODES = {name: [code for code, _, _ in terms] for name, terms in DEFAULT_TERMS.i
 NAMES = ("Harbour Group", "harbour group", "Åland Circle", "Beacon", "Beacon", "Zeeland Peers")
 DISTANCES_KM = (0, 3, 8, 20, 40, 49, 55, 70)
 STATUSES = ("planning", "active", "paused", "closed")
+CONTACT_VISIBILITIES = ("public", "verified_orgs", "on_introduction")
 
 
 def some(rng: random.Random, vocabulary: str, most: int = 2) -> list[str]:
@@ -66,6 +67,11 @@ async def seed(client: Client, db: AsyncSession) -> dict[str, Principal]:
         }
         if rng.random() < 0.6:
             body["group_type"] = rng.choice(CODES["group_type"])
+        # Contacts of every visibility, several to a listing: a page shows them in their order.
+        body["contacts"] = [
+            {"name": f"Contact {number}-{k}", "email": f"c{number}-{k}@example.org", "visibility": visibility}
+            for k, visibility in enumerate(rng.choices(CONTACT_VISIBILITIES, k=rng.randint(0, 3)))
+        ]
         if delivery == "online" and rng.random() < 0.5:
             del body["location"]  # a remote program: no place, never within a radius
         program, etag = await create_program(client, key, **body)
@@ -146,20 +152,25 @@ def random_filters(rng: random.Random) -> ListingFilters:
     )
 
 
-Answer = tuple[list[tuple[uuid.UUID, str | None]], int]
+# Each listing of the page (id, band, its contacts' ids in order), and the total.
+Answer = tuple[list[tuple[uuid.UUID, str | None, list[uuid.UUID]]], int]
 
 
 SQL_SEARCH = queries.search
 
 
+def answer(rows: list[tuple[Listing, str | None]], total: int) -> Answer:
+    return [(listing.id, band, [contact.id for contact in listing.contacts]) for listing, band in rows], total
+
+
 async def by_sql(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
-    rows, total = await SQL_SEARCH(db, who, filters, limit=3, offset=offset)
-    return [(listing.id, band) for listing, band in rows], total
+    db.expunge_all()  # each path loads its listings and their contacts itself
+    return answer(*await SQL_SEARCH(db, who, filters, limit=3, offset=offset))
 
 
 async def kept(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
-    rows, total = await nearby.search(db, who, filters, "v1", limit=3, offset=offset)
-    return [(listing.id, band) for listing, band in rows], total
+    db.expunge_all()
+    return answer(*await nearby.search(db, who, filters, "v1", limit=3, offset=offset))
 
 
 @pytest.fixture
@@ -193,6 +204,8 @@ async def test_every_filter_and_caller_gets_what_sql_answers(
             totals.append(expected_total)
     # The cases are not all empty (nor all alike): the comparison above means something.
     assert max(totals) > 6 and 0 in totals and len(set(totals)) > 5
+    shown = await kept(db, callers["steward"], ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT), 0)
+    assert any(len(contacts) > 1 for _, _, contacts in shown[0])
     assert left_to_sql == []  # every answer above came from the kept places
     # What callers may see differs, and so does what is kept for them.
     everything = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
@@ -219,7 +232,7 @@ async def test_a_listing_changed_since_its_place_was_read_is_never_shown(
         )
         again = await kept(db, who, filters, 0)
         assert again == await by_sql(db, who, filters, 0)
-        assert first[0][0] not in [listing_id for listing_id, _ in again[0]] and again[1] == total - 1
+        assert first[0][0] not in [entry[0] for entry in again[0]] and again[1] == total - 1
 
         nearby.forget_kept()  # read again, without the archived one
         shown, _ = await kept(db, who, twelve_step, 0)
