@@ -176,7 +176,10 @@ async def test_chosen_listings_show_their_contacts_in_order_and_none_when_none_m
             **base,
             "kind": "trainer",
             "name": "Trainer Many Contacts",
-            "contacts": [{"role": "Desk", "email": email, "visibility": "public"} for email in listed],
+            "contacts": [
+                {"name": f"Person {email[4]}", "role": "Desk", "email": email, "visibility": "public"}
+                for email in listed
+            ],
         },
     )
     await create(
@@ -193,6 +196,16 @@ async def test_chosen_listings_show_their_contacts_in_order_and_none_when_none_m
     for _ in range(2):  # read, then from the cache
         results = await answer(client, needs=["trainer"], per_kind=20)
         by_name = {c["listing"]["name"]: c["listing"] for c in results["trainer"]}
-        assert [c["email"] for c in by_name["Trainer Many Contacts"]["contacts"]] == listed
+        shown = by_name["Trainer Many Contacts"]["contacts"]
+        assert [c["email"] for c in shown] == listed
+        assert shown[0] | {"id": None} == {
+            "id": None,
+            "name": "Person 3",
+            "role": "Desk",
+            "email": "desk3@example.org",
+            "phone": None,
+            "preferred_method": None,
+            "visibility": "public",
+        }
         assert by_name["Trainer Private Contacts"]["contacts"] == []
         assert by_name["Trainer Private Contacts"]["description"] is None

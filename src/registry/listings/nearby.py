@@ -54,11 +54,14 @@ NO_BAND: Final = 255
 class Place(msgspec.Struct, frozen=True, gc=False):
     """The listings within a searched radius that one view may see, in search order."""
 
-    count: int
     ids: bytes  # 16 bytes per listing
     bands: bytes  # a band's rank per listing (NO_BAND: none)
     # (column, value) -> the listings whose column is (or, for a list, holds) that value
     masks: dict[tuple[str, Any], int]
+
+    @property
+    def count(self) -> int:
+        return len(self.bands)
 
 
 _places: AnswerCache[Place] = AnswerCache(
@@ -128,7 +131,6 @@ def place_of(rows: Sequence[Sequence[Any]]) -> Place:
                 holding[code].append(i)
         masks.update({(name, code): _mask(at, count) for code, at in holding.items()})
     return Place(
-        count=count,
         ids=b"".join(id_.bytes for id_ in columns[0]),
         bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
         masks=masks,
