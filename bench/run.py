@@ -811,7 +811,7 @@ def table(results: list[Result]) -> str:
         line = f"{r.name:<{width}} {r.rps:>9.1f} {p50:>9} {p99:>9} {r.errors:>7} {ratio:>7}  {single}"
         if r.note:
             line += f"  [{r.note}]"
-        lines.append(line)
+        lines.append(line.rstrip())  # rows without single timings end here, not in spaces
     return "\n".join(lines)
 
 
