@@ -1,8 +1,6 @@
 """Listing rows -> response structs, with contacts filtered by the caller's rights."""
 
-import uuid
 from collections.abc import Iterable
-from typing import Protocol
 
 from registry.auth.principal import Principal
 from registry.db import utcnow
@@ -31,26 +29,7 @@ def contacts_read(listing: Listing, principal: Principal) -> tuple[list[ContactR
     return reads, len(listing.contacts) - len(reads)
 
 
-class ContactFields(Protocol):
-    """A contact's shown fields: the model, or a row of them (matching reads them in a join)."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def name(self) -> str | None: ...
-    @property
-    def role(self) -> str | None: ...
-    @property
-    def email(self) -> str | None: ...
-    @property
-    def phone(self) -> str | None: ...
-    @property
-    def preferred_method(self) -> str | None: ...
-    @property
-    def visibility(self) -> str: ...
-
-
-def contact_read(c: ContactFields) -> ContactRead:
+def contact_read(c: Contact) -> ContactRead:
     return ContactRead(
         id=c.id,
         name=c.name,

@@ -192,6 +192,7 @@ _CONTACT_COLUMNS = (
     Contact.visibility,
 )
 DETAILS = len(_DETAIL_COLUMNS)
+CONTACT_FIELDS = tuple(column.key for column in _CONTACT_COLUMNS)  # as ContactRead names them
 
 
 async def shown_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Sequence[Any]]:

@@ -18,7 +18,7 @@ from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.service import coarse_location
 from registry.listings import service as listings
-from registry.listings.presenters import contact_read, visible_reads
+from registry.listings.presenters import visible_reads
 from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
 from registry.locations.geo import BAND_CODES, distance_band
@@ -169,16 +169,6 @@ class _Details(NamedTuple):
     locality: str | None
     region: str | None
     country: str | None
-
-
-class _ContactRow(NamedTuple):  # `queries.shown_of`'s contact columns, in their order
-    id: uuid.UUID
-    name: str | None
-    role: str | None
-    email: str | None
-    phone: str | None
-    preferred_method: str | None
-    visibility: str
 
 
 _shown_cache: OrderedDict[uuid.UUID, _Shown] = OrderedDict()
@@ -368,7 +358,8 @@ async def _shown(
                 # A plain tuple keeps much less than the driver's row.
                 details[listing_id] = _Details(*row[: queries.DETAILS])
             if row[queries.DETAILS] is not None:  # the listing has a contact shown
-                contacts[listing_id].append(contact_read(_ContactRow(*row[queries.DETAILS :])))
+                contact = dict(zip(queries.CONTACT_FIELDS, row[queries.DETAILS :], strict=True))
+                contacts[listing_id].append(ContactRead(**contact))
         for listing_id in missing:
             out[listing_id] = (details[listing_id], tuple(contacts[listing_id]))
             _shown_cache[listing_id] = (version, *out[listing_id])
