@@ -68,8 +68,10 @@ async def test_each_kind_keeps_its_own_attributes(client: Client, db: AsyncSessi
         assert other["methods"] == []
     for other in (clinician, treatment, evaluator):
         assert other["courses"] == [] and other["certifications"] == []
-    # Partners are professionals: exact location unless told otherwise.
-    assert clinician["location"]["precision"] == "exact"
+    # Partners are professionals: exact location unless told otherwise, or unless they work with
+    # survivors (then area, as survivor groups).
+    assert treatment["location"]["precision"] == "exact"
+    assert clinician["location"]["precision"] == "area"
 
     row = await listing_row(db, clinician["id"])
     assert (

@@ -25,6 +25,9 @@ class AuditEventRead(msgspec.Struct, kw_only=True):
     entity_type: str
     entity_id: uuid.UUID
     changed_fields: list[str]
+    note: Annotated[
+        str | None, msgspec.Meta(description="what happened, where the action alone does not say")
+    ]
 
 
 EntityType = Annotated[

@@ -19,6 +19,7 @@ def record(
     *,
     owner_organization_id: uuid.UUID | None,
     changed_fields: Iterable[str] = (),
+    note: str | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
         actor_role=principal.role.value,
@@ -29,6 +30,7 @@ def record(
         entity_id=entity_id,
         owner_organization_id=owner_organization_id,
         changed_fields=sorted(set(changed_fields)),
+        note=note,
     )
     session.add(event)
     return event

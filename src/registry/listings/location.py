@@ -1,5 +1,8 @@
-"""Turn location input into what may be stored, by precision. The privacy rule lives here:
-an `area` listing keeps only a coarse point and its locality."""
+"""Turn location input into what may be stored, by precision. The privacy rules live here:
+an `area` listing keeps only a coarse point and its locality, and a listing that comes to serve
+survivors is `area` unless the same request chooses `exact` (DOMAIN.md, rule 2)."""
+
+from collections.abc import Sequence
 
 import msgspec
 
@@ -91,6 +94,49 @@ def to_stored(location: LocationInput | None, precision: str) -> StoredLocation:
         region=place.region,
         country=place.country,
     )
+
+
+SURVIVOR_SIDES = frozenset({"survivors", "both"})
+COARSENED_NOTE = (
+    "serves survivors: kept at area precision by default; the address and precise point were removed"
+)
+
+
+def serves_survivors(kind: str, side: str | None, specialties: Sequence[str]) -> bool:
+    """Programs name their side; partners list the sides they work with among their specialties."""
+    if kind == "peer_program":
+        return side in SURVIVOR_SIDES
+    return "survivors" in specialties
+
+
+def coarsened(stored: StoredLocation) -> StoredLocation:
+    """An exact location brought down to `area`: the grid cell's centre, the locality that point
+    names, no address or postal code."""
+    if stored.precision != "exact":
+        return stored
+    if stored.latitude is None or stored.longitude is None:
+        return StoredLocation(precision="area", region=stored.region, country=stored.country)
+    latitude, longitude = geo.snap_to_grid(stored.latitude, stored.longitude)
+    place = _point_place(latitude, longitude)
+    return StoredLocation(
+        precision="area",
+        latitude=latitude,
+        longitude=longitude,
+        locality=place.locality,
+        region=place.region,
+        country=place.country,
+    )
+
+
+def survivor_default(
+    current: StoredLocation, *, serves: bool, came_to_serve: bool, moved: bool, chose_exact: bool
+) -> StoredLocation:
+    """The location to store after a write: `area` when the listing serves survivors and this
+    write made it so (a new side or specialty, a new place, a new listing), unless the write chose
+    `exact` itself."""
+    if serves and (came_to_serve or moved) and not chose_exact and current.precision == "exact":
+        return coarsened(current)
+    return current
 
 
 def parse_near(text: str) -> geo.Place:

@@ -14,7 +14,7 @@ from registry.auth.principal import Principal, Role
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput, NotFound
 from registry.etags import check_if_match
-from registry.listings.location import StoredLocation
+from registry.listings.location import COARSENED_NOTE, StoredLocation
 from registry.listings.schemas import ContactInput, EvaluationCreate
 from registry.listings.visibility import listing_visible
 from registry.models import Contact, EvaluationRecord, Listing, Organization
@@ -23,6 +23,13 @@ from registry.taxonomies.vocabulary import STAGE_ORDER
 
 ENTITY = "listing"
 LOCATION_COLUMNS = ("latitude", "longitude", "address", "postal_code", "locality", "region", "country")
+
+
+def stored_of(listing: Listing) -> StoredLocation:
+    """The location a listing holds now, as `location.to_stored` would have made it."""
+    return StoredLocation(
+        precision=listing.location_precision, **{c: getattr(listing, c) for c in LOCATION_COLUMNS}
+    )
 
 
 def _contact_rows(contacts: Sequence[ContactInput]) -> list[Contact]:
@@ -152,7 +159,10 @@ async def update_listing(
     values: Mapping[str, Any],
     location: StoredLocation | None,
     contacts: Sequence[ContactInput] | None,
+    coarsened: bool = False,
 ) -> Listing:
+    """Apply a change. `coarsened`: the survivor default brought an exact location to `area`
+    (`location.survivor_default`), which the audit log says in words."""
     _require_editor(principal, listing)
     check_if_match(if_match, listing.id, listing.version)
     changed = [name for name, value in values.items() if getattr(listing, name) != value]
@@ -168,6 +178,17 @@ async def update_listing(
             setattr(listing, name, new[name])
         if moved:
             changed.append("location")
+        if coarsened:
+            audit.record(
+                session,
+                principal,
+                "location_coarsened",
+                ENTITY,
+                listing.id,
+                owner_organization_id=listing.organization_id,
+                changed_fields=["address", "latitude", "longitude", "location_precision", "postal_code"],
+                note=COARSENED_NOTE,
+            )
     if contacts is not None:
         rows = _contact_rows(contacts)
         if [(_contact_identity(c), c.visibility, c.preferred_method) for c in listing.contacts] != [

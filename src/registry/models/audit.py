@@ -24,6 +24,8 @@ class AuditEvent(Base):
     # The organization that owns the entity, so an organization can read its own history.
     owner_organization_id: Mapped[uuid.UUID | None]
     changed_fields: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list)
+    # What happened, in words, where the action alone does not say (a reason, a rule applied).
+    note: Mapped[str | None] = mapped_column(String(1000))
 
     __table_args__ = (
         Index("ix_audit_event_owner_at", "owner_organization_id", "at"),

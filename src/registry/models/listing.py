@@ -9,6 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Computed,
     Float,
     ForeignKey,
@@ -105,6 +106,11 @@ class Listing(TimestampMixin, Base):
     )
 
     __table_args__ = (
+        # DOMAIN.md rule 2: an address is kept only where it is published (migration 0015).
+        CheckConstraint(
+            "location_precision = 'exact' OR (address IS NULL AND postal_code IS NULL)",
+            name="address_only_when_exact",
+        ),
         Index("ix_listing_kind_name", "kind", "name", "id"),
         Index("ix_listing_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_listing_updated_at", "updated_at"),

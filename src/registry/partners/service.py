@@ -85,9 +85,9 @@ async def create_partner(
         values[name] = sorted(set(values[name]))
     check_kind_attributes(data.kind, values)
     await _check_vocabulary(session, values)
-    stored = locations.to_stored(
-        data.location, data.location_precision or ("exact" if data.location else "remote")
-    )
+    serves = locations.serves_survivors(data.kind, None, values["specialties"])
+    default = ("area" if serves else "exact") if data.location else "remote"
+    stored = locations.to_stored(data.location, data.location_precision or default)
     if stored.precision == "remote":
         values["remote_ok"] = True
     return await listings.create_listing(
@@ -128,6 +128,17 @@ async def update_partner(
         stored = locations.to_stored(given.get("location"), precision)
         if stored.precision == "remote":
             values["remote_ok"] = True
+    specialties = values.get("specialties", listing.specialties)
+    after = stored or listings.stored_of(listing)
+    kept = locations.survivor_default(
+        after,
+        serves=locations.serves_survivors(listing.kind, None, specialties),
+        came_to_serve=set(specialties) != set(listing.specialties),
+        moved="location" in given,
+        chose_exact=given.get("location_precision") == "exact",
+    )
+    if kept is not after:
+        stored = kept
     return await listings.update_listing(
         session,
         principal,
@@ -136,6 +147,7 @@ async def update_partner(
         values=values,
         location=stored,
         contacts=given.get("contacts"),
+        coarsened=kept is not after,
     )
 
 

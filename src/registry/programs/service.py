@@ -134,23 +134,19 @@ async def update_program(
             if precision == "exact" or (listing.latitude is None and precision == "area"):
                 # Exact needs a fresh location: the stored one may be coarse.
                 raise InvalidInput(f"location: send the location again to change precision to {precision}")
-            stored = locations.StoredLocation(
-                precision=precision,
-                latitude=listing.latitude,
-                longitude=listing.longitude,
-                locality=listing.locality,
-                region=listing.region,
-                country=listing.country,
-            )
-            if (
-                listing.location_precision == "exact"
-                and listing.latitude is not None
-                and listing.longitude is not None
-            ):
-                from registry.locations.geo import snap_to_grid
-
-                lat, lon = snap_to_grid(listing.latitude, listing.longitude)
-                stored = msgspec.structs.replace(stored, latitude=lat, longitude=lon)
+            stored = locations.coarsened(listings.stored_of(listing))
+            stored = msgspec.structs.replace(stored, precision=precision)
+    side = values.get("side", listing.side)
+    after = stored or listings.stored_of(listing)
+    kept = locations.survivor_default(
+        after,
+        serves=locations.serves_survivors(PROGRAM_KIND, side, ()),
+        came_to_serve=side != listing.side,
+        moved="location" in given,
+        chose_exact=given.get("location_precision") == "exact",
+    )
+    if kept is not after:
+        stored = kept
     delivery = values.get("delivery", listing.delivery)
     precision_now = stored.precision if stored else listing.location_precision
     values["remote_ok"] = delivery in ("online", "hybrid") or precision_now == "remote"
@@ -162,6 +158,7 @@ async def update_program(
         values=values,
         location=stored,
         contacts=given.get("contacts"),
+        coarsened=kept is not after,
     )
 
 
