@@ -11,9 +11,6 @@ from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,45 +29,13 @@ from registry.introductions.routes import IntroductionController
 from registry.locations.geo import nearest_locality, resolve_place, resolve_postal_code
 from registry.logging import configure_logging, log_request
 from registry.matching.routes import MatchController
+from registry.openapi import ASSETS_PATH, openapi_config, problem_documents
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
 from registry.throttling import Throttle, rate_limit_middleware
-
-ASSETS_PATH = "/schema/assets"
-
-DESCRIPTION = """A registry of intimate-partner-violence peer-support programs and the clinicians,
-evaluators and trainers who partner with them. Organizations authenticate with
-`Authorization: Bearer <key>`. Errors are RFC 9457 `application/problem+json`."""
-
-
-def _openapi() -> OpenAPIConfig:
-    return OpenAPIConfig(
-        title="IPV peer-program registry",
-        version="0.1.0",
-        description=DESCRIPTION,
-        path="/schema",
-        use_handler_docstrings=True,
-        render_plugins=[
-            SwaggerRenderPlugin(
-                path="/",
-                js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
-                css_url=f"{ASSETS_PATH}/swagger-ui.css",
-                standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
-                favicon="",
-            )
-        ],
-        components=Components(
-            security_schemes={
-                "BearerKey": SecurityScheme(
-                    type="http", scheme="bearer", description="An API key issued by the registry"
-                )
-            }
-        ),
-        security=[{}, {"BearerKey": []}],
-    )
 
 
 def warm_up() -> None:
@@ -180,8 +145,10 @@ def create_app(
                 "changes": Changes(),
             }
         ),
-        openapi_config=_openapi(),
+        openapi_config=openapi_config(),
         debug=False,
         request_max_body_size=64 * 1024,
     )
-    return RegistryApp.from_config(config)
+    app = RegistryApp.from_config(config)
+    problem_documents(app)
+    return app

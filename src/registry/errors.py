@@ -77,6 +77,10 @@ class Conflict(RegistryError):
     status_code, slug, title = 409, "conflict", "Conflict"
 
 
+class KeyShownOnce(Conflict):
+    slug, title = "key-shown-once", "The key was shown once"
+
+
 class PreconditionFailed(RegistryError):
     status_code, slug, title = 412, "precondition-failed", "Precondition failed"
 

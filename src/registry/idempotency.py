@@ -3,24 +3,66 @@ and creates nothing new; the same key with another body is refused.
 
 The key is held under a PostgreSQL advisory lock while the first request runs, so concurrent
 retries wait for it instead of racing it. The answer is recorded after the create committed;
-a crash between the two is the one window in which a retry creates again."""
+a crash between the two is the one window in which a retry creates again.
+
+An answer that issued an API key is recorded without it (no usable secret at rest, DOMAIN.md
+rule 9): its retry gets 409 `key-shown-once` with the created resource, key withheld. Anyone
+behind the same address could send that retry, so it must not carry the key either."""
 
 import hashlib
 from typing import Any
 
+import msgspec
 from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from registry.errors import InvalidInput
+from registry.auth.keys import KEY_IN_JSON
+from registry.errors import PROBLEM_MEDIA_TYPE, InvalidInput, KeyShownOnce
 from registry.models import IdempotencyRecord
 from registry.throttling import client_identity
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200
+REPLAY_HEADER = "Idempotent-Replay"
+SHOWN_ONCE = (
+    "This request was carried out already; the API key it issued was shown once, in that first "
+    "answer, and is not kept anywhere, so a retry cannot show it again. `resource` is what was "
+    "created, without its key. A lost key cannot be recovered: revoke it and create another, or "
+    "register again with a new Idempotency-Key."
+)
+
+
+class KeyShownOnceProblem(msgspec.Struct, kw_only=True):
+    type: str
+    title: str
+    status: int
+    detail: str
+    resource: dict[str, Any]
+
+
+# For the routes whose answer holds a new key: what their retry with the same Idempotency-Key gets.
+KEY_SHOWN_ONCE_RESPONSES = {
+    409: ResponseSpec(
+        data_container=KeyShownOnceProblem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description=(
+            "A retry with the same Idempotency-Key and body (`Idempotent-Replay: true`): the key was "
+            "shown once, in the first answer, and is not kept; `resource` is what was created, "
+            "without its key (type /problems/key-shown-once)."
+        ),
+    )
+}
+
+
+def withhold_keys(body: bytes) -> tuple[bytes, bool]:
+    """The answer with every API key in it replaced by null, and whether there was one."""
+    withheld, count = KEY_IN_JSON.subn(b"null", body)
+    return withheld, count > 0
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, list[Any]]:
@@ -83,6 +125,12 @@ async def _serve(
             raise InvalidInput(
                 "This Idempotency-Key was used with a different request; use a new key for a new request."
             )
+        if stored.key_withheld:
+            raise KeyShownOnce(
+                SHOWN_ONCE,
+                extra={"resource": msgspec.json.decode(stored.body)},
+                headers={REPLAY_HEADER: "true"},
+            )
         await send(
             {
                 "type": "http.response.start",
@@ -117,6 +165,7 @@ async def _serve(
 
     await app(scope, replay_receive, capture)
     if 200 <= status < 300:
+        body, withheld = withhold_keys(b"".join(chunks))
         await conn.execute(
             insert(IdempotencyRecord)
             .values(
@@ -124,7 +173,8 @@ async def _serve(
                 request_hash=request_hash,
                 status_code=status,
                 content_type=content_type,
-                body=b"".join(chunks),
+                body=body,
+                key_withheld=withheld,
             )
             .on_conflict_do_nothing()
         )

@@ -4,6 +4,7 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import JSONBody
 
 from registry.dependencies import Caller, DbSession
+from registry.idempotency import KEY_SHOWN_ONCE_RESPONSES
 from registry.initiators import service
 from registry.initiators.schemas import InitiatorCreate, InitiatorRead, InitiatorRegistered, InitiatorUpdate
 
@@ -12,7 +13,12 @@ class InitiatorController(Controller):
     path = "/initiators"
     tags = ["initiators"]
 
-    @post("/", status_code=201, opt={"idempotent": True, "rate_limit": "initiators"})
+    @post(
+        "/",
+        status_code=201,
+        opt={"idempotent": True, "rate_limit": "initiators"},
+        responses=KEY_SHOWN_ONCE_RESPONSES,
+    )
     async def create_initiator(
         self, db_session: DbSession, data: JSONBody[InitiatorCreate]
     ) -> InitiatorRegistered:

@@ -29,5 +29,7 @@ class IdempotencyRecord(Base):
     request_hash: Mapped[bytes] = mapped_column(LargeBinary)
     status_code: Mapped[int] = mapped_column(SmallInteger)
     content_type: Mapped[str] = mapped_column(String(100))
+    # Any API key the answer held is replaced by null (idempotency.withhold_keys).
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    key_withheld: Mapped[bool] = mapped_column(default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -10,6 +10,7 @@ from registry.auth.dependencies import require_authenticated, require_role
 from registry.auth.principal import Role
 from registry.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.etags import etag_for
+from registry.idempotency import KEY_SHOWN_ONCE_RESPONSES
 from registry.models import Organization
 from registry.organizations import service
 from registry.organizations.schemas import (
@@ -41,7 +42,12 @@ class OrganizationController(Controller):
     path = "/organizations"
     tags = ["organizations"]
 
-    @post("/", status_code=201, opt={"idempotent": True, "rate_limit": "organizations"})
+    @post(
+        "/",
+        status_code=201,
+        opt={"idempotent": True, "rate_limit": "organizations"},
+        responses=KEY_SHOWN_ONCE_RESPONSES,
+    )
     async def register(
         self, db_session: DbSession, principal: Caller, data: JSONBody[OrganizationCreate]
     ) -> OrganizationRegistered:
@@ -99,7 +105,12 @@ class OrganizationController(Controller):
         org = await service.verify_organization(db_session, principal, organization_id)
         return with_etag(org)
 
-    @post("/{organization_id:uuid}/api-keys", status_code=201, opt={"idempotent": True})
+    @post(
+        "/{organization_id:uuid}/api-keys",
+        status_code=201,
+        opt={"idempotent": True},
+        responses=KEY_SHOWN_ONCE_RESPONSES,
+    )
     async def create_key(
         self,
         db_session: DbSession,
@@ -125,7 +136,7 @@ class ApiKeyController(Controller):
     path = "/api-keys"
     tags = ["organizations"]
 
-    @post("/", status_code=201, opt={"idempotent": True})
+    @post("/", status_code=201, opt={"idempotent": True}, responses=KEY_SHOWN_ONCE_RESPONSES)
     async def create_role_key(
         self, db_session: DbSession, principal: Caller, data: JSONBody[RoleKeyCreate]
     ) -> NewApiKey:
