@@ -21,9 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.test_cli import cli_env, free_port, run_cli
 
-CHECKS = (
-    "not_a_server_error,response_schema_conformance,content_type_conformance,negative_data_rejection"
-)
+CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance,negative_data_rejection"
 
 
 @pytest.fixture(scope="module")

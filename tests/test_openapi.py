@@ -29,3 +29,26 @@ async def test_docs_page_loads_only_local_assets(client: httpx.AsyncClient) -> N
     for asset in re.findall(r"""(?:src|href)=["'](/[^"']+)""", page.text):
         fetched = await client.get(asset)
         assert fetched.status_code == 200 and len(fetched.content) > 1000, asset
+
+
+async def test_every_error_response_is_a_problem_document(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    assert set(spec["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status", "detail"}
+    checked = 0
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue
+            assert "default" in operation["responses"], (method, path)
+            for status, response in operation["responses"].items():
+                if status == "default" or status[0] in "45":
+                    checked += 1
+                    assert list(response["content"]) == ["application/problem+json"], (method, path, status)
+    assert checked > 100
+
+
+async def test_reports_document_their_csv_form(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/schema/openapi.json")).json()
+    for name in ("programs", "evidence", "partnerships", "coverage"):
+        content = spec["paths"][f"/reports/{name}"]["get"]["responses"]["200"]["content"]
+        assert set(content) == {"application/json", "text/csv"}

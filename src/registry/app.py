@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
+from registry.bodies import guarded
 from registry.changes import Changes
 from registry.config import Settings, asyncpg_dsn
 from registry.db import create_engine, create_sessionmaker, provide_db_session
@@ -35,7 +36,7 @@ from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
-from registry.throttling import Throttle, rate_limit_middleware
+from registry.throttling import rate_limit_middleware
 
 
 def warm_up() -> None:
@@ -69,7 +70,10 @@ def settle_garbage_collector() -> None:
 
 class RegistryApp(Litestar):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        await log_request(super().__call__, scope, receive, send)
+        await log_request(self._with_body, scope, receive, send)
+
+    async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await guarded(super().__call__, scope, receive, send, self.state.settings.body_timeout_s)
 
 
 def create_server_app() -> Litestar:
@@ -141,7 +145,6 @@ def create_app(
             {
                 "settings": settings,
                 "sessionmaker": sessionmaker,
-                "throttle": Throttle(),
                 "changes": Changes(),
             }
         ),

@@ -24,8 +24,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     match_weights: str = ""
     # Counts of people below this are hidden in reports (11: 1-10 are never shown).
     report_threshold: int = 11
-    # Multiplies the per-minute rate limits (throttling.LIMITS); the benchmark raises it.
+    # Multiplies the rate limits (throttling.LIMITS); the benchmark raises it.
     rate_limit_scale: float = 1.0
+    # Load balancers whose X-Forwarded-For / Forwarded headers are believed: addresses or CIDRs,
+    # comma-separated. Empty: the connecting address is the client (registry.forwarded).
+    trusted_proxies: str = ""
+    # A request body must arrive within this many seconds (else 408), so slow clients cannot
+    # hold a worker's requests open.
+    body_timeout_s: float = 10.0
     # Where each API process listens for change notifications (registry.changes): a direct
     # connection to the primary; None means DATABASE_URL.
     notify_url: str | None = None

@@ -107,11 +107,39 @@ def with_problem_responses(openapi: OpenAPI) -> OpenAPI:
     return openapi
 
 
+CSV = "text/csv"
+
+
+def with_csv(openapi: OpenAPI, operations: list[tuple[str, str]]) -> OpenAPI:
+    """`text/csv` beside JSON on the success responses of (path, method) operations whose handlers
+    say `opt={"csv": True}` (`?format=csv` or `Accept: text/csv`)."""
+    for path, method in operations:
+        operation = getattr((openapi.paths or {}).get(path), method, None)
+        for status, response in ((operation.responses or {}) if operation else {}).items():
+            if status.startswith("2") and isinstance(response, OpenAPIResponse):
+                response.content = {
+                    **(response.content or {}),
+                    CSV: OpenAPIMediaType(
+                        schema=Schema(
+                            type=OpenAPIType.STRING, description="table,key,column,value,suppressed"
+                        )
+                    ),
+                }
+    return openapi
+
+
 class _ProblemOpenAPIPlugin(OpenAPIPlugin):
     __slots__ = ()
 
     def _build_openapi(self) -> OpenAPI:
-        return with_problem_responses(super()._build_openapi())
+        csv = [
+            (route.path_format or "/", method.lower())
+            for route in self.included_routes.values()
+            for handler in route.route_handlers
+            if handler.opt.get("csv")
+            for method in handler.http_methods
+        ]
+        return with_csv(with_problem_responses(super()._build_openapi()), csv)
 
 
 def problem_documents(app: Litestar) -> None:

@@ -1,20 +1,16 @@
 """Rate limits for the endpoints abusers would hammer, counted in PostgreSQL so that every API
 process (and every machine) shares one count per client.
 
-Asking the database on every request would make one busy client's count a hot row that every
-one of its requests waits on. So each process counts a client's hits itself and adds them to the
-shared count in batches: after `batch` hits (a hundredth of the limit), after SYNC_SECONDS, or as
-soon as its view of the count comes within a batch of the limit, from where on every request asks.
-A refusal is always decided by the shared count. Other processes may hold up to batch - 1 hits
-each that the count has not seen yet, so all of them together let through at most
-(processes - 1) x (batch - 1) more than the limit in a minute: none at all for limits under 200,
-which every limit below is (the benchmark raises them a hundred-thousandfold)."""
+A request counts against its caller: an organization (all its keys together, so minting keys
+gains nothing), else its key (stewards, funders, initiators). Callers anyone can become without
+a steward (anonymous clients, initiators, unverified organizations) count against their address
+as well, so minting initiators or organizations gains nothing either. The counts cover any 60
+seconds, not clock minutes (`rate_limit_take`, migration 0017); a request goes ahead only when
+every count it belongs to has room, and then counts in all of them in the same statement.
+"""
 
 import hashlib
 import math
-import random
-import time
-from dataclasses import dataclass
 from typing import Final
 
 from litestar.connection import ASGIConnection
@@ -24,115 +20,64 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.dependencies import SCOPE_KEY
-from registry.auth.principal import Principal
+from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.errors import TooManyRequests
+from registry.forwarded import client_address, parse_networks
 
-# Requests per minute per client, by limit name (multiplied by REGISTRY_RATE_LIMIT_SCALE).
+# Requests per 60 seconds per client, by limit name (multiplied by REGISTRY_RATE_LIMIT_SCALE).
 LIMITS: Final[dict[str, int]] = {
     "matches": 60,
     "introductions": 20,
     "organizations": 10,
     "initiators": 10,
+    "api_keys": 10,
 }
-BATCH_DIVISOR: Final = 100
-SYNC_SECONDS: Final = 1.0
-# Clients tracked per process before windows that ended are swept out (their counts live on in
-# the database; only hits not yet added are lost, at most a batch per client).
-MAX_TRACKED: Final = 20_000
 
-_ADD = text(
-    """
-    INSERT INTO rate_limit_window (bucket, window_start, hits)
-    -- A lost count after a crash is harmless: skip the WAL flush wait for this one transaction.
-    SELECT :bucket, date_trunc('minute', now()), :hits
-    FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
-    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_window.hits + excluded.hits
-    RETURNING hits, extract(epoch FROM window_start + interval '1 minute' - now())::float8
-    """
+_TAKE = text(
+    # A lost count after a crash is harmless: skip the WAL flush wait for this one transaction.
+    "SELECT rate_limit_take(CAST(:buckets AS text[]), CAST(:limits AS integer[])) "
+    "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 )
-_FORGET = text("DELETE FROM rate_limit_window WHERE window_start < now() - interval '10 minutes'")
+
+
+def _hashed(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def client_identity(scope: Scope) -> str:
     """The caller's key when it has one, else its address; hashed, never stored in clear."""
-    principal: Principal | None = scope.get(SCOPE_KEY)  # type: ignore[assignment]
-    if principal is not None and principal.key_id is not None:
-        raw = f"key:{principal.key_id}"
-    else:
-        client = scope.get("client")
-        raw = f"ip:{client[0] if client else 'unknown'}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    principal: Principal = scope.get(SCOPE_KEY, ANONYMOUS)  # type: ignore[assignment]
+    if principal.key_id is not None:
+        return _hashed(f"key:{principal.key_id}")
+    return _hashed(f"ip:{scope_address(scope)}")
 
 
-def batch_size(limit: int) -> int:
-    return max(1, limit // BATCH_DIVISOR)
+def scope_address(scope: Scope) -> str:
+    settings = scope["app"].state.settings
+    return client_address(scope, parse_networks(settings.trusted_proxies))
 
 
-@dataclass
-class _Window:
-    ends: float  # time.monotonic() at which the shared window (a clock minute) ends
-    shared: int  # the shared count when this process last asked (its own hits until then included)
-    asked_at: float
-    pending: int = 0  # hits let through here since then
+def buckets(scope: Scope, name: str) -> list[str]:
+    """The counts this request belongs to under limit `name` (see the module's docstring)."""
+    principal: Principal = scope.get(SCOPE_KEY, ANONYMOUS)  # type: ignore[assignment]
+    found = []
+    if principal.organization_id is not None:
+        found.append(f"org:{principal.organization_id}")
+    elif principal.key_id is not None:
+        found.append(f"key:{principal.key_id}")
+    self_made = principal.is_anonymous or principal.role is Role.INITIATOR
+    if self_made or (principal.organization_id is not None and not principal.organization_verified):
+        found.append(f"ip:{scope_address(scope)}")
+    return sorted(f"{name}:{_hashed(b)}" for b in found)
 
 
-class Throttle:
-    """One process's view of the shared counts (kept on the app's state)."""
-
-    def __init__(self) -> None:
-        self._windows: dict[str, _Window] = {}
-
-    async def hit(
-        self, sessionmaker: async_sessionmaker[AsyncSession], bucket: str, limit: int
-    ) -> float | None:
-        """Count one request; None when it may go ahead, else the seconds until it may retry."""
-        now = time.monotonic()
-        window = self._windows.get(bucket)
-        if window is not None and now >= window.ends:
-            del self._windows[bucket]  # hits not yet added belonged to a minute that is over
-            window = None
-        batch = batch_size(limit)
-        if window is not None:
-            window.pending += 1
-            if (
-                window.pending < batch
-                and now - window.asked_at < SYNC_SECONDS
-                and window.shared + window.pending + batch <= limit
-            ):
-                return None
-            hits, window.pending = window.pending, 0
-            # This request adds them all; the client's other requests meanwhile need not ask too.
-            window.asked_at = now
-        else:
-            hits = 1
-        total, seconds_left = await self._add(sessionmaker, bucket, hits)
-        now = time.monotonic()
-        current = self._windows.get(bucket)
-        if current is None or now >= current.ends:
-            self._sweep(now)
-            self._windows[bucket] = _Window(ends=now + seconds_left, shared=total, asked_at=now)
-        else:  # another request of this client asked meanwhile: keep the higher count
-            current.shared = max(current.shared, total)
-            current.asked_at = now
-        return None if total <= limit else max(seconds_left, 0.0)
-
-    @staticmethod
-    async def _add(
-        sessionmaker: async_sessionmaker[AsyncSession], bucket: str, hits: int
-    ) -> tuple[int, float]:
-        async with sessionmaker() as session:
-            total, seconds_left = (await session.execute(_ADD, {"bucket": bucket, "hits": hits})).one()
-            if random.random() < 0.01:  # noqa: S311 (housekeeping, not security)
-                await session.execute(_FORGET)
-            await session.commit()
-        return int(total), float(seconds_left)
-
-    def _sweep(self, now: float) -> None:
-        if len(self._windows) < MAX_TRACKED:
-            return
-        self._windows = {k: w for k, w in self._windows.items() if w.ends > now}
-        if len(self._windows) >= MAX_TRACKED:  # that many clients in one minute: start over
-            self._windows.clear()
+async def take(sessionmaker: async_sessionmaker[AsyncSession], names: list[str], limit: int) -> float | None:
+    """Count one request in every bucket of `names`; None when it may go ahead, else the seconds
+    until it may."""
+    async with sessionmaker() as session:
+        wait = (await session.execute(_TAKE, {"buckets": names, "limits": [limit] * len(names)})).scalar_one()
+        await session.commit()
+    return None if wait <= 0 else float(wait)
 
 
 def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
@@ -143,12 +88,10 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
             connection: ASGIConnection = ASGIConnection(scope)  # type: ignore[type-arg]
             state = connection.app.state
             limit = max(1, int(LIMITS[name] * state.settings.rate_limit_scale))
-            retry_after = await state.throttle.hit(
-                state.sessionmaker, f"{name}:{client_identity(scope)}", limit
-            )
+            retry_after = await take(state.sessionmaker, buckets(scope, name), limit)
             if retry_after is not None:
                 raise TooManyRequests(
-                    f"Too many {name} requests: at most {limit} a minute.",
+                    f"Too many {name} requests: at most {limit} in any 60 seconds.",
                     headers={"Retry-After": str(max(1, math.ceil(retry_after)))},
                 )
         await app(scope, receive, send)

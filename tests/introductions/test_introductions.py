@@ -66,7 +66,9 @@ async def test_initiator_profile_is_coarse_and_key_shown_once(client: Client, db
     assert me.status_code == 200
     assert key not in me.text
     assert "52.09071" not in me.text
-    patched = await client.patch("/initiators/me", json={"pathway_step": 4}, headers=bearer(key))
+    patched = await client.patch(
+        "/initiators/me", json={"pathway_step": 4}, headers={**bearer(key), "If-Match": me.headers["etag"]}
+    )
     assert patched.json()["pathway_step"] == 4
     assert (await client.get("/initiators/me")).status_code == 401
     bad = await client.post(
@@ -196,7 +198,9 @@ async def test_erasure_leaves_only_what_the_partner_received(client: Client, db:
     ).json()["id"]
     await client.post(f"/introductions/{accepted}/accept", headers=bearer(org_key))
 
-    assert (await client.delete("/initiators/me", headers=bearer(ini_key))).status_code == 204
+    etag = (await client.get("/initiators/me", headers=bearer(ini_key))).headers["etag"]
+    erased = await client.delete("/initiators/me", headers={**bearer(ini_key), "If-Match": etag})
+    assert erased.status_code == 204
     assert (await client.get("/initiators/me", headers=bearer(ini_key))).status_code == 401
     assert await db.get(Initiator, initiator["id"]) is None
     assert await db.scalar(select(func.count()).where(ApiKey.initiator_id == initiator["id"])) == 0

@@ -99,6 +99,9 @@ def initiator_keys(ok: int) -> Expect:
     return expect(403, **{ANONYMOUS: 401, INITIATOR_X: ok, INITIATOR_Y: ok})
 
 
+SELF = "self"
+
+
 @dataclass(frozen=True)
 class Case:
     target: str
@@ -106,7 +109,8 @@ class Case:
     fill: Fill = lambda w: {}
     body: Body | None = None
     form: bool = False
-    # For PATCH/DELETE: the GET whose ETag goes in If-Match, and the owner role that reads it.
+    # For PATCH/DELETE: the GET whose ETag goes in If-Match, and the owner role that reads it
+    # (SELF: the caller itself, for resources that are the caller's own).
     etag_from: Callable[[World], str] | None = None
     etag_role: str = ORG_A
     stale_etag: bool = False  # send an If-Match that is not the current ETag
@@ -401,8 +405,20 @@ TABLE: dict[str, list[Case]] = {
         Case("register", everyone(201), body=const({"display_name": "M", "email": "m@example.org"}))
     ],
     "GET /initiators/me": [Case("own profile", initiator_keys(200))],
-    "PATCH /initiators/me": [Case("own profile", initiator_keys(200), body=const({"pathway_step": 3}))],
-    "DELETE /initiators/me": [Case("own profile", initiator_keys(204))],
+    "PATCH /initiators/me": with_preconditions(
+        [
+            Case(
+                "own profile",
+                initiator_keys(200),
+                body=const({"pathway_step": 3}),
+                etag_from=lambda w: "/initiators/me",
+                etag_role=SELF,
+            )
+        ]
+    ),
+    "DELETE /initiators/me": with_preconditions(
+        [Case("own profile", initiator_keys(204), etag_from=lambda w: "/initiators/me", etag_role=SELF)]
+    ),
     "POST /matches": [
         Case("near Utrecht", everyone(), body=const({"location": {"place": "Utrecht, NL"}, "per_kind": 3}))
     ],
@@ -530,10 +546,12 @@ async def run_case(
     async with rolled_back(connection):
         headers = world.headers(role)
         if case.etag_from is not None:
-            owner_read = await client.get(case.etag_from(world), headers=world.headers(case.etag_role))
-            assert owner_read.status_code == 200, owner_read.text
-            current = owner_read.headers["etag"]
-            headers["If-Match"] = current.replace("-", "-9", 1) if case.stale_etag else current
+            reader = role if case.etag_role == SELF else case.etag_role
+            owner_read = await client.get(case.etag_from(world), headers=world.headers(reader))
+            if case.etag_role != SELF or owner_read.status_code == 200:
+                assert owner_read.status_code == 200, owner_read.text
+                current = owner_read.headers["etag"]
+                headers["If-Match"] = current.replace("-", "-9", 1) if case.stale_etag else current
         body = case.body(world, role) if case.body else None
         before = await snapshot(connection)
         if case.form:

@@ -376,7 +376,10 @@ async def resend_precise_places(client: Client, w: World) -> list[httpx.Response
         headers={**w.headers(ORG_A), "If-Match": etag},
     )
     point = {"latitude": INITIATOR_POINT[0], "longitude": INITIATOR_POINT[1]}
-    me = await client.patch("/initiators/me", json={"location": point}, headers=w.headers(INITIATOR_X))
+    own = (await client.get("/initiators/me", headers=w.headers(INITIATOR_X))).headers["etag"]
+    me = await client.patch(
+        "/initiators/me", json={"location": point}, headers={**w.headers(INITIATOR_X), "If-Match": own}
+    )
     for response in (program, me):
         assert response.status_code == 200, response.text
     return [program, me]

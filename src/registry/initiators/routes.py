@@ -1,12 +1,18 @@
 """HTTP surface for initiators' own profiles."""
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody
 
-from registry.dependencies import Caller, DbSession
+from registry.dependencies import Caller, DbSession, IfMatch
+from registry.etags import etag_for
 from registry.idempotency import KEY_SHOWN_ONCE_RESPONSES
 from registry.initiators import service
 from registry.initiators.schemas import InitiatorCreate, InitiatorRead, InitiatorRegistered, InitiatorUpdate
+from registry.models import Initiator
+
+
+def with_etag(initiator: Initiator) -> Response[InitiatorRead]:
+    return Response(service.to_read(initiator), headers={"ETag": etag_for(initiator.id, initiator.version)})
 
 
 class InitiatorController(Controller):
@@ -27,18 +33,23 @@ class InitiatorController(Controller):
         return InitiatorRegistered(initiator=service.to_read(initiator), key=key)
 
     @get("/me")
-    async def get_me(self, db_session: DbSession, principal: Caller) -> InitiatorRead:
-        """Your profile (initiator key)."""
-        return service.to_read(await service.get_own(db_session, principal))
+    async def get_me(self, db_session: DbSession, principal: Caller) -> Response[InitiatorRead]:
+        """Your profile (initiator key); the ETag header is what a later PATCH or DELETE sends as If-Match."""
+        return with_etag(await service.get_own(db_session, principal))
 
     @patch("/me")
     async def update_me(
-        self, db_session: DbSession, principal: Caller, data: JSONBody[InitiatorUpdate]
-    ) -> InitiatorRead:
-        """Change your profile (initiator key)."""
-        return service.to_read(await service.update_own(db_session, principal, data))
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        data: JSONBody[InitiatorUpdate],
+        if_match: IfMatch = None,
+    ) -> Response[InitiatorRead]:
+        """Change your profile (initiator key; If-Match required)."""
+        return with_etag(await service.update_own(db_session, principal, data, if_match))
 
     @delete("/me", status_code=204)
-    async def erase_me(self, db_session: DbSession, principal: Caller) -> None:
-        """Erase your profile and pending introductions; accepted ones keep only what the partner received."""
-        await service.erase_own(db_session, principal)
+    async def erase_me(self, db_session: DbSession, principal: Caller, if_match: IfMatch = None) -> None:
+        """Erase your profile and pending introductions (If-Match required); accepted ones keep
+        only what the partner received."""
+        await service.erase_own(db_session, principal, if_match)

@@ -14,6 +14,7 @@ from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
 from registry.db import utcnow
 from registry.errors import InvalidInput, NotFound
+from registry.etags import check_if_match
 from registry.initiators.schemas import CoarseLocation, InitiatorCreate, InitiatorRead, InitiatorUpdate
 from registry.listings import location as locations
 from registry.listings.schemas import LocationInput
@@ -119,16 +120,19 @@ async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tupl
     return initiator, key
 
 
-async def get_own(session: AsyncSession, principal: Principal) -> Initiator:
+async def get_own(session: AsyncSession, principal: Principal, *, lock: bool = False) -> Initiator:
     require_role(principal, Role.INITIATOR)
-    initiator = await session.get(Initiator, principal.initiator_id)
+    initiator = await session.get(Initiator, principal.initiator_id, with_for_update=lock)
     if initiator is None:
         raise NotFound("This initiator profile no longer exists.")
     return initiator
 
 
-async def update_own(session: AsyncSession, principal: Principal, data: InitiatorUpdate) -> Initiator:
-    initiator = await get_own(session, principal)
+async def update_own(
+    session: AsyncSession, principal: Principal, data: InitiatorUpdate, if_match: str | None
+) -> Initiator:
+    initiator = await get_own(session, principal, lock=True)
+    check_if_match(if_match, initiator.id, initiator.version)
     given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
     if "side" in given or any(k in given for k in ("formats", "populations", "languages")):
         await _check(session, given)
@@ -160,10 +164,11 @@ async def update_own(session: AsyncSession, principal: Principal, data: Initiato
     return initiator
 
 
-async def erase_own(session: AsyncSession, principal: Principal) -> None:
+async def erase_own(session: AsyncSession, principal: Principal, if_match: str | None) -> None:
     """Erase the profile, its keys and every introduction except accepted ones, which keep only
     what the organization already received (name, email, message) and lose the link."""
-    initiator = await get_own(session, principal)
+    initiator = await get_own(session, principal, lock=True)
+    check_if_match(if_match, initiator.id, initiator.version)
     await session.execute(
         delete(Introduction).where(
             Introduction.initiator_id == initiator.id, Introduction.status != "accepted"

@@ -1,7 +1,7 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
-from registry.models.guard import IdempotencyRecord, RateLimitWindow
+from registry.models.guard import IdempotencyRecord, RateLimitSlots
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import ApiKey, Organization
@@ -21,6 +21,6 @@ __all__ = [
     "IntroductionTally",
     "Listing",
     "Organization",
-    "RateLimitWindow",
+    "RateLimitSlots",
     "TaxonomyTerm",
 ]

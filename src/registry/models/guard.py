@@ -2,22 +2,26 @@
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, SmallInteger, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, utcnow
 
 
-class RateLimitWindow(Base):
-    """Requests counted per (limit, client) in fixed one-minute windows, shared by every worker."""
+class RateLimitSlots(Base):
+    """A client's requests under one limit in the last 61 seconds, a count per second (`counts[1]`
+    is second `base`), shared by every API process; written by the `rate_limit_take` function
+    (migration 0017)."""
 
-    __tablename__ = "rate_limit_window"
+    __tablename__ = "rate_limit_slots"
 
     bucket: Mapped[str] = mapped_column(String(120), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(primary_key=True)
-    hits: Mapped[int] = mapped_column(default=0)
+    base: Mapped[int] = mapped_column(BigInteger)
+    counts: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    touched_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_rate_limit_window_start", "window_start"),)
+    __table_args__ = (Index("ix_rate_limit_slots_touched_at", "touched_at"),)
 
 
 class IdempotencyRecord(Base):

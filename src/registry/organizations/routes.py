@@ -108,7 +108,7 @@ class OrganizationController(Controller):
     @post(
         "/{organization_id:uuid}/api-keys",
         status_code=201,
-        opt={"idempotent": True},
+        opt={"idempotent": True, "rate_limit": "api_keys"},
         responses=KEY_SHOWN_ONCE_RESPONSES,
     )
     async def create_key(

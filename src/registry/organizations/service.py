@@ -11,7 +11,7 @@ from registry.audit import service as audit
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
 from registry.db import utcnow
-from registry.errors import Forbidden, InvalidInput, NotFound
+from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.etags import check_if_match
 from registry.models import ApiKey, Organization
 from registry.organizations.schemas import (
@@ -23,6 +23,8 @@ from registry.organizations.schemas import (
 )
 
 ENTITY = "organization"
+# Keys an organization may hold at once (revoke one to make another).
+MAX_ACTIVE_KEYS = 10
 
 
 def check_kinds(kinds: list[str]) -> list[str]:
@@ -197,6 +199,16 @@ async def create_org_key(
     org = await get_organization(session, principal, organization_id)
     if not principal.owns(org.id):
         raise Forbidden("Only the organization itself can create its keys.")
+    # Serialize one organization's key creations so that two at once cannot pass the cap together.
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"api_keys:{org.id}"))))
+    active = await session.scalar(
+        select(func.count()).where(ApiKey.organization_id == org.id, ApiKey.revoked_at.is_(None))
+    )
+    if (active or 0) >= MAX_ACTIVE_KEYS:
+        raise Conflict(
+            f"An organization holds at most {MAX_ACTIVE_KEYS} active keys; revoke one "
+            "(DELETE /api-keys/{id}) before creating another."
+        )
     key = await _issue_key(session, role=Role.ORGANIZATION, organization_id=org.id, label=data.label)
     audit.record(
         session,
