@@ -1,48 +1,29 @@
-"""An API process hears of every committed write to listings, contacts and organizations from
-PostgreSQL, falls back to reading the version from the tables while it cannot listen, and
-listens again once the connection is back."""
+"""The version of what cached answers show: moved by every committed write to listings, contacts,
+organizations and vocabulary terms (in any commit order), by nothing else, and read by each
+process at most once at a time for all the requests that wait for it, never from a read that
+began before a request arrived."""
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from typing import Any
 
-import msgspec
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from registry import changes as changes_module
-from registry.app import create_app
-from registry.changes import APPLICATION_NAME, PROBE, Changes
-from registry.config import Settings, asyncpg_dsn
-from tests.factories import app_client
+from registry.changes import VERSION_SQL, Changes, stored_version
 
 # Statement triggers fire for statements that touch no row: a committed write that changes nothing.
 WRITES = {
     "listing": "UPDATE listing SET name = name WHERE false",
     "contact": "DELETE FROM contact WHERE false",
     "organization": "UPDATE organization SET name = name WHERE false",
+    "taxonomy_term": "UPDATE taxonomy_term SET label = label WHERE false",
 }
 
 
-async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-@pytest.fixture
-async def listening(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Changes]:
-    monkeypatch.setattr(changes_module, "RECONNECT_SECONDS", 0.05)
-    changes = Changes()
-    task = asyncio.create_task(changes.listen(asyncpg_dsn(database_url)))
-    await eventually(lambda: changes.listening)
-    yield changes
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    assert not changes.listening
+async def version(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(VERSION_SQL)).scalar_one())
 
 
 async def commit(engine: AsyncEngine, sql: str, *, rollback: bool = False) -> None:
@@ -51,112 +32,93 @@ async def commit(engine: AsyncEngine, sql: str, *, rollback: bool = False) -> No
         await (conn.rollback() if rollback else conn.commit())
 
 
-async def test_every_committed_write_is_heard_and_nothing_else(
-    listening: Changes, engine: AsyncEngine
-) -> None:
+async def test_every_committed_write_moves_the_version_and_nothing_else(engine: AsyncEngine) -> None:
     for table, sql in WRITES.items():
-        before = listening.generation
-        await commit(engine, sql, rollback=True)  # never committed: never announced
+        before = await version(engine)
+        await commit(engine, sql, rollback=True)  # never committed: never counted
+        assert await version(engine) == before, table
         await commit(engine, sql)
-        await eventually(lambda before=before: listening.generation > before)  # type: ignore[misc]
-        assert listening.generation == before + 1, table
-    # Writes elsewhere say nothing.
-    before = listening.generation
+        assert await version(engine) == before + 1, table
+    before = await version(engine)
     await commit(engine, "UPDATE initiator SET locality = locality WHERE false")
-    await commit(engine, WRITES["listing"])
-    await eventually(lambda: listening.generation > before)
-    assert listening.generation == before + 1
+    await commit(engine, "UPDATE introduction SET status = status WHERE false")
+    assert await version(engine) == before
 
 
-async def test_probes_prove_the_way_and_change_nothing(
-    listening: Changes, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(changes_module, "PING_SECONDS", 0.05)
-    before = listening.generation
-    await asyncio.sleep(0.5)  # several probes went out and came back
-    assert listening.listening and listening.generation == before
-    # Another process's probe arrives too, and changes nothing either.
-    await commit(engine, f"SELECT pg_notify('registry_listings', '{PROBE}elsewhere')")
-    await commit(engine, WRITES["organization"])
-    await eventually(lambda: listening.generation > before)
-    assert listening.generation == before + 1
+async def test_a_write_that_commits_last_moves_the_version_whenever_it_began(engine: AsyncEngine) -> None:
+    """The version is a count, not a newest timestamp: a write that began first and commits last
+    still moves it (an answer cached between the two commits is not served after the second)."""
+    before = await version(engine)
+    async with engine.connect() as first, engine.connect() as second:
+        await first.execute(text(WRITES["listing"]))  # began first
+        await second.execute(text(WRITES["contact"]))
+        await second.commit()
+        assert await version(engine) == before + 1
+        await first.commit()
+    assert await version(engine) == before + 2
 
 
-async def test_a_connection_that_swallows_notifications_is_not_trusted(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """As behind a pooler in transaction mode: LISTEN succeeds, nothing ever arrives."""
-
-    class Deaf(Changes):
-        def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
-            pass
-
-    monkeypatch.setattr(changes_module, "PING_SECONDS", 0.2)
-    monkeypatch.setattr(changes_module, "RECONNECT_SECONDS", 0.05)
-    deaf = Deaf()
-    task = asyncio.create_task(deaf.listen(asyncpg_dsn(database_url)))
-    try:
-        await eventually(lambda: "change notifications unavailable" in caplog.text)
-        assert not deaf.listening
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def test_while_listening_the_version_needs_no_query(listening: Changes, db: AsyncSession) -> None:
-    version = await listening.version(db)
-    assert version == ("notified", listening.generation)
-    listening.changed()
-    assert await listening.version(db) != version
-
-
-async def test_without_the_connection_the_version_comes_from_the_tables(
-    listening: Changes, engine: AsyncEngine, db: AsyncSession
-) -> None:
+async def test_folding_the_ticks_keeps_the_count(engine: AsyncEngine) -> None:
+    before = await version(engine)
+    for _ in range(200):  # a writer folds the ticks one time in twenty
+        await commit(engine, WRITES["organization"])
+    assert await version(engine) == before + 200
     async with engine.connect() as conn:
-        killed = await conn.scalar(
-            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = :n"),
-            {"n": APPLICATION_NAME},
-        )
-    assert killed == 1
-    await eventually(lambda: not listening.listening)
-    stored = await Changes().version(db)
-    assert stored[0] == "stored"
-    generation = listening.generation
-    # Back after RECONNECT_SECONDS, and whatever happened meanwhile counts as a change.
-    await eventually(lambda: listening.listening)
-    assert listening.generation > generation
+        ticks = (await conn.execute(text("SELECT count(*) FROM change_tick"))).scalar_one()
+    assert ticks < 200
 
 
-async def test_a_served_app_listens_from_start_up(settings: Settings) -> None:
-    app = create_app(settings)  # no sessionmaker given: the app owns its engine and start-up
-    async with app.lifespan(), app_client(app) as client:
-        await eventually(lambda: app.state.changes.listening)
-        assert (await client.get("/health")).status_code == 200
-    assert not app.state.changes.listening
+class Reads:
+    """A stand-in for a session whose version reads wait until released, counted."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.release = asyncio.Event()
+        self.fail_next = False
+
+    async def execute(self, _statement: Any) -> Any:
+        self.count += 1
+        await self.release.wait()
+        await asyncio.sleep(0)  # a read is a round trip: others run meanwhile
+        if self.fail_next:
+            self.fail_next = False
+            raise ConnectionError("lost")
+        value = self.count
+
+        class Result:
+            def scalar_one(self) -> int:
+                return value
+
+        return Result()
 
 
-async def test_a_process_that_cannot_listen_still_answers_from_the_tables(
-    settings: Settings, caplog: pytest.LogCaptureFixture
-) -> None:
-    nowhere = msgspec.structs.replace(settings, notify_url="postgresql://registry@127.0.0.1:9/none")
-    app = create_app(nowhere)
-    async with app.lifespan(), app_client(app) as client:
-        await eventually(lambda: "change notifications unavailable" in caplog.text)
-        assert not app.state.changes.listening
-        # (Reads only: this app commits what it writes, and other tests share the database.)
-        for path in ("/programs", "/partners"):
-            response = await client.get(path, params={"near": "Utrecht, NL"})
-            assert response.status_code == 200, response.text
-        async with app.state.sessionmaker() as session:
-            assert (await app.state.changes.version(session))[0] == "stored"
+async def test_requests_share_a_read_that_began_after_they_arrived() -> None:
+    changes, reads = Changes(), Reads()
+    first = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert reads.count == 1
+    # These arrive while the first read is under way: it may predate a write they must see.
+    later = [asyncio.create_task(changes.version(reads)) for _ in range(5)]  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    reads.release.set()
+    assert await first == 1
+    assert await asyncio.gather(*later) == [2] * 5  # one more read, begun after they arrived
+    assert reads.count == 2
 
 
-def test_the_notify_url_comes_from_the_environment() -> None:
-    env = {
-        "DATABASE_URL": "postgresql://pool/registry",
-        "REGISTRY_NOTIFY_URL": "postgresql://primary/registry",
-    }
-    assert Settings.from_env(env).notify_url == "postgresql://primary/registry"
-    assert Settings.from_env({"DATABASE_URL": "postgresql://pool/registry"}).notify_url is None
+async def test_a_failed_read_is_read_again_by_those_who_waited() -> None:
+    changes, reads = Changes(), Reads()
+    reads.fail_next = True
+    first = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    reads.release.set()
+    with pytest.raises(ConnectionError):
+        await first
+    assert await waiting == 2
+
+
+async def test_the_stored_version_reads_the_tables(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn, AsyncSession(bind=conn) as session:
+        assert await stored_version(session) == await version(engine)

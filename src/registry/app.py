@@ -1,7 +1,6 @@
 """The application factory. Nothing is built at import time."""
 
 import asyncio
-import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
 from registry.bodies import guarded
 from registry.changes import Changes
-from registry.config import Settings, asyncpg_dsn
+from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
 from registry.health.routes import HealthController
@@ -99,15 +98,9 @@ def create_app(
             settle_garbage_collector()
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
-        # Cached searches and matches learn of changes from PostgreSQL (registry.changes).
-        dsn = asyncpg_dsn(settings.notify_url or engine.url.render_as_string(hide_password=False))
-        listener = asyncio.create_task(app.state.changes.listen(dsn))
         try:
             yield
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
             await engine.dispose()
 
     assets = create_static_files_router(

@@ -32,9 +32,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A request body must arrive within this many seconds (else 408), so slow clients cannot
     # hold a worker's requests open.
     body_timeout_s: float = 10.0
-    # Where each API process listens for change notifications (registry.changes): a direct
-    # connection to the primary; None means DATABASE_URL.
-    notify_url: str | None = None
     debug: bool = False
 
     @classmethod

@@ -5,14 +5,14 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 from litestar.datastructures import State
-from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from registry.config import Settings, async_database_url
 
@@ -72,22 +72,11 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-# Set when a session flushed changes (every API write goes through the ORM); a Core statement
-# would not set it, but its notification still reaches this process (registry.changes).
-WROTE = "registry_wrote"
-
-
-@event.listens_for(Session, "after_flush")
-def _flushed(session: Session, _context: object) -> None:
-    session.info[WROTE] = True
-
-
 async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     """Yield a session; commit after the handler returns, roll back on any error.
 
     Litestar runs this cleanup before the response is sent, so a failed commit turns into an
-    error response and a 2xx always means the write is durable. A request that wrote tells this
-    process's cached answers at once (other processes hear of it from PostgreSQL).
+    error response and a 2xx always means the write is durable.
     """
     sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
     async with sessionmaker() as session:
@@ -100,5 +89,3 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
         # commit's machinery, a measurable part of such a request.
         if session.in_transaction():
             await session.commit()
-        if session.info.pop(WROTE, False):
-            state.changes.changed()

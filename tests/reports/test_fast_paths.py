@@ -270,12 +270,25 @@ async def test_coverage_across_the_antimeridian_and_at_the_radius(
     assert values(gaps, country="CG")["no_evaluator_within_50_km"] == 1
 
 
-async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
+async def test_reports_are_reused_for_a_minute_unless_asked_fresh_or_listings_change(
     client: Client, db: AsyncSession, funder: str
 ) -> None:
     world = await build(db)
-    first = (await client.get("/reports/programs", headers=bearer(funder))).json()
-    # Two new programs: the cached report does not know them yet, a no-cache request does.
+    first = (await client.get("/reports/partnerships", headers=bearer(funder))).json()
+    # A new initiator: the cached report does not know of it yet, a no-cache request does.
+    db.add(Initiator(display_name="New", email="new@example.org", pathway_step=2))
+    await db.commit()
+    again = (await client.get("/reports/partnerships", headers=bearer(funder))).json()
+    assert again["computed_at"] == first["computed_at"] and again["tables"] == first["tables"]
+    fresh = (
+        await client.get("/reports/partnerships", headers=bearer(funder) | {"Cache-Control": "no-cache"})
+    ).json()
+    assert fresh["computed_at"] > first["computed_at"]
+    # And the fresh answer is what later requests get.
+    assert (await client.get("/reports/partnerships", headers=bearer(funder))).json() == fresh
+
+    # Listings count at once (a suspended organization's leave every count as it is suspended).
+    before = (await client.get("/reports/programs", headers=bearer(funder))).json()
     unverified = org(verified=False)
     db.add(unverified)
     await db.flush()
@@ -283,18 +296,10 @@ async def test_reports_are_reused_for_a_minute_unless_asked_fresh(
     assert verified is not None
     db.add_all([listing(verified, "peer_program"), listing(unverified, "peer_program")])
     await db.commit()
-    again = (await client.get("/reports/programs", headers=bearer(funder))).json()
-    assert again["computed_at"] == first["computed_at"]
-    assert again["tables"] == first["tables"]
-    fresh = (
-        await client.get("/reports/programs", headers=bearer(funder) | {"Cache-Control": "no-cache"})
-    ).json()
-    assert fresh["computed_at"] > first["computed_at"]
-    total = next(r for r in fresh["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
-    before = next(r for r in first["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
-    assert total == before + 1  # the verified organization's new program, not the other one
-    # And the fresh answer is what later requests get.
-    assert (await client.get("/reports/programs", headers=bearer(funder))).json() == fresh
+    after = (await client.get("/reports/programs", headers=bearer(funder))).json()
+    total = next(r for r in after["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
+    old = next(r for r in before["tables"][0]["rows"] if r["key"] == {})["values"]["programs"]["value"]
+    assert total == old + 1  # the verified organization's new program, not the other one
 
 
 async def test_report_parts_run_side_by_side_on_their_own_connections(engine: AsyncEngine) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.answers import AnswerCache, shared_codes
 from registry.auth.principal import Principal, Role
-from registry.changes import Changes
+from registry.changes import Changes, Version
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.service import coarse_location
@@ -135,16 +135,14 @@ CANDIDATE_CACHE_SIZE = 1024
 # SHARED_RADIUS_KM serves every smaller radius from one cache entry.
 SHARED_RADIUS_KM = 100.0
 # (version, stored at, prepared candidates, each one's distance in metres)
-_CandidateEntry = tuple[tuple[object, ...], float, list[scoring.Prepared], list[float]]
+_CandidateEntry = tuple[Version, float, list[scoring.Prepared], list[float]]
 _candidate_cache: OrderedDict[tuple[object, ...], _CandidateEntry] = OrderedDict()
 # Remote-capable candidates are the freshest REMOTE_CANDIDATES_PER_KIND beyond the radius: the
 # first ones of the freshest REMOTE_POOL (wherever they are) that lie beyond it. One pool per
 # kind serves every point and radius; only when it runs short does a request ask the database.
 REMOTE_POOL = 150
 # (version, stored at, prepared candidates, each one's place)
-_RemoteEntry = tuple[
-    tuple[object, ...], float, list[scoring.Prepared], list[tuple[float | None, float | None]]
-]
+_RemoteEntry = tuple[Version, float, list[scoring.Prepared], list[tuple[float | None, float | None]]]
 _remote_cache: dict[tuple[object, ...], _RemoteEntry] = {}
 # Per kind, point, radius (and excluded listing): the ones of the kind's pool that lie beyond the
 # radius. A kind's cuts are dropped whenever its pool is fetched again.
@@ -154,7 +152,7 @@ _remote_picks: OrderedDict[tuple[object, ...], list[scoring.Prepared]] = Ordered
 # The shown-only fields (description, lists, place) and the contacts that may leave through
 # matching, of listings recently chosen: the same few near each place are chosen again and again.
 SHOWN_CACHE_SIZE = 4096
-_Shown = tuple[tuple[object, ...], "_Details", tuple[ContactRead, ...]]  # (version, details, contacts)
+_Shown = tuple[Version, "_Details", tuple[ContactRead, ...]]  # (version, details, contacts)
 
 
 class _Details(NamedTuple):
@@ -178,13 +176,13 @@ def _within(entry: _CandidateEntry, meters: float) -> list[scoring.Prepared]:
     return [p for p, d in zip(entry[2], entry[3], strict=True) if d <= meters]
 
 
-def _fresh(entry: tuple[tuple[object, ...], float, Any, Any] | None, version: tuple[object, ...]) -> bool:
+def _fresh(entry: tuple[Version, float, Any, Any] | None, version: Version) -> bool:
     return entry is not None and entry[0] == version and time.monotonic() - entry[1] < CACHE_SECONDS
 
 
 async def _near(
     session: AsyncSession,
-    version: tuple[object, ...],
+    version: Version,
     *,
     kinds: Sequence[str],
     point: tuple[float, float],
@@ -224,7 +222,7 @@ async def _near(
 
 async def _remote(
     session: AsyncSession,
-    version: tuple[object, ...],
+    version: Version,
     *,
     kinds: Sequence[str],
     point: tuple[float, float] | None,
@@ -299,7 +297,7 @@ async def _remote(
 
 async def _candidates(
     session: AsyncSession,
-    version: tuple[object, ...],
+    version: Version,
     *,
     kinds: Sequence[str],
     point: tuple[float, float] | None,
@@ -337,7 +335,7 @@ async def _candidates(
 
 
 async def _shown(
-    session: AsyncSession, version: tuple[object, ...], ids: Sequence[uuid.UUID]
+    session: AsyncSession, version: Version, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]]:
     """Details and contacts of the chosen listings, from the cache when the version still holds."""
     out: dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]] = {}
@@ -379,7 +377,7 @@ async def _ranked(
     include_remote: bool,
     per_kind: int,
     weights: scoring.Weights,
-    version: tuple[object, ...],
+    version: Version,
     exclude_id: uuid.UUID | None = None,
 ) -> dict[str, list[MatchCandidate]]:
     pool = await _candidates(

@@ -1,7 +1,7 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
-from registry.models.guard import IdempotencyRecord, RateLimitSlots
+from registry.models.guard import ChangeBase, ChangeTick, IdempotencyRecord, RateLimitSlots
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import ApiKey, Organization
@@ -11,6 +11,8 @@ __all__ = [
     "PROGRAM_KIND",
     "ApiKey",
     "AuditEvent",
+    "ChangeBase",
+    "ChangeTick",
     "Contact",
     "DemandPlace",
     "EvaluationRecord",

@@ -2,7 +2,16 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary, SmallInteger, String
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -37,3 +46,25 @@ class IdempotencyRecord(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     key_withheld: Mapped[bool] = mapped_column(default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class ChangeTick(Base):
+    """One committed statement that wrote what cached answers show (listings, contacts,
+    organizations, vocabulary terms), inserted by a trigger (migration 0018). The version those
+    answers are tagged with is change_base.total + sum(weight) (registry.changes)."""
+
+    __tablename__ = "change_tick"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    weight: Mapped[int] = mapped_column(BigInteger, server_default="1")
+
+
+class ChangeBase(Base):
+    """The ticks folded so far (one row)."""
+
+    __tablename__ = "change_base"
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)

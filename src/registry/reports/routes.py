@@ -49,7 +49,8 @@ def _wants_csv(format: str | None, accept: str | None) -> bool:
 # Aggregates over the whole registry change slowly and cost hundreds of milliseconds at national
 # scale: each process keeps an answer for a minute (its `computed_at` says when it was made).
 REPORT_CACHE_SECONDS = 60.0
-_reports: dict[tuple[object, ...], tuple[float, ReportRead]] = {}
+# (began, version of the listings it was built from, report)
+_reports: dict[tuple[object, ...], tuple[float, int, ReportRead]] = {}
 
 
 def forget_cached_reports() -> None:
@@ -60,12 +61,18 @@ _building: dict[tuple[object, ...], asyncio.Lock] = {}
 
 
 async def cached(
-    key: tuple[object, ...], build: Callable[[], Awaitable[ReportRead]], *, fresh: bool = False
+    key: tuple[object, ...], version: int, build: Callable[[], Awaitable[ReportRead]], *, fresh: bool = False
 ) -> ReportRead:
-    """The report computed in the last minute, or a new one (always new when `fresh`)."""
+    """The report computed in the last minute from this version of the listings, or a new one
+    (always new when `fresh`)."""
     hit = _reports.get(key)
-    if not fresh and hit is not None and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS:
-        return hit[1]
+    if (
+        not fresh
+        and hit is not None
+        and hit[1] == version
+        and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS
+    ):
+        return hit[2]
     # One computation per report at a time: a burst of funders waits for it instead of
     # running the same heavy aggregation thirty times at once.
     started = time.monotonic()
@@ -73,13 +80,13 @@ async def cached(
         hit = _reports.get(key)
         # A fresh request takes a report begun after it arrived (while it waited), no older.
         newest = started if fresh else time.monotonic() - REPORT_CACHE_SECONDS
-        if hit is not None and hit[0] >= newest:
-            return hit[1]
+        if hit is not None and hit[1] == version and hit[0] >= newest:
+            return hit[2]
         # Stamped with when the computation began: a report that began before a fresh request
         # arrived is not fresh enough for it.
         began = time.monotonic()
         report = await build()
-        _reports[key] = (began, report)
+        _reports[key] = (began, version, report)
         return report
 
 
@@ -123,7 +130,9 @@ async def respond(
         async with side_by_side(db_session, state, connections) as sessions:
             return await build(sessions, threshold)
 
-    report = await cached((name, threshold), compute, fresh=fresh)
+    # Listings' changes (a suspended organization, say) show at once; the rest within the minute.
+    version = await state.changes.version(db_session)
+    report = await cached((name, threshold), version, compute, fresh=fresh)
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]
