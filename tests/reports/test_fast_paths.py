@@ -183,6 +183,7 @@ async def test_due_pending_introductions_count_as_expired(
         "declined": 0,
         "expired": 11,
         "withdrawn": 0,
+        "closed": 0,
         "requested": 11,
     }
     clinician = values(table(body, "introductions_by_partner_kind"), partner_kind="clinician")

@@ -128,6 +128,7 @@ async def test_partnerships_suppress_small_and_complementary_cells(
             "pending": 12,
             "expired": 0,
             "withdrawn": 0,
+            "closed": 0,
             "requested": 40,
         },
         "evaluator": {
@@ -136,6 +137,7 @@ async def test_partnerships_suppress_small_and_complementary_cells(
             "pending": 0,
             "expired": 0,
             "withdrawn": 0,
+            "closed": 0,
             "requested": 26,
         },
     }

@@ -353,6 +353,19 @@ TABLE: dict[str, list[Case]] = {
         Case("C (unverified)", stewards_only(200), org_fill("org_c")),
         Case("A (already verified)", stewards_only(200), org_fill("org_a"), changes=()),
     ],
+    "POST /organizations/{organization_id}/suspend": [
+        Case("A (a pending introduction)", stewards_only(200), org_fill("org_a"), const({"reason": "matrix"})),
+        Case(
+            "C (unverified)",
+            stewards_only(200),
+            org_fill("org_c"),
+            const({"reason": "matrix"}),
+            changes=("organization", AUDITED),
+        ),
+    ],
+    "POST /organizations/{organization_id}/reinstate": [
+        Case("A (not suspended)", stewards_only(409), org_fill("org_a"), const({"reason": "matrix"})),
+    ],
     "GET /organizations/{organization_id}/api-keys": [
         Case("A", editors_of_a(200), org_fill("org_a")),
         Case("C (unverified)", editors_of_c(200), org_fill("org_c")),
@@ -489,6 +502,8 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     "POST /organizations": ("organization", "api_key", AUDITED),
     "PATCH /organizations/{organization_id}": ("organization", AUDITED),
     "POST /organizations/{organization_id}/verify": ("organization", AUDITED),
+    "POST /organizations/{organization_id}/suspend": ("organization", "introduction", AUDITED),
+    "POST /organizations/{organization_id}/reinstate": ("organization", AUDITED),
     "POST /organizations/{organization_id}/api-keys": ("api_key", AUDITED),
     "POST /api-keys": ("api_key", AUDITED),
     "DELETE /api-keys/{key_id}": ("api_key", AUDITED),

@@ -46,6 +46,10 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
     ).one_or_none()
     if row is None or row.revoked_at is not None:
         raise Unauthorized("The API key is unknown or revoked.", headers=_CHALLENGE)
+    if row.verification_status == "suspended":
+        raise Unauthorized(
+            "The API key's organization is suspended; its stewards can say why.", headers=_CHALLENGE
+        )
     return Principal(
         role=Role(row.role),
         key_id=row.id,

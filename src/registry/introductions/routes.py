@@ -11,7 +11,7 @@ from registry.introductions.schemas import IntroductionCreate, IntroductionRead
 from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
 StatusFilter = Annotated[
-    Literal["pending", "accepted", "declined", "withdrawn", "expired"] | None, QueryParameter()
+    Literal["pending", "accepted", "declined", "withdrawn", "expired", "closed"] | None, QueryParameter()
 ]
 
 

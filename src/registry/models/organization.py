@@ -19,8 +19,13 @@ class Organization(TimestampMixin, Base):
     website: Mapped[str | None] = mapped_column(String(500))
     country: Mapped[str | None] = mapped_column(String(2))
     description: Mapped[str | None] = mapped_column(Text)
+    # unverified -> verified by a steward; suspended by a steward from either, reinstated to the
+    # one it had (verified when verified_at is set). Only `verified` organizations' listings are
+    # public, wherever that is decided (visibility, matching, reports' triggers, HSDS).
     verification_status: Mapped[str] = mapped_column(String(20), default="unverified")
     verified_at: Mapped[datetime | None]
+    suspended_at: Mapped[datetime | None]
+    suspension_reason: Mapped[str | None] = mapped_column(String(1000))
     # A counter bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -21,12 +21,14 @@ from registry.organizations.schemas import (
     OrganizationRead,
     OrganizationRegistered,
     OrganizationUpdate,
+    Reinstatement,
     RoleKeyCreate,
+    Suspension,
 )
 from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
 VerificationFilter = Annotated[
-    Literal["verified", "unverified"] | None, QueryParameter(description="only this status")
+    Literal["verified", "unverified", "suspended"] | None, QueryParameter(description="only this status")
 ]
 
 
@@ -103,6 +105,30 @@ class OrganizationController(Controller):
         """Mark an organization verified so its listings become public (stewards only)."""
         require_role(principal, Role.STEWARD)
         org = await service.verify_organization(db_session, principal, organization_id)
+        return with_etag(org)
+
+    @post("/{organization_id:uuid}/suspend", status_code=200)
+    async def suspend(
+        self, db_session: DbSession, principal: Caller, organization_id: IdPath, data: JSONBody[Suspension]
+    ) -> Response[OrganizationRead]:
+        """Take an organization down at once (stewards only): its listings and contacts leave every
+        answer, its keys stop working, pending introductions to it close; nothing is deleted."""
+        require_role(principal, Role.STEWARD)
+        org = await service.suspend_organization(db_session, principal, organization_id, data.reason)
+        return with_etag(org)
+
+    @post("/{organization_id:uuid}/reinstate", status_code=200)
+    async def reinstate(
+        self,
+        db_session: DbSession,
+        principal: Caller,
+        organization_id: IdPath,
+        data: JSONBody[Reinstatement | None] = None,
+    ) -> Response[OrganizationRead]:
+        """Lift a suspension (stewards only): the organization is verified again if it was before."""
+        require_role(principal, Role.STEWARD)
+        reason = data.reason if data else None
+        org = await service.reinstate_organization(db_session, principal, organization_id, reason)
         return with_etag(org)
 
     @post(

@@ -44,10 +44,25 @@ class OrganizationRead(msgspec.Struct, kw_only=True):
     website: str | None
     country: str | None
     description: str | None
-    verification_status: str
+    verification_status: Annotated[str, msgspec.Meta(description="unverified, verified or suspended")]
     verified_at: datetime | None
+    suspended_at: datetime | None
+    suspension_reason: Annotated[
+        str | None, msgspec.Meta(description="only stewards see suspended organizations")
+    ]
     created_at: datetime
     updated_at: datetime
+
+
+Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]
+
+
+class Suspension(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[Reason, msgspec.Meta(description="why, for the audit log and other stewards")]
+
+
+class Reinstatement(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Reason | None = None
 
 
 class ApiKeyCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Sequence
 
 import msgspec
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit import service as audit
@@ -13,7 +13,7 @@ from registry.auth.principal import Principal, Role
 from registry.db import utcnow
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.etags import check_if_match
-from registry.models import ApiKey, Organization
+from registry.models import ApiKey, Introduction, Organization
 from registry.organizations.schemas import (
     ORGANIZATION_KINDS,
     ApiKeyCreate,
@@ -49,9 +49,10 @@ def visible_organizations(principal: Principal) -> Select[Organization]:
 
 
 async def get_organization(
-    session: AsyncSession, principal: Principal, organization_id: uuid.UUID
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, *, lock: bool = False
 ) -> Organization:
-    org = await session.scalar(visible_organizations(principal).where(Organization.id == organization_id))
+    stmt = visible_organizations(principal).where(Organization.id == organization_id)
+    org = await session.scalar(stmt.with_for_update() if lock else stmt)
     if org is None:
         raise NotFound(f"No organization {organization_id} is visible to you.")
     return org
@@ -175,7 +176,9 @@ async def update_organization(
 async def verify_organization(
     session: AsyncSession, principal: Principal, organization_id: uuid.UUID
 ) -> Organization:
-    org = await get_organization(session, principal, organization_id)
+    org = await get_organization(session, principal, organization_id, lock=True)
+    if org.verification_status == "suspended":
+        raise Conflict("The organization is suspended: reinstate it (POST .../reinstate) instead.")
     if org.verification_status != "verified":
         org.verification_status = "verified"
         org.verified_at = utcnow()
@@ -190,6 +193,74 @@ async def verify_organization(
             changed_fields=["verification_status", "verified_at"],
         )
         await session.flush()
+    return org
+
+
+async def suspend_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, reason: str
+) -> Organization:
+    """Take an organization down at once: its listings leave every public answer (only verified
+    organizations' are public), its keys stop working (auth), pending introductions to it close.
+    Nothing is deleted."""
+    org = await get_organization(session, principal, organization_id, lock=True)
+    if org.verification_status == "suspended":
+        raise Conflict("The organization is already suspended.")
+    org.verification_status = "suspended"
+    org.suspended_at = utcnow()
+    org.suspension_reason = reason.strip()
+    org.version += 1
+    closed = await session.execute(
+        update(Introduction)
+        .where(Introduction.organization_id == org.id, Introduction.status == "pending")
+        .values(status="closed", decided_at=func.now())
+        .returning(Introduction.id)
+    )
+    for (intro_id,) in closed:
+        audit.record(
+            session,
+            principal,
+            "close",
+            "introduction",
+            intro_id,
+            owner_organization_id=org.id,
+            changed_fields=["status"],
+            note="organization suspended",
+        )
+    audit.record(
+        session,
+        principal,
+        "suspend",
+        ENTITY,
+        org.id,
+        owner_organization_id=org.id,
+        changed_fields=["verification_status", "suspended_at", "suspension_reason"],
+        note=org.suspension_reason,
+    )
+    await session.flush()
+    return org
+
+
+async def reinstate_organization(
+    session: AsyncSession, principal: Principal, organization_id: uuid.UUID, reason: str | None
+) -> Organization:
+    org = await get_organization(session, principal, organization_id, lock=True)
+    if org.verification_status != "suspended":
+        raise Conflict("The organization is not suspended.")
+    org.verification_status = "verified" if org.verified_at is not None else "unverified"
+    org.suspended_at = None
+    org.suspension_reason = None
+    org.version += 1
+    audit.record(
+        session,
+        principal,
+        "reinstate",
+        ENTITY,
+        org.id,
+        owner_organization_id=org.id,
+        changed_fields=["verification_status", "suspended_at", "suspension_reason"],
+        note=reason.strip() if reason else None,
+    )
+    await session.flush()
     return org
 
 

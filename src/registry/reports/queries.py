@@ -128,7 +128,7 @@ async def evaluation_tables(
     return transitions, designs, outcomes
 
 
-INTRODUCTION_STATUSES = ("pending", "accepted", "declined", "expired", "withdrawn")
+INTRODUCTION_STATUSES = ("pending", "accepted", "declined", "expired", "withdrawn", "closed")
 
 _TALLY_KEYS = {
     "partner_kind": "partner_kind",
