@@ -31,6 +31,10 @@ async def test_docs_page_loads_only_local_assets(client: httpx.AsyncClient) -> N
         assert fetched.status_code == 200 and len(fetched.content) > 1000, asset
 
 
+# Opened in a browser: without a key it answers the page to give one.
+DASHBOARD_LOGIN = ("get", "/reports/dashboard", "401")
+
+
 async def test_every_error_response_is_a_problem_document(client: httpx.AsyncClient) -> None:
     spec = (await client.get("/schema/openapi.json")).json()
     assert set(spec["components"]["schemas"]["Problem"]["required"]) == {"type", "title", "status", "detail"}
@@ -41,7 +45,7 @@ async def test_every_error_response_is_a_problem_document(client: httpx.AsyncCli
                 continue
             assert "default" in operation["responses"], (method, path)
             for status, response in operation["responses"].items():
-                if status == "default" or status[0] in "45":
+                if (status == "default" or status[0] in "45") and (method, path, status) != DASHBOARD_LOGIN:
                     checked += 1
                     assert list(response["content"]) == ["application/problem+json"], (method, path, status)
     assert checked > 100

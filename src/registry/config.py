@@ -24,6 +24,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     match_weights: str = ""
     # Counts of people below this are hidden in reports (11: 1-10 are never shown).
     report_threshold: int = 11
+    # Reports' counts of people are taken once per period of this many hours (reports.releases).
+    report_period_hours: float = 24.0
     # Multiplies the rate limits (throttling.LIMITS); the benchmark raises it.
     rate_limit_scale: float = 1.0
     # Load balancers whose X-Forwarded-For / Forwarded headers are believed: addresses or CIDRs,

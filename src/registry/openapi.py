@@ -87,10 +87,12 @@ def with_problem_responses(openapi: OpenAPI) -> OpenAPI:
                 continue
             responses: dict[str, Any] = operation.responses or {}
             for status, response in responses.items():
+                # The framework describes its errors as JSON; an error a handler documents as
+                # something else (the dashboard's HTML login page) is left as it says.
                 if (
                     status[:1] in ("4", "5")
                     and isinstance(response, OpenAPIResponse)
-                    and PROBLEM_MEDIA_TYPE not in (response.content or {})
+                    and set(response.content or {}) <= {"application/json"}
                 ):
                     response.content = dict(_PROBLEM_CONTENT)
             responses.setdefault(

@@ -190,6 +190,7 @@ INITIATOR_COLUMNS: Final = (
     "version",
     "created_at",
     "updated_at",
+    "report_key",
 )
 INTRODUCTION_COLUMNS: Final = (
     "id",
@@ -204,6 +205,7 @@ INTRODUCTION_COLUMNS: Final = (
     "created_at",
     "expires_at",
     "decided_at",
+    "report_key",
 )
 
 Row = tuple[Any, ...]
@@ -636,6 +638,9 @@ def _generate_chunk(random_seed: int, n: int, chunk_size: int, chunk: int, now: 
     """The rows of one chunk, from its own random generator (so chunks are independent)."""
     size = min(chunk_size, n - chunk * chunk_size)
     rng = _chunk_rng(random_seed, n, chunk_size, chunk)
+    # Record keys (reports.perturbation) from a generator of their own: the rest of the data set
+    # is what it was before they existed.
+    record_key = random.Random(f"{random_seed}:{n}:{chunk_size}:{chunk}:record-keys").randrange  # noqa: S311
     rand = rng.random
     bits = rng.getrandbits
     cities = _cities()
@@ -1021,6 +1026,7 @@ def _generate_chunk(random_seed: int, n: int, chunk_size: int, chunk: int, now: 
                 1,
                 stamp(created),
                 stamp(between(created, epoch)),
+                record_key(256),
             )
         )
 
@@ -1060,6 +1066,7 @@ def _generate_chunk(random_seed: int, n: int, chunk_size: int, chunk: int, now: 
                 created_at,
                 expires_at,
                 decided_at,
+                record_key(256),
             )
         )
 

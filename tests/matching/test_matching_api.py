@@ -160,17 +160,20 @@ async def test_peers_for_the_owner_only(client: Client, db: AsyncSession) -> Non
         headers=bearer(key),
     )
     assert other.status_code == 201
-    await client.post(
-        "/initiators",
-        json={
-            "display_name": "Kim",
-            "email": "kim@example.org",
-            "location": UTRECHT,
-            "side": "people_who_use_violence",
-            "formats": ["twelve_step"],
-            "needs": ["peer_program"],
-        },
-    )
+    for name, listed in (("Kim", True), ("Ash", False)):
+        await client.post(
+            "/initiators",
+            json={
+                "display_name": name,
+                "email": f"{name.lower()}@example.org",
+                "location": UTRECHT,
+                "side": "people_who_use_violence",
+                "formats": ["twelve_step"],
+                "needs": ["peer_program"],
+                "pathway_step": 1 if listed else 2,
+                "visible_to_programs": listed,
+            },
+        )
     pid = w["pwuv_program"]["id"]
     response = await client.get(f"/programs/{pid}/peers", headers=bearer(key))
     assert response.status_code == 200, response.text
@@ -179,8 +182,13 @@ async def test_peers_for_the_owner_only(client: Client, db: AsyncSession) -> Non
     assert "Twelve Steps Amersfoort" in peer_names
     assert "Survivor Circle Amersfoort" not in peer_names  # other side
     assert "Twelve Steps Utrecht" not in peer_names  # itself
-    assert any(i["pathway_step"] == 1 and "peer_program" in i["needs"] for i in body["initiators"])
-    assert "kim@example.org" not in response.text and "Kim" not in response.text
+    # Kim chose to be listed to programs; Ash did not, and counts only in protected totals.
+    assert [(i["pathway_step"], i["needs"]) for i in body["initiators"]] == [(1, ["peer_program"])]
+    assert body["initiator_needs"] == [
+        {"need": "peer_program", "initiators": {"value": None, "suppressed": True}}
+    ]
+    for words in ("kim@example.org", "Kim", "Ash"):
+        assert words not in response.text
     assert (await client.get(f"/programs/{pid}/peers")).status_code == 401
     _, stranger = await register_org(client)
     assert (await client.get(f"/programs/{pid}/peers", headers=bearer(stranger))).status_code == 403

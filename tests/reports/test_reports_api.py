@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.auth.principal import Role
 from registry.models import Listing
 from tests.factories import Client, bearer, register_org, role_key
-from tests.reports.world import build
+from tests.reports.world import build, near
 
 REPORTS = ("programs", "evidence", "partnerships", "coverage")
 
@@ -143,7 +143,7 @@ async def test_partnerships_suppress_small_and_complementary_cells(
     }
     for kind, values in (("clinician", clinician), ("evaluator", evaluator)):
         for status, cell in values.items():
-            assert cell["suppressed"] or cell["value"] == truth[kind][status], (kind, status)
+            assert near(cell["value"], truth[kind][status]), (kind, status)
     assert clinician["declined"] == {"value": None, "suppressed": True}  # 3: primary
     # Something else in the clinician row is hidden too, or 3 could be worked out from the total.
     hidden = [k for k, c in clinician.items() if c["suppressed"]]
@@ -159,7 +159,7 @@ async def test_partnerships_suppress_small_and_complementary_cells(
     shown = {r["key"]["pathway_step"]: r["values"]["initiators"] for r in steps["rows"]}
     assert shown["2"]["suppressed"] is True
     assert sum(c["suppressed"] for c in shown.values()) >= 2
-    assert all(c["suppressed"] or c["value"] == step_truth[k] for k, c in shown.items())
+    assert all(near(c["value"], step_truth[k]) for k, c in shown.items())
     rates = table(body, "acceptance_rate_by_partner_kind")
     for kind, values in (("clinician", clinician), ("evaluator", evaluator)):
         got = row(rates, partner_kind=kind)["values"]["acceptance_rate"]["value"]

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.models import Initiator, Introduction, Listing, Organization
+from registry.reports.perturbation import MAX_PERTURBATION
 
 NOW = datetime.now(UTC)
 
@@ -144,3 +145,11 @@ FRESH_COVERAGE = """
         for kind in ("clinician", "evaluator", "trainer")
     )
 )
+
+
+def near(published: int | None, truth: int) -> bool:
+    """A published people count: hidden, or the truth moved by at most the perturbation (and zero
+    exactly when it is zero)."""
+    if published is None:
+        return True
+    return abs(published - truth) <= MAX_PERTURBATION and (truth == 0) == (published == 0)

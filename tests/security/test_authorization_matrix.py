@@ -354,7 +354,9 @@ TABLE: dict[str, list[Case]] = {
         Case("A (already verified)", stewards_only(200), org_fill("org_a"), changes=()),
     ],
     "POST /organizations/{organization_id}/suspend": [
-        Case("A (a pending introduction)", stewards_only(200), org_fill("org_a"), const({"reason": "matrix"})),
+        Case(
+            "A (a pending introduction)", stewards_only(200), org_fill("org_a"), const({"reason": "matrix"})
+        ),
         Case(
             "C (unverified)",
             stewards_only(200),

@@ -14,6 +14,11 @@ Needs = Annotated[list[NeedKind], msgspec.Meta(max_length=5)]
 DisplayName = Annotated[
     str, msgspec.Meta(min_length=1, max_length=100, pattern=r"\S", description="a pseudonym is fine")
 ]
+VISIBLE = (
+    "list your place (locality and distance band), side, formats, needs and step to the verified "
+    "organizations of programs near you (GET /programs/{id}/peers); off by default: otherwise you "
+    "count only in protected totals"
+)
 PathwayStep = Annotated[int, msgspec.Meta(ge=1, le=6, description="the step of the six you are on")]
 
 
@@ -32,6 +37,7 @@ class InitiatorCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     languages: Codes = msgspec.field(default_factory=list)
     pathway_step: PathwayStep = 1
     needs: Needs = msgspec.field(default_factory=list)
+    visible_to_programs: Annotated[bool, msgspec.Meta(description=VISIBLE)] = False
 
 
 class InitiatorUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -44,6 +50,7 @@ class InitiatorUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     languages: Codes | UnsetType = UNSET
     pathway_step: PathwayStep | UnsetType = UNSET
     needs: Needs | UnsetType = UNSET
+    visible_to_programs: Annotated[bool, msgspec.Meta(description=VISIBLE)] | UnsetType = UNSET
 
 
 class CoarseLocation(msgspec.Struct, kw_only=True):
@@ -65,6 +72,7 @@ class InitiatorRead(msgspec.Struct, kw_only=True):
     languages: list[str]
     pathway_step: int
     needs: list[str]
+    visible_to_programs: bool
     created_at: datetime
     updated_at: datetime
 

@@ -75,6 +75,7 @@ def to_read(initiator: Initiator) -> InitiatorRead:
         languages=initiator.languages,
         pathway_step=initiator.pathway_step,
         needs=initiator.needs,
+        visible_to_programs=initiator.visible_to_programs,
         created_at=initiator.created_at,
         updated_at=initiator.updated_at,
     )
@@ -90,6 +91,7 @@ async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tupl
         "languages": sorted(set(data.languages)),
         "pathway_step": data.pathway_step,
         "needs": sorted(set(data.needs)),
+        "visible_to_programs": data.visible_to_programs,
     }
     await _check(session, values)
     initiator = Initiator(**values, **coarse_location(data.location))
@@ -136,7 +138,7 @@ async def update_own(
     given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
     if "side" in given or any(k in given for k in ("formats", "populations", "languages")):
         await _check(session, given)
-    for name in ("display_name", "email", "pathway_step"):
+    for name in ("display_name", "email", "pathway_step", "visible_to_programs"):
         if name in given:
             if given[name] is None:
                 raise InvalidInput(f"{name}: cannot be null")

@@ -224,7 +224,7 @@ async def initiators_near(
         func.ll_to_earth(point[0], point[1]), func.ll_to_earth(Initiator.latitude, Initiator.longitude)
     )
     stmt = select(Initiator, distance.label("distance_m")).where(
-        Initiator.latitude.is_not(None), distance <= radius_km * 1000
+        Initiator.latitude.is_not(None), Initiator.visible_to_programs.is_(True), distance <= radius_km * 1000
     )
     if side is not None:
         stmt = stmt.where(or_(Initiator.side.is_(None), Initiator.side == side, Initiator.side == "both"))

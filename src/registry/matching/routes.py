@@ -11,6 +11,7 @@ from registry.dependencies import Caller, DbSession, IdPath
 from registry.matching import service
 from registry.matching.schemas import MatchRequest, MatchResponse, PeersResponse
 from registry.matching.scoring import Weights
+from registry.reports import releases
 
 
 def weights(state: State) -> Weights:
@@ -39,6 +40,16 @@ class MatchController(Controller):
     async def peers(
         self, db_session: DbSession, principal: Caller, state: State, program_id: IdPath
     ) -> PeersResponse:
-        """For a program's own organization: programs doing the same work nearby, and initiators' needs."""
+        """For a program's own organization: programs doing the same work nearby, the initiators nearby
+        who chose to be listed, and the others' needs as protected counts."""
         require_authenticated(principal)
-        return await service.peers(db_session, principal, program_id, weights(state), state.changes)
+        period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
+        return await service.peers(
+            db_session,
+            principal,
+            program_id,
+            weights(state),
+            state.changes,
+            period=period,
+            threshold=state.settings.report_threshold,
+        )

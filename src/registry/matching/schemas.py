@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from registry.listings.schemas import Codes, ContactRead, LocationInput
+from registry.reports.schemas import CellRead
 
 NeedKind = Literal["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]
 SideCode = Annotated[str, msgspec.Meta(max_length=60, pattern=r"^[a-z0-9_]+$")]
@@ -91,6 +92,17 @@ class InitiatorNeed(msgspec.Struct, kw_only=True):
     pathway_step: int
 
 
+class NeedCount(msgspec.Struct, kw_only=True):
+    """How many initiators nearby who did not choose to be listed need this (`""`: named no
+    need), as the reports count people: from the day's release, perturbed, 1 to 10 hidden."""
+
+    need: str
+    initiators: CellRead
+
+
 class PeersResponse(msgspec.Struct, kw_only=True):
     programs: list[MatchCandidate]
-    initiators: list[InitiatorNeed]
+    initiators: Annotated[
+        list[InitiatorNeed], msgspec.Meta(description="initiators nearby who chose to be listed to programs")
+    ]
+    initiator_needs: list[NeedCount]

@@ -6,6 +6,7 @@ import time
 import uuid
 from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgspec
@@ -21,7 +22,7 @@ from registry.listings import service as listings
 from registry.listings.presenters import visible_reads
 from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
-from registry.locations.geo import BAND_CODES, distance_band
+from registry.locations.geo import BAND_CODES, distance_band, haversine_km
 from registry.matching import queries, scoring
 from registry.matching.schemas import (
     InitiatorNeed,
@@ -29,10 +30,14 @@ from registry.matching.schemas import (
     MatchListing,
     MatchQueryEcho,
     MatchRequest,
+    NeedCount,
     PeersResponse,
     ReasonRead,
 )
 from registry.models import Initiator
+from registry.reports import releases
+from registry.reports import service as report_service
+from registry.reports.schemas import CellRead
 from registry.taxonomies.service import check_codes
 
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
@@ -504,6 +509,9 @@ async def peers(
     program_id: uuid.UUID,
     weights: scoring.Weights,
     changes: Changes,
+    *,
+    period: datetime,
+    threshold: int,
 ) -> PeersResponse:
     program = await listings.get_listing(session, principal, program_id, ("peer_program",))
     if not (principal.is_steward or principal.owns(program.organization_id)):
@@ -560,7 +568,41 @@ async def peers(
                     pathway_step=initiator.pathway_step,
                 )
             )
-    return PeersResponse(programs=same_work, initiators=initiators)
+    needs: list[NeedCount] = []
+    if point is not None:
+        needs = await need_counts(session, period, point, radius, program.side, threshold)
+    return PeersResponse(programs=same_work, initiators=initiators, initiator_needs=needs)
+
+
+async def need_counts(
+    session: AsyncSession,
+    period: datetime,
+    point: tuple[float, float],
+    radius_km: float,
+    side: str | None,
+    threshold: int,
+) -> list[NeedCount]:
+    """Needs of the initiators near `point` (their ~10 km cells within the radius) who did not
+    choose to be listed, from the period's release, published as the reports publish people."""
+    counts: dict[str, int] = defaultdict(int)
+    key_sums: dict[str, int] = defaultdict(int)
+    sides = {"", side, "both"} if side else None
+    for (lat, lon, their_side, need), n, key_sum in await releases.released(
+        session, period, "initiators:place"
+    ):
+        if sides is not None and their_side not in sides:
+            continue
+        if lat is None or lon is None or haversine_km(point[0], point[1], float(lat), float(lon)) > radius_km:
+            continue
+        counts[need or ""] += n
+        key_sums[need or ""] += key_sum
+    cells, _ = report_service.published_counts(
+        dict(sorted(counts.items())), key_sums, threshold, report_service.Tally()
+    )
+    return [
+        NeedCount(need=need, initiators=CellRead(value=c.value, suppressed=c.suppressed))
+        for need, c in cells.items()
+    ]
 
 
 def _as_candidate(c: MatchCandidate) -> scoring.Candidate:

@@ -2,7 +2,7 @@
 
 from registry.models.audit import AuditEvent
 from registry.models.guard import ChangeBase, ChangeTick, IdempotencyRecord, RateLimitSlots
-from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally
+from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally, ReportSnapshot
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import ApiKey, Organization
 from registry.models.taxonomy import TaxonomyTerm
@@ -24,5 +24,6 @@ __all__ = [
     "Listing",
     "Organization",
     "RateLimitSlots",
+    "ReportSnapshot",
     "TaxonomyTerm",
 ]

@@ -7,11 +7,13 @@ received."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, func
+from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from registry.db import Base, TimestampMixin, new_id
+
+RECORD_KEY = text("floor(random() * 256)::smallint")
 
 
 class Initiator(TimestampMixin, Base):
@@ -31,6 +33,10 @@ class Initiator(TimestampMixin, Base):
     languages: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
     needs: Mapped[list[str]] = mapped_column(ARRAY(String(60)), default=list, server_default="{}")
     pathway_step: Mapped[int] = mapped_column(SmallInteger, default=1)
+    # Listed to nearby programs' organizations (GET /programs/{id}/peers) only when chosen.
+    visible_to_programs: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Secret, random, never shown: this record's part of a report cell's key (reports.perturbation).
+    report_key: Mapped[int] = mapped_column(SmallInteger, server_default=RECORD_KEY)
     version: Mapped[int] = mapped_column(default=1)
 
 
@@ -55,6 +61,7 @@ class Introduction(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     expires_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
+    report_key: Mapped[int] = mapped_column(SmallInteger, server_default=RECORD_KEY)
 
     __table_args__ = (Index("ix_introduction_status_expires", "status", "expires_at"),)
 
@@ -118,3 +125,17 @@ class DemandPlace(Base):
     __table_args__ = (
         UniqueConstraint("country", "region", "lat", "lon", postgresql_nulls_not_distinct=True),
     )
+
+
+class ReportSnapshot(Base):
+    """Counts of people as they stood when a release period began, with the sum of their records'
+    keys, one row per (measure, key): what every report of the period publishes, whichever
+    process answers and however often it is asked (registry.reports.releases)."""
+
+    __tablename__ = "report_snapshot"
+
+    period_start: Mapped[datetime] = mapped_column(primary_key=True)
+    measure: Mapped[str] = mapped_column(String(40), primary_key=True)
+    key: Mapped[list[str | None]] = mapped_column(ARRAY(String(200)), primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    key_sum: Mapped[int] = mapped_column(BigInteger)

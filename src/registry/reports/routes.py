@@ -4,11 +4,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import Cookie, State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, QueryParameter, URLEncodedBody
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry.auth.dependencies import require_role, resolve_key
 from registry.auth.principal import Role
 from registry.dependencies import Caller, DbSession
-from registry.reports import dashboard, service
+from registry.reports import dashboard, releases, service
 from registry.reports.schemas import ReportRead
 
 Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="csv, or send Accept: text/csv")]
@@ -105,7 +107,8 @@ async def side_by_side(
         yield [db_session, *others]
 
 
-Build = Callable[[list[AsyncSession], int], Awaitable[ReportRead]]
+# (sessions, threshold, the release period whose people counts it shows)
+Build = Callable[[list[AsyncSession], int, datetime], Awaitable[ReportRead]]
 
 
 async def respond(
@@ -126,13 +129,15 @@ async def respond(
     threshold = state.settings.report_threshold
     fresh = cache_control is not None and "no-cache" in cache_control.lower()
 
+    period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
+
     async def compute() -> ReportRead:
         async with side_by_side(db_session, state, connections) as sessions:
-            return await build(sessions, threshold)
+            return await build(sessions, threshold, period)
 
-    # Listings' changes (a suspended organization, say) show at once; the rest within the minute.
+    # Listings' changes (a suspended organization, say) show at once, people's with the next release.
     version = await state.changes.version(db_session)
-    report = await cached((name, threshold), version, compute, fresh=fresh)
+    report = await cached((name, threshold, period), version, compute, fresh=fresh)
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]
@@ -168,7 +173,7 @@ class ReportController(Controller):
             format,
             accept,
             cache_control,
-            lambda sessions, t: service.programs_report(sessions[0], dims, t),
+            lambda sessions, t, _period: service.programs_report(sessions[0], dims, t),
         )
 
     @get("/evidence")
@@ -191,7 +196,7 @@ class ReportController(Controller):
             format,
             accept,
             cache_control,
-            service.evidence_report,
+            lambda sessions, t, _period: service.evidence_report(sessions, t),
         )
 
     @get("/partnerships")
@@ -255,18 +260,29 @@ class DashboardController(Controller):
     tags = ["reports"]
     include_in_schema = True
 
-    @get("/", media_type=MediaType.HTML)
+    @get(
+        "/",
+        media_type=MediaType.HTML,
+        responses={
+            401: ResponseSpec(
+                data_container=str,
+                media_type=MediaType.HTML,
+                description="without a key: the page to give one",
+            )
+        },
+    )
     async def dashboard(self, db_session: DbSession, principal: Caller, state: State) -> Response[str]:
         """The funders' dashboard: one HTML page with SVG charts of the suppressed reports."""
         if principal.is_anonymous:
             return Response(dashboard.LOGIN_PAGE, status_code=401, media_type=MediaType.HTML)
         require_role(principal, Role.FUNDER, Role.STEWARD)
         t = state.settings.report_threshold
+        period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
         page = dashboard.render(
             await service.programs_report(db_session, ["format", "side"], t),
             await service.evidence_report([db_session], t),
-            await service.partnerships_report([db_session], t),
-            await service.coverage_report([db_session], t),
+            await service.partnerships_report([db_session], t, period),
+            await service.coverage_report([db_session], t, period),
         )
         return Response(page, media_type=MediaType.HTML, headers={"Cache-Control": "no-store"})
 

@@ -3,13 +3,15 @@
 import asyncio
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.db import utcnow
 from registry.errors import InvalidInput
-from registry.reports import queries
+from registry.reports import queries, releases
+from registry.reports.perturbation import MAX_PERTURBATION, publish
 from registry.reports.schemas import (
     SUPPRESSION_RULE,
     CellRead,
@@ -25,7 +27,7 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 
-class _Tally:
+class Tally:
     """Counts cells hidden across a report's tables."""
 
     def __init__(self) -> None:
@@ -51,7 +53,7 @@ def _cell(cell: Cell) -> CellRead:
 
 
 def _envelope(
-    name: str, parameters: dict[str, Any], tables: list[TableRead], tally: _Tally, threshold: int
+    name: str, parameters: dict[str, Any], tables: list[TableRead], tally: Tally, threshold: int
 ) -> ReportRead:
     return ReportRead(
         report=name,
@@ -62,6 +64,7 @@ def _envelope(
             rule=SUPPRESSION_RULE,
             primary=tally.primary,
             complementary=tally.complementary,
+            perturbation=MAX_PERTURBATION,
         ),
         tables=tables,
     )
@@ -74,23 +77,32 @@ def people_table(
     row_keys: Sequence[tuple[str | None, ...]],
     columns: Sequence[str],
     counts: dict[tuple[tuple[str | None, ...], str], int],
+    key_sums: dict[tuple[tuple[str | None, ...], str], int],
     threshold: int,
-    tally: _Tally,
+    tally: Tally,
     *,
     total_column: str,
 ) -> TableRead:
     """A rows x columns table of people counts with its row totals (`total_column`), column
-    totals and grand total, suppressed together."""
+    totals and grand total, suppressed together and each shown entry perturbed by its cell key
+    (the sum of its records' keys: a total's is the sum of its line's)."""
     matrix = [[counts.get((key, col), 0) for col in columns] for key in row_keys]
+    keys = [[key_sums.get((key, col), 0) for col in columns] for key in row_keys]
     result = suppress_table(matrix, threshold)
+
+    def shown(cell: Cell, key_sum: int) -> CellRead:
+        published = publish(cell, key_sum, threshold)
+        tally.complementary += published.suppressed and not cell.suppressed
+        return _cell(published)
+
     tally.primary += result.primary
     tally.complementary += result.complementary
     rows = [
         RowRead(
             key=dict(zip(dimensions, key, strict=True)),
             values={
-                **{col: _cell(result.cells[i][j]) for j, col in enumerate(columns)},
-                total_column: _cell(result.row_totals[i]),
+                **{col: shown(result.cells[i][j], keys[i][j]) for j, col in enumerate(columns)},
+                total_column: shown(result.row_totals[i], sum(keys[i])),
             },
         )
         for i, key in enumerate(row_keys)
@@ -101,8 +113,8 @@ def people_table(
         RowRead(
             key=dict.fromkeys(dimensions, "__total__"),
             values={
-                **{col: _cell(column_totals[j]) for j, col in enumerate(columns)},
-                total_column: _cell(result.grand_total),
+                **{col: shown(column_totals[j], sum(k[j] for k in keys)) for j, col in enumerate(columns)},
+                total_column: shown(result.grand_total, sum(map(sum, keys))),
             },
         )
     )
@@ -143,7 +155,7 @@ async def programs_report(session: AsyncSession, group_by: Sequence[str], thresh
         rows=rows,
         counts_people=False,
     )
-    return _envelope("programs", {"group_by": dims}, [table], _Tally(), threshold)
+    return _envelope("programs", {"group_by": dims}, [table], Tally(), threshold)
 
 
 async def together(
@@ -219,11 +231,28 @@ async def evidence_report(sessions: Sequence[AsyncSession], threshold: int) -> R
         ],
     )
     tables = [pipeline, transitions, design_table, outcome_table, share]
-    return _envelope("evidence", {}, tables, _Tally(), threshold)
+    return _envelope("evidence", {}, tables, Tally(), threshold)
 
 
-async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
-    tally = _Tally()
+def published_counts(
+    counts: dict[str, int], key_sums: dict[str, int], threshold: int, tally: Tally
+) -> tuple[dict[str, Cell], Cell]:
+    """One-dimensional people counts and their total, suppressed and perturbed."""
+    cells, total = suppress_counts(counts, threshold)
+    small = sum(1 for n in counts.values() if 0 < n < threshold) + (0 < sum(counts.values()) < threshold)
+    published = {k: publish(c, key_sums.get(k, 0), threshold) for k, c in cells.items()}
+    published_total = publish(total, sum(key_sums.values()), threshold)
+    hidden = sum(c.suppressed for c in published.values()) + published_total.suppressed
+    tally.primary += small
+    tally.complementary += max(0, hidden - small)
+    return published, published_total
+
+
+async def partnerships_report(
+    sessions: Sequence[AsyncSession], threshold: int, period: datetime
+) -> ReportRead:
+    """Introductions and initiators as the period's release counted them (reports.releases)."""
+    tally = Tally()
     statuses = list(queries.INTRODUCTION_STATUSES)
     tables = []
     specs = [
@@ -231,25 +260,17 @@ async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) 
         ("region", ["country", "region"], "Introductions by the listing's region, and status."),
         ("quarter", ["quarter"], "Introductions by quarter asked, and status."),
     ]
-
-    async def by_kind_quarter_and_step(session: AsyncSession) -> tuple[Any, Any, Any]:
-        kinds = await queries.introductions_by(session, "partner_kind")
-        quarters = await queries.introductions_by(session, "quarter")
-        return kinds, quarters, await queries.initiators_by_step(session)
-
-    async def by_region(session: AsyncSession) -> Any:
-        return await queries.introductions_by(session, "region")
-
-    (by_kind_rows, by_quarter_rows, steps), by_region_rows = await together(
-        sessions, by_kind_quarter_and_step, by_region
-    )
-    fetched = {"partner_kind": by_kind_rows, "region": by_region_rows, "quarter": by_quarter_rows}
+    session = sessions[0]
     for dimension, dims, description in specs:
-        rows = fetched[dimension]
         counts: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
-        for key, status, n in rows:
-            counts[(key, status)] += n
-        keys = sorted({key for key, _, _ in rows}, key=lambda k: tuple(x or "" for x in k))
+        key_sums: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
+        for (status, *key), n, key_sum in await releases.released(
+            session, period, f"introductions:{dimension}"
+        ):
+            assert status is not None
+            counts[(tuple(key), status)] += n
+            key_sums[(tuple(key), status)] += key_sum
+        keys = sorted({key for key, _ in counts}, key=lambda k: tuple(x or "" for x in k))
         tables.append(
             people_table(
                 f"introductions_by_{dimension}",
@@ -258,6 +279,7 @@ async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) 
                 keys,
                 statuses,
                 counts,
+                key_sums,
                 threshold,
                 tally,
                 total_column="requested",
@@ -266,6 +288,7 @@ async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) 
     by_kind = tables[0]
     rates = []
     for row in by_kind.rows:
+        # From the published (perturbed) counts: a rate says nothing the counts do not.
         accepted = row.values["accepted"].value
         requested = row.values["requested"].value
         rates.append(
@@ -284,14 +307,10 @@ async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) 
             counts_people=True,
         )
     )
-    step_counts = {str(step): 0 for step in range(1, 7)} | {str(s): n for s, n in steps}
-    cells, total = suppress_counts(step_counts, threshold)
-    hidden = sum(c.suppressed for c in cells.values()) + total.suppressed
-    small = sum(1 for n in step_counts.values() if 0 < n < threshold) + (
-        0 < sum(step_counts.values()) < threshold
-    )
-    tally.primary += small
-    tally.complementary += max(0, hidden - small)
+    steps = await releases.released(session, period, "initiators:step")
+    step_counts = {str(step): 0 for step in range(1, 7)} | {str(k[0]): n for k, n, _ in steps}
+    step_keys = {str(k[0]): key_sum for k, _, key_sum in steps}
+    cells, total = published_counts(step_counts, step_keys, threshold, tally)
     tables.append(
         TableRead(
             name="initiators_by_pathway_step",
@@ -303,33 +322,41 @@ async def partnerships_report(sessions: Sequence[AsyncSession], threshold: int) 
             + [RowRead(key={"pathway_step": "__total__"}, values={"initiators": _cell(total)})],
         )
     )
-    return _envelope("partnerships", {}, tables, tally, threshold)
+    return _envelope("partnerships", {"released": period.isoformat()}, tables, tally, threshold)
 
 
 def _int(value: float | int | None) -> int | None:
     return None if value is None else int(value)
 
 
-async def coverage_report(sessions: Sequence[AsyncSession], threshold: int) -> ReportRead:
-    tally = _Tally()
+async def coverage_report(sessions: Sequence[AsyncSession], threshold: int, period: datetime) -> ReportRead:
+    tally = Tally()
+    # Initiators as the period's release counted them; programs and partners as they are now.
+    released = {
+        (k[0], k[1]): (n, key_sum)
+        for k, n, key_sum in await releases.released(sessions[0], period, "initiators:region")
+    }
     # One connection: the places keep their answers (migration 0011), so this is a small read.
     regions = sorted(
         await queries.coverage(sessions[0]),
         key=lambda r: (r["country"] is None, r["country"] or "", r["region"] is None, r["region"] or ""),
     )
-    gaps = [r for r in regions if r["missing"]]
-    initiator_counts = {f"{r['country']}/{r['region']}": r["initiators"] for r in gaps}
-    cells, _ = suppress_counts(initiator_counts, threshold)
-    small = sum(1 for n in initiator_counts.values() if 0 < n < threshold)
-    hidden = sum(c.suppressed for c in cells.values())
-    tally.primary += small
-    tally.complementary += max(0, hidden - small)
+    for r in regions:
+        r["initiators"], r["key_sum"] = released.get((r["country"], r["region"]), (0, 0))
+    gaps = [r for r in regions if r["missing"] and (r["programs"] or r["initiators"])]
+    name = "{}/{}".format
+    cells, _ = published_counts(
+        {name(r["country"], r["region"]): r["initiators"] for r in gaps},
+        {name(r["country"], r["region"]): r["key_sum"] for r in gaps},
+        threshold,
+        tally,
+    )
     rows = [
         RowRead(
             key={"country": r["country"], "region": r["region"]},
             values={
                 "programs": _plain(r["programs"]),
-                "initiators": _cell(cells[f"{r['country']}/{r['region']}"]),
+                "initiators": _cell(cells[name(r["country"], r["region"])]),
                 **{
                     f"no_{kind}_within_50_km": _plain(int(kind in r["missing"])) for kind in queries.GAP_KINDS
                 },
@@ -347,7 +374,11 @@ async def coverage_report(sessions: Sequence[AsyncSession], threshold: int) -> R
         counts_people=True,
     )
     return _envelope(
-        "coverage", {"radius_km": 50, "partner_kinds": list(queries.GAP_KINDS)}, [table], tally, threshold
+        "coverage",
+        {"radius_km": 50, "partner_kinds": list(queries.GAP_KINDS), "released": period.isoformat()},
+        [table],
+        tally,
+        threshold,
     )
 
 

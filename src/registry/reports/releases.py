@@ -1,0 +1,109 @@
+"""People counts are released once per period, not computed on demand.
+
+Anyone can add an initiator or ask for an introduction, so a report computed on demand could be
+read, changed by one known record, and read again: the difference, or the moment a hidden cell
+turns visible, tells what the hidden cell held. Instead, the counts of people every report shows
+(introductions, initiators) are taken once per release period (REGISTRY_REPORT_PERIOD_HOURS, a
+day by default), stored in PostgreSQL with the sums of their records' keys, and shared by every
+process and every request of the period: a change made during the period shows in no report
+until the next one, and then only together with everyone else's changes of the period and moved
+by the cell-key perturbation (reports.perturbation). Counts of programs and partners are not
+counts of people and stay live.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.models import ReportSnapshot
+
+_STATUS = "CASE WHEN i.status = 'pending' AND i.expires_at <= now() THEN 'expired' ELSE i.status END"
+_QUARTER = """to_char(i.created_at AT TIME ZONE 'UTC', 'YYYY-"Q"Q')"""
+_INTRODUCTIONS = "FROM introduction i JOIN listing l ON l.id = i.listing_id"
+
+# measure -> (key expressions, FROM and WHERE); each row counts one person-record.
+MEASURES: dict[str, tuple[str, str]] = {
+    "introductions:partner_kind": (f"{_STATUS}, l.kind", _INTRODUCTIONS),
+    "introductions:region": (f"{_STATUS}, l.country, l.region", _INTRODUCTIONS),
+    "introductions:quarter": (f"{_STATUS}, {_QUARTER}", _INTRODUCTIONS),
+    "initiators:step": ("pathway_step::text", "FROM initiator"),
+    "initiators:region": ("country, region", "FROM initiator WHERE latitude IS NOT NULL"),
+    # Needs of initiators who did not choose to be listed to programs, per ~10 km cell and side,
+    # for programs' peers; an initiator who named no need counts under ''.
+    "initiators:place": (
+        "round(latitude::numeric, 1)::text, round(longitude::numeric, 1)::text, coalesce(side, ''), need",
+        "FROM initiator CROSS JOIN LATERAL unnest(CASE WHEN cardinality(needs) = 0 THEN ARRAY[''] "
+        "ELSE needs END) AS need WHERE latitude IS NOT NULL AND NOT visible_to_programs",
+    ),
+}
+# A row that says the period's snapshot exists, even when there is nobody to count.
+_MARKER = "period"
+_KEPT_PERIODS = 2
+
+
+def period_start(now: datetime, hours: float) -> datetime:
+    seconds = max(hours, 1 / 60) * 3600
+    start = int(now.timestamp() // seconds * seconds)
+    return datetime.fromtimestamp(start, UTC)
+
+
+def _insert(measure: str) -> str:
+    keys, source = MEASURES[measure]
+    return (
+        "INSERT INTO report_snapshot (period_start, measure, key, n, key_sum) "
+        f"SELECT :period, '{measure}', ARRAY[{keys}]::varchar[], count(*), coalesce(sum(report_key), 0) "
+        f"{source} GROUP BY 3"
+    )
+
+
+# One statement, so one snapshot of the database for every measure: the tables agree.
+_TAKE = text(
+    "WITH "
+    + ", ".join(f"m{i} AS ({_insert(measure)})" for i, measure in enumerate(MEASURES))
+    + " INSERT INTO report_snapshot (period_start, measure, key, n, key_sum) "
+    "VALUES (:period, :marker, '{}', 0, 0)"
+)
+
+
+async def _exists(session: AsyncSession, period: datetime) -> bool:
+    found = await session.scalar(
+        select(func.count()).where(ReportSnapshot.period_start == period, ReportSnapshot.measure == _MARKER)
+    )
+    return bool(found)
+
+
+async def current_period(sessionmaker: async_sessionmaker[AsyncSession], hours: float) -> datetime:
+    """The current period's start, its snapshot taken (by this call, if no process has yet)."""
+    period = period_start(datetime.now(UTC), hours)
+    async with sessionmaker() as session:
+        if await _exists(session, period):
+            return period
+        # One process takes it; the others wait for the lock and then find it taken.
+        await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('report_snapshot'))"))
+        if not await _exists(session, period):
+            await take(session, period)
+            oldest = period - timedelta(hours=hours) * (_KEPT_PERIODS - 1)
+            await session.execute(
+                text("DELETE FROM report_snapshot WHERE period_start < :oldest"), {"oldest": oldest}
+            )
+        await session.commit()
+    return period
+
+
+async def take(session: AsyncSession, period: datetime) -> None:
+    """Count everyone for `period` (in the session's transaction; the caller commits)."""
+    await session.execute(_TAKE, {"period": period, "marker": _MARKER})
+
+
+Row = tuple[tuple[str | None, ...], int, int]
+
+
+async def released(session: AsyncSession, period: datetime, measure: str) -> list[Row]:
+    """(key, count, sum of record keys) of a measure in the period's snapshot."""
+    rows = await session.execute(
+        select(ReportSnapshot.key, ReportSnapshot.n, ReportSnapshot.key_sum).where(
+            ReportSnapshot.period_start == period, ReportSnapshot.measure == measure
+        )
+    )
+    return [(tuple(key), int(n), int(key_sum)) for key, n, key_sum in rows]
