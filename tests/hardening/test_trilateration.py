@@ -22,11 +22,10 @@ BAND_RANGES = {
 TARGETS = [(52.0912, 5.1187), (51.9227, 4.4792), (53.2187, 6.5702)]  # true meeting places
 QUERIES_PER_TARGET = 210
 # PostgreSQL's earthdistance measures on a sphere of this radius; the attacker mirrors it.
-EARTH_KM = 6378.168
 
 
 def server_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    return haversine_km(*a, *b) * EARTH_KM / 6371.0088
+    return haversine_km(*a, *b)  # one sphere for the server and for geo (registry.locations.distance)
 
 
 def offset(lat: float, lon: float, km_north: float, km_east: float) -> tuple[float, float]:

@@ -664,7 +664,7 @@ def test_bounding_box_is_well_formed(latitude: float, longitude: float, radius_k
 
 def test_bounding_box_is_tight_enough_to_be_useful() -> None:
     min_lat, min_lon, max_lat, max_lon = bounding_box(52.1, 5.1, 50.0)
-    assert max_lat - min_lat == pytest.approx(2.0 * 50.0 / 111.195, rel=1e-3)
+    assert max_lat - min_lat == pytest.approx(2.0 * 50.0 / (EARTH_RADIUS_KM * math.pi / 180), rel=1e-3)
     assert 1.4 < max_lon - min_lon < 1.5
 
 

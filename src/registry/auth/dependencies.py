@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.auth.keys import hash_key, looks_like_key
 from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.errors import Forbidden, Unauthorized
+from registry.listings.visibility import PUBLIC_ORGANIZATION
 from registry.models import ApiKey, Organization
 
 _BEARER = "bearer "
@@ -54,7 +55,7 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
         role=Role(row.role),
         key_id=row.id,
         organization_id=row.organization_id,
-        organization_verified=row.verification_status == "verified",
+        organization_verified=row.verification_status == PUBLIC_ORGANIZATION,
         initiator_id=row.initiator_id,
     )
 

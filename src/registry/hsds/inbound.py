@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from registry.auth.principal import ANONYMOUS
 from registry.errors import InvalidInput
 from registry.hsds import ids
 from registry.hsds.mapping import (
@@ -23,6 +24,7 @@ from registry.hsds.mapping import (
 )
 from registry.listings.location import to_stored
 from registry.listings.schemas import ContactInput, LocationInput
+from registry.listings.visibility import contact_visible
 from registry.models import PROGRAM_KIND, Contact
 from registry.programs.service import default_precision
 
@@ -371,7 +373,7 @@ def merge_contacts(existing: Sequence[Contact], imported: list[dict[str, Any]]) 
     queue = list(imported)
     merged: list[dict[str, Any]] = []
     for contact in existing:
-        if contact.visibility == "public":
+        if contact_visible(contact, ANONYMOUS):  # what the export showed
             if queue:
                 merged.append(queue.pop(0))
             continue

@@ -14,7 +14,7 @@ from registry.auth.principal import ANONYMOUS
 from registry.hsds.filters import DEFAULT_COVERAGE_KM, ServiceFilters
 from registry.hsds.mapping import ATTRIBUTE_COLUMNS, PROGRAM_ONLY_TAXONOMIES, Term, Vocabulary
 from registry.listings.queries import distance_m, within_radius
-from registry.listings.visibility import listing_visible
+from registry.listings.visibility import public_listing
 from registry.models import PROGRAM_KIND, EvaluationRecord, Listing, Organization, TaxonomyTerm
 from registry.organizations.service import visible_organizations
 from registry.taxonomies.vocabulary import TAXONOMIES
@@ -48,7 +48,7 @@ async def vocabulary(session: AsyncSession) -> Vocabulary:
 
 
 def _public() -> ColumnElement[bool]:
-    return and_(listing_visible(ANONYMOUS), Listing.archived_at.is_(None))
+    return public_listing()
 
 
 def _column(taxonomy: str) -> tuple[ColumnElement[object], bool]:

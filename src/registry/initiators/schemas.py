@@ -9,6 +9,9 @@ from msgspec import UNSET, UnsetType
 
 from registry.listings.schemas import Code, Codes, Email, LocationInput
 
+# Which vocabulary each of an initiator's (and a match request's) coded fields takes its codes from.
+VOCABULARIES = {"side": "side", "formats": "format", "populations": "population", "languages": "language"}
+
 NeedKind = Literal["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]
 Needs = Annotated[list[NeedKind], msgspec.Meta(max_length=5)]
 DisplayName = Annotated[

@@ -15,11 +15,17 @@ from registry.auth.principal import Principal, Role
 from registry.db import utcnow
 from registry.errors import InvalidInput, NotFound
 from registry.etags import check_if_match
-from registry.initiators.schemas import CoarseLocation, InitiatorCreate, InitiatorRead, InitiatorUpdate
+from registry.initiators.schemas import (
+    VOCABULARIES,
+    CoarseLocation,
+    InitiatorCreate,
+    InitiatorRead,
+    InitiatorUpdate,
+)
 from registry.listings import location as locations
 from registry.listings.schemas import LocationInput
 from registry.models import ApiKey, Initiator, Introduction
-from registry.taxonomies.service import check_codes
+from registry.taxonomies.service import check_fields
 
 ENTITY = "initiator"
 
@@ -45,16 +51,6 @@ def _coarse(
 ) -> locations.StoredLocation:
     given = LocationInput(latitude=latitude, longitude=longitude, postal_code=postal_code, place=place)
     return locations.to_stored(given, "area")
-
-
-async def _check(session: AsyncSession, values: dict[str, Any]) -> None:
-    fields = {
-        "side": ("side", [values["side"]] if values.get("side") else []),
-        "formats": ("format", values.get("formats") or []),
-        "populations": ("population", values.get("populations") or []),
-        "languages": ("language", values.get("languages") or []),
-    }
-    await check_codes(session, {k: v for k, v in fields.items() if k in values})
 
 
 def to_read(initiator: Initiator) -> InitiatorRead:
@@ -93,7 +89,7 @@ async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tupl
         "needs": sorted(set(data.needs)),
         "visible_to_programs": data.visible_to_programs,
     }
-    await _check(session, values)
+    await check_fields(session, values, VOCABULARIES)
     initiator = Initiator(**values, **coarse_location(data.location))
     session.add(initiator)
     await session.flush()
@@ -136,8 +132,7 @@ async def update_own(
     initiator = await get_own(session, principal, lock=True)
     check_if_match(if_match, initiator.id, initiator.version)
     given = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not UNSET}
-    if "side" in given or any(k in given for k in ("formats", "populations", "languages")):
-        await _check(session, given)
+    await check_fields(session, given, VOCABULARIES)
     for name in ("display_name", "email", "pathway_step", "visible_to_programs"):
         if name in given:
             if given[name] is None:

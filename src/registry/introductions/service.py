@@ -22,7 +22,7 @@ from registry.introductions.schemas import (
 )
 from registry.listings.presenters import contact_read
 from registry.listings.schemas import ContactRead
-from registry.listings.visibility import revealed_on_introduction
+from registry.listings.visibility import public_listing, revealed_on_introduction
 from registry.models import AuditEvent, Introduction, Listing, Organization
 
 EXPIRES_AFTER = timedelta(days=30)
@@ -48,11 +48,7 @@ async def create_introduction(
     listing = await session.scalar(
         select(Listing)
         .join(Organization, Organization.id == Listing.organization_id)
-        .where(
-            Listing.id == data.target_id,
-            Listing.archived_at.is_(None),
-            Organization.verification_status == "verified",
-        )
+        .where(Listing.id == data.target_id, public_listing())
     )
     if listing is None:
         raise NotFound(f"No program or partner {data.target_id} is listed.")

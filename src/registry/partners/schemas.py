@@ -21,6 +21,14 @@ from registry.listings.schemas import (
     TextList,
 )
 
+# Which vocabulary each of a partner's coded fields takes its codes from (also its search filters).
+VOCABULARIES = {
+    "specialties": "specialty",
+    "populations": "population",
+    "languages": "language",
+    "methods": "evaluation_design",
+}
+
 PartnerKind = Literal["clinician", "treatment_program", "evaluator", "trainer"]
 PARTNER_KINDS: tuple[str, ...] = ("clinician", "treatment_program", "evaluator", "trainer")
 Training = Annotated[str, msgspec.Meta(max_length=500)]

@@ -13,8 +13,8 @@ from registry.listings import location as locations
 from registry.listings import service as listings
 from registry.listings.queries import ListingFilters
 from registry.models import Listing
-from registry.partners.schemas import PARTNER_KINDS, PartnerCreate, PartnerUpdate
-from registry.taxonomies.service import check_codes
+from registry.partners.schemas import PARTNER_KINDS, VOCABULARIES, PartnerCreate, PartnerUpdate
+from registry.taxonomies.service import check_fields
 
 _PLAIN = (
     "name",
@@ -67,16 +67,6 @@ def check_kind_attributes(kind: str, values: dict[str, Any]) -> None:
         )
 
 
-async def _check_vocabulary(session: AsyncSession, values: dict[str, Any]) -> None:
-    fields = {
-        "specialties": ("specialty", values.get("specialties") or []),
-        "populations": ("population", values.get("populations") or []),
-        "languages": ("language", values.get("languages") or []),
-        "methods": ("evaluation_design", values.get("methods") or []),
-    }
-    await check_codes(session, {k: v for k, v in fields.items() if k in values})
-
-
 async def create_partner(
     session: AsyncSession, principal: Principal, data: PartnerCreate, *, listing_id: uuid.UUID | None = None
 ) -> Listing:
@@ -84,7 +74,7 @@ async def create_partner(
     for name in _SETS:
         values[name] = sorted(set(values[name]))
     check_kind_attributes(data.kind, values)
-    await _check_vocabulary(session, values)
+    await check_fields(session, values, VOCABULARIES)
     serves = locations.serves_survivors(data.kind, None, values["specialties"])
     default = ("area" if serves else "exact") if data.location else "remote"
     stored = locations.to_stored(data.location, data.location_precision or default)
@@ -119,7 +109,7 @@ async def update_partner(
         if required in given and given[required] is None:
             raise InvalidInput(f"{required}: cannot be null")
     check_kind_attributes(listing.kind, values)
-    await _check_vocabulary(session, values)
+    await check_fields(session, values, VOCABULARIES)
     stored = None
     if "location" in given or "location_precision" in given:
         precision = given.get("location_precision", listing.location_precision)
@@ -164,17 +154,13 @@ async def partner_filters(
     ipv_trained: bool | None,
     **common: Any,
 ) -> ListingFilters:
-    await check_codes(
-        session,
-        {
-            "specialty": ("specialty", specialties),
-            "population": ("population", populations),
-            "language": ("language", languages),
-            "method": ("evaluation_design", methods),
-        },
-        allow_retired=True,
-        for_read=True,
-    )
+    filters = {
+        "specialties": specialties,
+        "populations": populations,
+        "languages": languages,
+        "methods": methods,
+    }
+    await check_fields(session, filters, VOCABULARIES, allow_retired=True, for_read=True)
     flags = {
         k: v
         for k, v in {"accepting_partnerships": accepting_partnerships, "ipv_trained": ipv_trained}.items()

@@ -23,6 +23,17 @@ from registry.listings.schemas import (
     Status,
 )
 
+# Which vocabulary each of a program's coded fields takes its codes from (also its search filters).
+VOCABULARIES = {
+    "side": "side",
+    "formats": "format",
+    "group_type": "group_type",
+    "delivery": "delivery",
+    "populations": "population",
+    "languages": "language",
+    "evaluation_stage": "evaluation_stage",
+}
+
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Frequency = Literal["weekly", "biweekly", "monthly", "irregular"]
 Capacity = Annotated[int, msgspec.Meta(ge=1, le=10_000)]

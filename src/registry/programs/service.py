@@ -13,8 +13,8 @@ from registry.listings import location as locations
 from registry.listings import service as listings
 from registry.listings.queries import ListingFilters
 from registry.models import PROGRAM_KIND, Listing
-from registry.programs.schemas import ProgramCreate, ProgramUpdate, Schedule
-from registry.taxonomies.service import check_codes
+from registry.programs.schemas import VOCABULARIES, ProgramCreate, ProgramUpdate, Schedule
+from registry.taxonomies.service import check_fields
 
 KINDS = (PROGRAM_KIND,)
 _PLAIN = (
@@ -41,18 +41,6 @@ def default_precision(side: str, delivery: str | None, has_location: bool) -> st
     return "exact" if side == "people_who_use_violence" else "area"
 
 
-async def _check_vocabulary(session: AsyncSession, values: dict[str, Any]) -> None:
-    fields = {
-        "side": ("side", [values["side"]] if values.get("side") else []),
-        "formats": ("format", values.get("formats") or []),
-        "group_type": ("group_type", [values["group_type"]] if values.get("group_type") else []),
-        "delivery": ("delivery", [values["delivery"]] if values.get("delivery") else []),
-        "populations": ("population", values.get("populations") or []),
-        "languages": ("language", values.get("languages") or []),
-    }
-    await check_codes(session, {k: v for k, v in fields.items() if k in values})
-
-
 def _schedule_values(schedule: Schedule | None) -> dict[str, Any]:
     schedule = schedule or Schedule()
     return {
@@ -77,7 +65,7 @@ async def create_program(
     values = {name: getattr(data, name) for name in _PLAIN}
     for name in ("formats", "populations", "languages"):
         values[name] = sorted(set(values[name]))
-    await _check_vocabulary(session, values)
+    await check_fields(session, values, VOCABULARIES)
     precision = data.location_precision or default_precision(
         data.side, data.delivery, data.location is not None
     )
@@ -115,7 +103,7 @@ async def update_program(
     for required in ("name", "side", "delivery", "status"):
         if required in given and given[required] is None:
             raise InvalidInput(f"{required}: cannot be null")
-    await _check_vocabulary(session, values)
+    await check_fields(session, values, VOCABULARIES)
     if "schedule" in given:
         values |= _schedule_values(given["schedule"])
     if "clinical_partner_id" in given or "clinical_partner_name" in given:
@@ -176,20 +164,16 @@ async def program_filters(
     open_to_mentoring: bool | None,
     **common: Any,
 ) -> ListingFilters:
-    await check_codes(
-        session,
-        {
-            "side": ("side", [side] if side else []),
-            "format": ("format", formats),
-            "group_type": ("group_type", [group_type] if group_type else []),
-            "delivery": ("delivery", [delivery] if delivery else []),
-            "population": ("population", populations),
-            "language": ("language", languages),
-            "evaluation_stage": ("evaluation_stage", [evaluation_stage] if evaluation_stage else []),
-        },
-        allow_retired=True,
-        for_read=True,
-    )
+    filters = {
+        "side": side,
+        "formats": formats,
+        "group_type": group_type,
+        "delivery": delivery,
+        "populations": populations,
+        "languages": languages,
+        "evaluation_stage": evaluation_stage,
+    }
+    await check_fields(session, filters, VOCABULARIES, allow_retired=True, for_read=True)
     equals = {
         k: v
         for k, v in {

@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import Text, cast, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.models import EvaluationTally, Initiator, Listing, Organization
+from registry.listings.visibility import hidden_owner, hidden_owner_sql, public_listing_sql
+from registry.locations.distance import distance_sql
+from registry.models import EvaluationTally, Initiator, Listing
 
 PROGRAM_DIMENSIONS = (
     "side",
@@ -22,23 +24,9 @@ PROGRAM_DIMENSIONS = (
 ARRAY_DIMENSIONS = {"format": "formats", "population": "populations"}
 
 
-# A public program is a live peer program of a verified organization. Asked as "no unverified
-# organization owns it" (few organizations are not verified): PostgreSQL then reads the covering
-# index of programs once, instead of probing it once per verified organization.
-_UNVERIFIED_OWNER_SQL = (
-    "EXISTS (SELECT 1 FROM organization o WHERE o.id = l.organization_id "
-    "AND o.verification_status <> 'verified')"
-)
-
-
 def _public_programs() -> Any:
-    unverified_owner = (
-        select(Organization.id)
-        .where(Organization.id == Listing.organization_id, Organization.verification_status != "verified")
-        .exists()
-    )
     return select(Listing).where(
-        Listing.kind == "peer_program", Listing.archived_at.is_(None), ~unverified_owner
+        Listing.kind == "peer_program", Listing.archived_at.is_(None), ~hidden_owner()
     )
 
 
@@ -80,7 +68,7 @@ async def total_programs(session: AsyncSession) -> int:
 _PUBLIC_PROGRAMS_SQL = f"""
     SELECT l.id, l.evaluation_stage, l.clinical_partner_id, l.clinical_partner_name
     FROM listing l
-    WHERE l.kind = 'peer_program' AND l.archived_at IS NULL AND NOT {_UNVERIFIED_OWNER_SQL}
+    WHERE l.kind = 'peer_program' AND l.archived_at IS NULL AND NOT {hidden_owner_sql("l")}
 """
 
 
@@ -195,10 +183,10 @@ def _reaches(kind: str) -> str:
     place = "ll_to_earth(d.lat, d.lon)"
     return f"""EXISTS (
         SELECT 1 FROM listing s
-        JOIN organization so ON so.id = s.organization_id AND so.verification_status = 'verified'
-        WHERE s.kind = '{kind}' AND s.archived_at IS NULL AND s.status = 'active'
+        JOIN organization so ON so.id = s.organization_id
+        WHERE s.kind = '{kind}' AND {public_listing_sql("s", "so")} AND s.status = 'active'
           AND s.latitude IS NOT NULL AND earth_box({place}, :radius) @> {partner}
-          AND earth_distance({place}, {partner}) <= :radius)"""
+          AND {distance_sql("s.latitude", "s.longitude", "d.lat", "d.lon")} <= :radius)"""
 
 
 # A region is covered for a kind when any of its places (programs' and initiators' ~10 km cells,

@@ -108,6 +108,25 @@ async def check_codes(
         raise InvalidInput(detail, extra={"errors": problems})
 
 
+async def check_fields(
+    session: AsyncSession,
+    values: Mapping[str, object],
+    vocabularies: Mapping[str, str],
+    *,
+    allow_retired: bool = False,
+    for_read: bool = False,
+) -> None:
+    """`check_codes` for the fields of `values` that a kind's `vocabularies` (field -> taxonomy)
+    names: each value a code, a list of codes, or None."""
+    fields: dict[str, tuple[str, Iterable[str]]] = {}
+    for field, taxonomy in vocabularies.items():
+        if field in values:
+            value = values[field]
+            codes = [] if value is None else [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+            fields[field] = (taxonomy, codes)
+    await check_codes(session, fields, allow_retired=allow_retired, for_read=for_read)
+
+
 async def add_term(
     session: AsyncSession, principal: Principal, name: str, code: str, label: str, description: str | None
 ) -> TaxonomyTerm:
