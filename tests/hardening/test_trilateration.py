@@ -21,7 +21,6 @@ BAND_RANGES = {
 }
 TARGETS = [(52.0912, 5.1187), (51.9227, 4.4792), (53.2187, 6.5702)]  # true meeting places
 QUERIES_PER_TARGET = 210
-# PostgreSQL's earthdistance measures on a sphere of this radius; the attacker mirrors it.
 
 
 def server_km(a: tuple[float, float], b: tuple[float, float]) -> float:

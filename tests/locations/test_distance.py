@@ -21,7 +21,7 @@ async def test_python_and_sql_measure_the_same_distance(db: AsyncSession) -> Non
     for (lat, lon), (la, lo) in zip(points, reversed(points), strict=True):
         expected = distance_m(lat, lon, la, lo)
         written, earth = (await db.execute(sql, {"lat": lat, "lon": lon, "la": la, "lo": lo})).one()
-        clause = await db.scalar(select(distance_clause(literal(la), literal(lo), (lat, lon))))
+        clause = float(await db.scalar(select(distance_clause(literal(la), literal(lo), (lat, lon)))) or 0)
         assert abs(written - expected) <= 1e-6 * max(1.0, expected)
         assert abs(clause - expected) <= 1e-6 * max(1.0, expected)
         assert abs(earth - expected) <= 1e-3 * max(1.0, expected / 1000)  # the index's sphere
