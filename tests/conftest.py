@@ -24,12 +24,9 @@ from sqlalchemy.ext.asyncio import (
 from registry.app import create_app
 from registry.config import Settings, async_database_url
 from registry.embedded import EmbeddedPostgres
-from registry.listings.pages import forget_cached_pages
 from registry.logging import JsonFormatter
 from registry.matching.service import forget_cached_matches
 from registry.migrations import upgrade
-from registry.reports.routes import forget_cached_reports
-from registry.taxonomies.service import forget_cached_terms
 from tests.factories import app_client
 
 TEST_DATABASE = "registry_test"
@@ -133,12 +130,9 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(autouse=True)
-def fresh_vocabulary_cache() -> None:
-    """Each test rolls back its vocabulary changes; the read cache must not outlive them."""
-    forget_cached_terms()
+def fresh_match_caches() -> None:
+    """Matching still keeps module-level caches; each test's data is rolled back."""
     forget_cached_matches()
-    forget_cached_pages()
-    forget_cached_reports()
 
 
 @pytest.fixture

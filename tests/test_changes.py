@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from registry.changes import VERSION_SQL, Changes, stored_version
+from registry.caching.version import VERSION_SQL, Changes, stored_version
 
 # Statement triggers fire for statements that touch no row: a committed write that changes nothing.
 WRITES = {

@@ -9,7 +9,7 @@ from sqlalchemy import delete, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.app import create_app
-from registry.changes import Changes
+from registry.caching.version import Changes
 from registry.config import Settings
 from registry.db import create_sessionmaker, provide_db_session
 from registry.models import ApiKey, AuditEvent, Organization

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
 from registry.bodies import guarded
-from registry.changes import Changes
+from registry.caching.caches import Caches
 from registry.config import Settings
 from registry.db import create_engine, create_sessionmaker, provide_db_session
 from registry.errors import handle_exception
@@ -138,7 +138,7 @@ def create_app(
             {
                 "settings": settings,
                 "sessionmaker": sessionmaker,
-                "changes": Changes(),
+                "caches": Caches(),
             }
         ),
         openapi_config=openapi_config(),

@@ -15,6 +15,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import ANONYMOUS, Principal, Role
+from registry.caching.caches import Caches
 from registry.listings import nearby, queries
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
@@ -159,6 +160,15 @@ Answer = tuple[list[tuple[uuid.UUID, str | None, list[uuid.UUID]]], int]
 SQL_SEARCH = queries.search
 
 
+# The kept places of the tests that compare them with SQL (each test starts with them empty).
+CACHES = Caches()
+
+
+@pytest.fixture(autouse=True)
+def no_kept_places() -> None:
+    CACHES.clear()
+
+
 def answer(rows: list[tuple[Listing, str | None]], total: int) -> Answer:
     return [(listing.id, band, [contact.id for contact in listing.contacts]) for listing, band in rows], total
 
@@ -170,7 +180,7 @@ async def by_sql(db: AsyncSession, who: Principal, filters: ListingFilters, offs
 
 async def kept(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
     db.expunge_all()
-    return answer(*await nearby.search(db, who, filters, "v1", limit=3, offset=offset))
+    return answer(*await nearby.search(db, who, filters, "v1", CACHES, limit=3, offset=offset))
 
 
 @pytest.fixture
@@ -222,7 +232,7 @@ async def test_a_listing_changed_since_its_place_was_read_is_never_shown(
         kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0, overlaps={"formats": ["twelve_step"]}
     )
     for who in (callers["anonymous"], callers["steward"]):
-        nearby.forget_kept()
+        CACHES.clear()
         first, total = await kept(db, who, filters, 0)
         assert first and total > 3
         # Changed behind the kept place's back (the version it was read at still holds): archived
@@ -234,7 +244,7 @@ async def test_a_listing_changed_since_its_place_was_read_is_never_shown(
         assert again == await by_sql(db, who, filters, 0)
         assert first[0][0] not in [entry[0] for entry in again[0]] and again[1] == total - 1
 
-        nearby.forget_kept()  # read again, without the archived one
+        CACHES.clear()  # read again, without the archived one
         shown, _ = await kept(db, who, twelve_step, 0)
         assert shown
         await db.execute(
@@ -253,7 +263,7 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
     for who in callers.values():
         assert await kept(db, who, filters, 0) == await by_sql(db, who, filters, 0)
     key = (listing_view(ANONYMOUS), PROGRAM_KINDS, UTRECHT, 60.0)
-    assert key in nearby._too_many and nearby._places.get(key, "v1") is None
+    assert CACHES.get("nearby_too_big", key, None) and CACHES.get("nearby_places", key, "v1") is None
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
@@ -348,10 +358,11 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
 
     monkeypatch.setattr(nearby, "_read", read)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=10.0)
-    places = await asyncio.gather(*(nearby._place(None, ANONYMOUS, filters, "v1") for _ in range(5)))  # type: ignore[arg-type]
+    caches = Caches()
+    places = await asyncio.gather(*(nearby._place(None, ANONYMOUS, filters, "v1", caches) for _ in range(5)))  # type: ignore[arg-type]
     assert len(reads) == 1 and all(place is places[0] for place in places)
     # Another version of the data is another read.
-    await nearby._place(None, ANONYMOUS, filters, "v2")  # type: ignore[arg-type]
+    await nearby._place(None, ANONYMOUS, filters, "v2", caches)  # type: ignore[arg-type]
     assert len(reads) == 2
 
     # When the one reading fails, it says so, and the others go to SQL on their own (none of them
@@ -359,11 +370,11 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
     reads.clear()
     failing = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=1.0)
     outcomes = await asyncio.gather(
-        *(nearby._place(None, ANONYMOUS, failing, "v1") for _ in range(3)),  # type: ignore[arg-type]
+        *(nearby._place(None, ANONYMOUS, failing, "v1", caches) for _ in range(3)),  # type: ignore[arg-type]
         return_exceptions=True,
     )
     assert isinstance(outcomes[0], RuntimeError) and outcomes[1:] == [None, None]
-    assert len(reads) == 1 and not nearby._reading
+    assert len(reads) == 1
 
 
 async def test_a_place_too_big_to_keep_is_not_read_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,8 +386,9 @@ async def test_a_place_too_big_to_keep_is_not_read_again(monkeypatch: pytest.Mon
 
     monkeypatch.setattr(nearby, "_read", read)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=500.0)
+    caches = Caches()
     for version in ("v1", "v1", "v2"):
-        place = await nearby._place(None, ANONYMOUS, filters, version)  # type: ignore[arg-type]
+        place = await nearby._place(None, ANONYMOUS, filters, version, caches)  # type: ignore[arg-type]
         assert place is None
     assert len(reads) == 1
 

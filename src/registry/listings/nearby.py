@@ -16,11 +16,10 @@ true for NULL), `overlaps` is `&&`, `flags` are `IS TRUE` / `IS FALSE`, and `rem
 keeps the listings whose `remote_capable()` is false. Text search (`q`), `modified_after`,
 `organization_id` and `remote_ok=true` (which drops the radius) go to `queries.search`, and so
 does a place with more than MAX_KEPT listings in its radius. A place is tagged with the data's
-version like every other kept answer (`AnswerCache`), and one process reads a place once however
-many of its searches ask for it at the same moment.
+version like every other kept answer (`caching.Caches`), and one process reads a place once
+however many of its searches ask for it at the same moment.
 """
 
-import asyncio
 import dataclasses
 import uuid
 from collections import defaultdict
@@ -33,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, joinedload
 from sqlalchemy.types import NullType
 
-from registry.answers import AnswerCache
 from registry.auth.principal import Principal
+from registry.caching.caches import Caches
 from registry.listings import queries
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
@@ -64,22 +63,8 @@ class Place(msgspec.Struct, frozen=True, gc=False):
         return len(self.bands)
 
 
-_places: AnswerCache[Place] = AnswerCache(
-    size=1024,
-    max_bytes=32 * 1024 * 1024,
-    seconds=300.0,
-    weigh=lambda place: 200 + 17 * place.count + len(place.masks) * (60 + place.count // 8),
-)
-_reading: dict[Hashable, "asyncio.Future[Place | None]"] = {}
-# Places found to hold more than MAX_KEPT listings, whatever the version: their searches go
-# straight to SQL rather than reading 20,001 rows again after every change.
-_too_many: set[Hashable] = set()
-TOO_MANY_KEPT: Final = 1024
-
-
-def forget_kept() -> None:
-    _places.clear()
-    _too_many.clear()
+def weight(place: Place) -> int:
+    return 200 + 17 * place.count + len(place.masks) * (60 + place.count // 8)
 
 
 _HANDLED: Final = frozenset({"kinds", "equals", "overlaps", "flags", "near", "radius_km", "remote_ok"})
@@ -202,36 +187,24 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
 
 
 async def _place(
-    session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable
+    session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable, caches: Caches
 ) -> Place | None:
     """The place, read once per version however many searches ask at the same moment; none when
-    the search is SQL's: the place holds too many listings, or the read another search made for it
-    failed (this search then goes to SQL on its own rather than read it again)."""
+    the search is SQL's: the place holds too many listings (remembered whatever the version, so
+    such searches go straight to SQL rather than read 20,001 rows after every change)."""
     key = _key(principal, filters)
-    if key in _too_many:
+    if caches.get("nearby_too_big", key, None):
         return None
-    place = _places.get(key, version)
-    if place is not None:
-        return place
-    reading = (key, version)
-    pending = _reading.get(reading)
-    if pending is not None:  # another search is reading it now: wait for that one
-        return await asyncio.shield(pending)
-    future: asyncio.Future[Place | None] = asyncio.get_running_loop().create_future()
-    _reading[reading] = future
-    place = None
-    try:
+
+    async def read() -> Place | None:
         place = await _read(session, principal, filters)
-        if place is not None:
-            _places.put(key, version, place)
-        else:  # and it will be next time: skip the read from now on
-            if len(_too_many) >= TOO_MANY_KEPT:
-                _too_many.clear()
-            _too_many.add(key)
+        if place is None:
+            caches.put("nearby_too_big", key, None, True, weight=64)
         return place
-    finally:
-        del _reading[reading]
-        future.set_result(place)
+
+    # A search whose shared read failed goes to SQL on its own rather than read the place again.
+    place: Place | None = await caches.memo("nearby_places", key, version, read, weigh=weight, failed=None)
+    return place
 
 
 async def search(
@@ -239,13 +212,14 @@ async def search(
     principal: Principal,
     filters: ListingFilters,
     version: Hashable,
+    caches: Caches,
     *,
     limit: int,
     offset: int,
 ) -> tuple[list[tuple[Listing, str | None]], int]:
     """What `queries.search` answers (a page of listings with their bands, and the total), for
     filters that `serves` accepts."""
-    place = await _place(session, principal, filters, version)
+    place = await _place(session, principal, filters, version, caches)
     if place is None:
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
     mask = passing(place, filters)

@@ -12,31 +12,23 @@ from typing import Any, Protocol
 from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.answers import AnswerCache
 from registry.auth.principal import Principal
-from registry.changes import Changes
+from registry.caching.caches import Caches
 from registry.listings import nearby, queries
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
 from registry.models import Listing
 from registry.pagination import Page, offset
 
-_pages: AnswerCache[bytes] = AnswerCache(size=4096, max_bytes=24 * 1024 * 1024, seconds=300.0)
-
 
 class Present(Protocol):
     def __call__(self, listing: Listing, principal: Principal, *, band: str | None = None) -> Any: ...
 
 
-def forget_cached_pages() -> None:
-    _pages.clear()
-    nearby.forget_kept()
-
-
 async def search_page(
     session: AsyncSession,
     principal: Principal,
-    changes: Changes,
+    caches: Caches,
     filters: ListingFilters,
     *,
     page: int,
@@ -48,18 +40,19 @@ async def search_page(
     (`what` names that presentation in the cache)."""
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
     key = (what, listing_view(principal), repr(filters), page, per_page)
-    version = await changes.version(session)
-    body = _pages.get(key, version)
-    if body is None:
+    version = await caches.version(session)
+
+    async def build() -> bytes:
         if nearby.serves(filters):
             rows, total = await nearby.search(
-                session, principal, filters, version, limit=per_page, offset=offset(page, per_page)
+                session, principal, filters, version, caches, limit=per_page, offset=offset(page, per_page)
             )
         else:
             rows, total = await queries.search(
                 session, principal, filters, limit=per_page, offset=offset(page, per_page)
             )
         items = [present(listing, principal, band=band) for listing, band in rows]
-        body = encode_json(Page(items=items, total=total, page=page, per_page=per_page))
-        _pages.put(key, version, body)
+        return encode_json(Page(items=items, total=total, page=page, per_page=per_page))
+
+    body: bytes = await caches.memo("search_pages", key, version, build)
     return body

@@ -32,7 +32,7 @@ class MatchController(Controller):
         self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
     ) -> Response[MatchResponse]:
         """Ranked partners per kind near a place (a POST, so search terms stay out of URLs and logs)."""
-        body = await service.match(db_session, principal, data, weights(state), state.changes)
+        body = await service.match(db_session, principal, data, weights(state), state.caches)
         # The body is a MatchResponse already encoded (bytes go out as they are).
         return Response(content=body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
@@ -49,7 +49,7 @@ class MatchController(Controller):
             principal,
             program_id,
             weights(state),
-            state.changes,
+            state.caches,
             period=period,
             threshold=state.settings.report_threshold,
         )

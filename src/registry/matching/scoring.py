@@ -19,7 +19,7 @@ Ties are broken by distance band, then name, then id, so the order is determinis
 """
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 
@@ -364,3 +364,19 @@ def rank(
 ) -> list[Scored]:
     """Score and order candidates: score, then distance band, then name, then id."""
     return rank_prepared(need, [prepare(c, now, weights) for c in candidates], now, weights, limit)
+
+
+# Code sets repeat across listings ({"en"}, {"women"}, ...): kept candidates share one copy of each.
+_code_sets: dict[tuple[str, ...], frozenset[str]] = {}
+_CODE_SETS_MAX = 20_000
+
+
+def shared_codes(values: Sequence[str] | None) -> frozenset[str]:
+    """The set of `values` (none for NULL), one object for every equal list while there is room."""
+    key = tuple(values or ())
+    found = _code_sets.get(key)
+    if found is None:
+        found = frozenset(key)
+        if len(_code_sets) < _CODE_SETS_MAX:
+            _code_sets[key] = found
+    return found

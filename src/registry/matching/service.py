@@ -12,9 +12,10 @@ from typing import Any, NamedTuple
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.answers import AnswerCache, shared_codes
 from registry.auth.principal import Principal, Role
-from registry.changes import Changes, Version
+from registry.caching.caches import Caches
+from registry.caching.store import Store
+from registry.caching.version import Version
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
 from registry.initiators.schemas import VOCABULARIES as INITIATOR_VOCABULARIES
@@ -49,7 +50,7 @@ DEFAULT_RADIUS_KM = 50.0
 CACHE_SIZE = 4096
 CACHE_BYTES = 32 * 1024 * 1024
 CACHE_SECONDS = 300.0
-_answers: AnswerCache[bytes] = AnswerCache(size=CACHE_SIZE, max_bytes=CACHE_BYTES, seconds=CACHE_SECONDS)
+_answers = Store(CACHE_SIZE, CACHE_BYTES, CACHE_SECONDS)
 _encoder = msgspec.json.Encoder()
 
 
@@ -91,12 +92,12 @@ def to_candidate(row: Any) -> scoring.Candidate:
         band=None if band_rank is None else BAND_CODES[band_rank],
         remote_capable=bool(remote_capable),
         side=None if side is None else sys.intern(side),
-        specialties=shared_codes(specialties),
-        populations=shared_codes(populations),
-        formats=shared_codes(formats),
-        languages=shared_codes(languages),
+        specialties=scoring.shared_codes(specialties),
+        populations=scoring.shared_codes(populations),
+        formats=scoring.shared_codes(formats),
+        languages=scoring.shared_codes(languages),
         ipv_trained=ipv_trained,
-        methods=shared_codes(methods),
+        methods=scoring.shared_codes(methods),
         courses=courses or 0,
         certifications=certifications or 0,
         evaluation_stage=sys.intern(stage),
@@ -421,7 +422,7 @@ async def match(
     principal: Principal,
     data: MatchRequest,
     weights: scoring.Weights,
-    changes: Changes,
+    caches: Caches,
 ) -> bytes:
     """The MatchResponse, JSON-encoded (cached answers are spliced in as they were encoded)."""
     profile: Initiator | None = None
@@ -435,7 +436,7 @@ async def match(
     languages = data.languages if data.languages is not None else (profile.languages if profile else [])
     needs = list(dict.fromkeys(data.needs or (profile.needs if profile and profile.needs else ALL_NEEDS)))
     wanted = {"side": side, "populations": populations, "formats": formats, "languages": languages}
-    await check_fields(session, wanted, INITIATOR_VOCABULARIES, for_read=True)
+    await check_fields(session, wanted, INITIATOR_VOCABULARIES, caches=caches)
     # The search point is coarse whatever was sent: identical requests from one area look alike.
     if data.location is not None:
         place = coarse_location(data.location)
@@ -463,8 +464,8 @@ async def match(
         data.per_kind,
         weights,
     )
-    version = await changes.version(session)
-    encoded = _answers.get(key, version)
+    version = await caches.version(session)
+    encoded: bytes | None = _answers.get(key, version)
     if encoded is None:
         results = await _ranked(
             session,
@@ -501,7 +502,7 @@ async def peers(
     principal: Principal,
     program_id: uuid.UUID,
     weights: scoring.Weights,
-    changes: Changes,
+    caches: Caches,
     *,
     period: datetime,
     threshold: int,
@@ -534,7 +535,7 @@ async def peers(
         include_remote=point is None,
         per_kind=20,
         weights=weights,
-        version=await changes.version(session),
+        version=await caches.version(session),
         exclude_id=program.id,
     )
     # Same kind of work: the same side and, when the program names formats, an overlapping one.

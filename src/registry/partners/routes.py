@@ -65,6 +65,7 @@ class PartnerController(Controller):
         """Find partners by kind, vocabulary, text and place; with `near`, ordered by distance band."""
         filters = await service.partner_filters(
             db_session,
+            caches=state.caches,
             kind=kind,
             specialties=specialty or [],
             populations=population or [],
@@ -85,7 +86,7 @@ class PartnerController(Controller):
         body = await pages.search_page(
             db_session,
             principal,
-            state.changes,
+            state.caches,
             filters,
             page=page,
             per_page=per_page,

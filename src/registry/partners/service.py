@@ -8,6 +8,7 @@ from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
+from registry.caching.caches import Caches
 from registry.errors import InvalidInput
 from registry.listings import location as locations
 from registry.listings import service as listings
@@ -152,6 +153,7 @@ async def partner_filters(
     status: str | None,
     accepting_partnerships: bool | None,
     ipv_trained: bool | None,
+    caches: Caches,
     **common: Any,
 ) -> ListingFilters:
     filters = {
@@ -160,7 +162,19 @@ async def partner_filters(
         "languages": languages,
         "methods": methods,
     }
-    await check_fields(session, filters, VOCABULARIES, allow_retired=True, for_read=True)
+    await check_fields(
+        session,
+        filters,
+        VOCABULARIES,
+        allow_retired=True,
+        caches=caches,
+        named={
+            "specialties": "specialty",
+            "populations": "population",
+            "languages": "language",
+            "methods": "method",
+        },
+    )
     flags = {
         k: v
         for k, v in {"accepting_partnerships": accepting_partnerships, "ipv_trained": ipv_trained}.items()

@@ -60,6 +60,7 @@ class ProgramController(Controller):
         """Find programs by vocabulary, text and place; with `near`, ordered by distance band then name."""
         filters = await service.program_filters(
             db_session,
+            caches=state.caches,
             side=side,
             formats=format or [],
             group_type=group_type,
@@ -81,7 +82,7 @@ class ProgramController(Controller):
         body = await pages.search_page(
             db_session,
             principal,
-            state.changes,
+            state.caches,
             filters,
             page=page,
             per_page=per_page,

@@ -8,6 +8,7 @@ from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
+from registry.caching.caches import Caches
 from registry.errors import InvalidInput
 from registry.listings import location as locations
 from registry.listings import service as listings
@@ -162,6 +163,7 @@ async def program_filters(
     status: str | None,
     evaluation_stage: str | None,
     open_to_mentoring: bool | None,
+    caches: Caches,
     **common: Any,
 ) -> ListingFilters:
     filters = {
@@ -173,7 +175,14 @@ async def program_filters(
         "languages": languages,
         "evaluation_stage": evaluation_stage,
     }
-    await check_fields(session, filters, VOCABULARIES, allow_retired=True, for_read=True)
+    await check_fields(
+        session,
+        filters,
+        VOCABULARIES,
+        allow_retired=True,
+        caches=caches,
+        named={"formats": "format", "populations": "population", "languages": "language"},
+    )
     equals = {
         k: v
         for k, v in {

@@ -1,7 +1,5 @@
 """HTTP surface for funders' reports (JSON, or CSV with Accept: text/csv or ?format=csv)."""
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import datetime
@@ -48,48 +46,8 @@ def _wants_csv(format: str | None, accept: str | None) -> bool:
     return accept is not None and "text/csv" in accept and "application/json" not in accept
 
 
-# Aggregates over the whole registry change slowly and cost hundreds of milliseconds at national
-# scale: each process keeps an answer for a minute (its `computed_at` says when it was made).
-REPORT_CACHE_SECONDS = 60.0
-# (began, version of the listings it was built from, report)
-_reports: dict[tuple[object, ...], tuple[float, int, ReportRead]] = {}
-
-
-def forget_cached_reports() -> None:
-    _reports.clear()
-
-
-_building: dict[tuple[object, ...], asyncio.Lock] = {}
-
-
-async def cached(
-    key: tuple[object, ...], version: int, build: Callable[[], Awaitable[ReportRead]], *, fresh: bool = False
-) -> ReportRead:
-    """The report computed in the last minute from this version of the listings, or a new one
-    (always new when `fresh`)."""
-    hit = _reports.get(key)
-    if (
-        not fresh
-        and hit is not None
-        and hit[1] == version
-        and time.monotonic() - hit[0] < REPORT_CACHE_SECONDS
-    ):
-        return hit[2]
-    # One computation per report at a time: a burst of funders waits for it instead of
-    # running the same heavy aggregation thirty times at once.
-    started = time.monotonic()
-    async with _building.setdefault(key, asyncio.Lock()):
-        hit = _reports.get(key)
-        # A fresh request takes a report begun after it arrived (while it waited), no older.
-        newest = started if fresh else time.monotonic() - REPORT_CACHE_SECONDS
-        if hit is not None and hit[1] == version and hit[0] >= newest:
-            return hit[2]
-        # Stamped with when the computation began: a report that began before a fresh request
-        # arrived is not fresh enough for it.
-        began = time.monotonic()
-        report = await build()
-        _reports[key] = (began, version, report)
-        return report
+def weight(report: ReportRead) -> int:
+    return 200 * sum(len(table.rows) for table in report.tables)
 
 
 @asynccontextmanager
@@ -135,9 +93,18 @@ async def respond(
         async with side_by_side(db_session, state, connections) as sessions:
             return await build(sessions, threshold, period)
 
-    # Listings' changes (a suspended organization, say) show at once, people's with the next release.
-    version = await state.changes.version(db_session)
-    report = await cached((name, threshold, period), version, compute, fresh=fresh)
+    # Listings' changes (a suspended organization, say) show at once, people's with the next release;
+    # each process keeps a report for a minute at most (`computed_at` says when it was made), and one
+    # computation of a report at a time: a burst of funders waits for it.
+    version = await state.caches.version(db_session)
+    report: ReportRead = await state.caches.memo(
+        "reports",
+        (name, threshold, period),
+        version,
+        compute,
+        weigh=lambda r: 2000 * len(r.tables),
+        fresh=fresh,
+    )
     if _wants_csv(format, accept):
         return Response(
             service.to_csv(report),  # type: ignore[arg-type]

@@ -1,6 +1,5 @@
 """Vocabulary reads, steward edits, and the check every write makes against the vocabularies."""
 
-import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -9,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit import service as audit
 from registry.auth.principal import Principal
+from registry.caching.caches import Caches
 from registry.db import utcnow
 from registry.errors import Conflict, InvalidInput, NotFound
 from registry.models import TaxonomyTerm
@@ -40,29 +40,22 @@ async def term_counts(session: AsyncSession) -> dict[str, int]:
     return {row[0]: row[1] for row in rows}
 
 
-# Reads (search filters, matching) check codes against a copy of the vocabularies that is at
-# most this old; writes always read the table, so a retired term is refused at once.
-READ_CACHE_SECONDS = 30.0
-_read_cache: tuple[float, list[tuple[str, str, object]]] | None = None
+Term = tuple[str, str, object]  # (taxonomy, code, retired_at)
 
 
-def forget_cached_terms() -> None:
-    global _read_cache
-    _read_cache = None
+async def _term_rows(session: AsyncSession, wanted: set[str], caches: Caches | None) -> list[Term]:
+    """The terms of the taxonomies wanted: from the app's cache for reads (searches, matches; the
+    version moves when a term changes), from the table for writes."""
 
+    async def every_term() -> tuple[Term, ...]:
+        columns = (TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at)
+        rows = await session.execute(select(*columns))
+        return tuple((r[0], r[1], r[2]) for r in rows)
 
-async def _term_rows(
-    session: AsyncSession, wanted: set[str], *, cached: bool
-) -> list[tuple[str, str, object]]:
-    global _read_cache
-    if cached and _read_cache is not None and time.monotonic() - _read_cache[0] < READ_CACHE_SECONDS:
-        return [row for row in _read_cache[1] if row[0] in wanted]
-    if cached:
-        rows = await session.execute(
-            select(TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at)
-        )
-        _read_cache = (time.monotonic(), [(r[0], r[1], r[2]) for r in rows])
-        return [row for row in _read_cache[1] if row[0] in wanted]
+    if caches is not None:
+        version = await caches.version(session)
+        terms = await caches.memo("vocabulary", "terms", version, every_term, weigh=lambda t: 100 * len(t))
+        return [row for row in terms if row[0] in wanted]
     rows = await session.execute(
         select(TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at).where(
             TaxonomyTerm.taxonomy.in_(wanted)
@@ -76,15 +69,15 @@ async def check_codes(
     fields: Mapping[str, tuple[str, Iterable[str]]],
     *,
     allow_retired: bool = False,
-    for_read: bool = False,
+    caches: Caches | None = None,
 ) -> None:
     """Raise one 422 naming every field with unknown (or retired) codes and the allowed codes.
 
-    `fields` maps a field name to (taxonomy, codes given); `for_read` allows the cached copy."""
+    `fields` maps a field name to (taxonomy, codes given); reads give the app's `caches`."""
     wanted = {taxonomy for taxonomy, codes in fields.values() if codes}
     if not wanted:
         return
-    rows = await _term_rows(session, wanted, cached=for_read)
+    rows = await _term_rows(session, wanted, caches)
     active: dict[str, set[str]] = {t: set() for t in wanted}
     retired: dict[str, set[str]] = {t: set() for t in wanted}
     for taxonomy, code, retired_at in rows:
@@ -114,17 +107,19 @@ async def check_fields(
     vocabularies: Mapping[str, str],
     *,
     allow_retired: bool = False,
-    for_read: bool = False,
+    caches: Caches | None = None,
+    named: Mapping[str, str] | None = None,
 ) -> None:
     """`check_codes` for the fields of `values` that a kind's `vocabularies` (field -> taxonomy)
-    names: each value a code, a list of codes, or None."""
+    names: each value a code, a list of codes, or None. Errors name a field as `named` says (a
+    search's query parameter), else by its own name."""
     fields: dict[str, tuple[str, Iterable[str]]] = {}
     for field, taxonomy in vocabularies.items():
         if field in values:
             value = values[field]
             codes = [] if value is None else [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
-            fields[field] = (taxonomy, codes)
-    await check_codes(session, fields, allow_retired=allow_retired, for_read=for_read)
+            fields[(named or {}).get(field, field)] = (taxonomy, codes)
+    await check_codes(session, fields, allow_retired=allow_retired, caches=caches)
 
 
 async def add_term(
@@ -136,7 +131,6 @@ async def add_term(
     if await session.get(TaxonomyTerm, (name, code)) is not None:
         raise Conflict(f"{name} already has a term {code!r}; PATCH it instead.")
     term = TaxonomyTerm(taxonomy=name, code=code, label=label, description=description)
-    forget_cached_terms()
     session.add(term)
     await session.flush()
     audit.record(
@@ -175,7 +169,6 @@ async def update_term(
             term.retired_at = retired_at
             changed.append("retired")
     if changed:
-        forget_cached_terms()
         audit.record(
             session,
             principal,

@@ -1,0 +1,126 @@
+"""The app's one cache component: every cache the API keeps, by name, each within a budget,
+each value tagged with the version of the data it was built from (`Changes`).
+
+Ask for a value with `memo(name, key, version, build)`: a kept value of that version, or the one
+`build` makes (once, however many requests ask for it at the same moment). `create_app` makes one
+`Caches` per app; `clear()` empties them all.
+"""
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from registry.caching.store import Store
+from registry.caching.version import Changes, Version
+
+V = TypeVar("V")
+MiB: Final = 1024 * 1024
+RETRY: Final = object()
+
+
+@dataclass(frozen=True)
+class Budget:
+    entries: int
+    bytes: int
+    seconds: float = 300.0  # a value also follows the clock (a listing turning stale)
+
+
+# Every cache the API keeps, and what it may hold (per process).
+BUDGETS: Final[Mapping[str, Budget]] = {
+    # GET /programs and /partners pages, encoded, per (view, filters, page)
+    "search_pages": Budget(4096, 24 * MiB),
+    # The listings around a searched place as bitmasks (listings.nearby), per (view, place, kinds)
+    "nearby_places": Budget(1024, 32 * MiB),
+    # Places too big to keep: their searches go to SQL (not tied to a version)
+    "nearby_too_big": Budget(1024, 1 * MiB, seconds=3600.0),
+    # POST /matches answers, encoded, per request
+    "match_answers": Budget(4096, 32 * MiB),
+    # Scored candidates per (kind, point): matching.service
+    "match_candidates": Budget(1024, 64 * MiB),
+    # Every remote-capable listing of a kind, prepared for scoring
+    "match_remote": Budget(16, 64 * MiB),
+    # Shown-only details and contacts of chosen listings, per listing
+    "listing_details": Budget(4096, 8 * MiB),
+    # Reports, per (name, parameters, release period): a minute at most
+    "reports": Budget(64, 16 * MiB, seconds=60.0),
+    # The controlled vocabularies, for checking the codes of searches and matches
+    "vocabulary": Budget(1, 1 * MiB),
+}
+
+
+class Caches:
+    def __init__(self, budgets: Mapping[str, Budget] = BUDGETS) -> None:
+        self._stores = {name: Store(b.entries, b.bytes, b.seconds) for name, b in budgets.items()}
+        self._changes = Changes()
+        # Builds under way, with the sequence number they began at (see `memo`).
+        self._building: dict[tuple[str, Hashable, Hashable], tuple[int, asyncio.Future[Any]]] = {}
+        self._sequence = 0
+
+    async def version(self, session: AsyncSession) -> Version:
+        """The data's current version (read after this call began)."""
+        return await self._changes.version(session)
+
+    def store(self, name: str) -> Store:
+        return self._stores[name]
+
+    def get(self, name: str, key: Hashable, version: Hashable) -> Any:
+        return self._stores[name].get(key, version)
+
+    def put(self, name: str, key: Hashable, version: Hashable, value: Any, weight: int | None = None) -> None:
+        self._stores[name].put(key, version, value, weight)
+
+    async def memo(
+        self,
+        name: str,
+        key: Hashable,
+        version: Hashable,
+        build: Callable[[], Awaitable[V]],
+        *,
+        weigh: Callable[[Any], int] | None = None,
+        fresh: bool = False,
+        failed: Any = RETRY,
+    ) -> V:
+        """The value kept under (name, key) for `version`, else `build()`'s, kept. Requests asking
+        for the same one at the same moment share one build. `fresh`: not a kept value, and only a
+        build that began after this call (a build under way may predate what the caller wants).
+        When a shared build fails, its builder gets the error and those who waited build again,
+        or, given `failed`, answer that instead (while the database is in trouble, say)."""
+        self._sequence += 1
+        arrived = self._sequence
+        if not fresh:
+            hit = self._stores[name].get(key, version)
+            if hit is not None:
+                return hit  # type: ignore[no-any-return]
+        slot = (name, key, version)
+        while (building := self._building.get(slot)) is not None:
+            began, outcome = building
+            try:
+                value = await asyncio.shield(outcome)
+            except Exception:
+                if failed is not RETRY:
+                    return failed  # type: ignore[no-any-return]
+                continue  # that build failed: this request builds, or waits for the next one
+            if began > arrived or not fresh:
+                return value  # type: ignore[no-any-return]
+        self._sequence += 1
+        outcome = asyncio.get_running_loop().create_future()
+        self._building[slot] = (self._sequence, outcome)
+        try:
+            value = await build()
+        except BaseException as exc:
+            outcome.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            outcome.exception()  # retrieved: those who waited build themselves
+            raise
+        finally:
+            del self._building[slot]
+        if value is not None:  # None is "nothing to keep" (a place too big, say)
+            self._stores[name].put(key, version, value, weigh(value) if weigh else None)
+        outcome.set_result(value)
+        return value
+
+    def clear(self) -> None:
+        for store in self._stores.values():
+            store.clear()

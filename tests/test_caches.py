@@ -1,0 +1,136 @@
+"""The app's caches: each store stays within its count and byte budgets, oldest values out first,
+and serves a value only for the version it was built from and only while young enough; `memo`
+builds a value once however many ask for it at the same moment."""
+
+import asyncio
+import time
+
+import pytest
+
+from registry.caching.caches import BUDGETS, Budget, Caches
+from registry.caching.store import Store
+from registry.matching.scoring import shared_codes
+
+
+def test_values_are_dropped_oldest_first_when_over_the_byte_budget() -> None:
+    store = Store(size=100, max_bytes=250, seconds=60)
+    for n in range(5):
+        store.put((n,), "v", b"x" * 100)
+    assert store.keys() == [(3,), (4,)]
+    assert store.bytes == 200
+    # Replacing a value counts its new size only.
+    store.put((4,), "v", b"y" * 10)
+    assert store.bytes == 110
+    store.clear()
+    assert store.bytes == 0 and len(store) == 0
+
+
+def test_values_are_dropped_when_over_the_count() -> None:
+    store = Store(size=3, max_bytes=1000, seconds=60)
+    for n in range(5):
+        store.put((n,), "v", b"z")
+    assert store.keys() == [(2,), (3,), (4,)]
+    assert store.bytes == 3
+
+
+def test_reading_a_value_keeps_it_longer() -> None:
+    store = Store(size=2, max_bytes=1000, seconds=60)
+    store.put("a", "v", b"1")
+    store.put("b", "v", b"2")
+    assert store.get("a", "v") == b"1"
+    store.put("c", "v", b"3")
+    assert store.keys() == ["a", "c"]
+
+
+def test_a_value_serves_only_its_own_version_and_only_while_young(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    store = Store(size=10, max_bytes=1000, seconds=300)
+    store.put("k", 1, b"old")
+    assert store.get("k", 1) == b"old"
+    assert store.get("k", 2) is None
+    assert store.get("other", 1) is None
+    now[0] += 299.9
+    assert store.get("k", 1) == b"old"
+    now[0] += 0.1
+    assert store.get("k", 1) is None
+
+
+def test_other_values_weigh_what_they_are_said_to() -> None:
+    store = Store(size=100, max_bytes=1000, seconds=60)
+    store.put(("a",), "v", (1, 2, 3, 4), 400)
+    store.put(("b",), "v", (1, 2, 3, 4, 5), 500)
+    assert store.bytes == 900 and store.get(("a",), "v") == (1, 2, 3, 4)
+    store.put(("c",), "v", (1, 2), 200)  # 1,100: the least recently used ("b") goes
+    assert store.keys() == [("a",), ("c",)] and store.bytes == 600
+
+
+def test_code_sets_are_shared() -> None:
+    assert shared_codes(["en", "nl"]) is shared_codes(("en", "nl"))
+    assert shared_codes(None) == frozenset() == shared_codes([])
+    assert shared_codes(["nl", "en"]) == frozenset({"en", "nl"})
+
+
+def test_every_cache_has_a_budget() -> None:
+    caches = Caches()
+    for name, budget in BUDGETS.items():
+        store = caches.store(name)
+        assert (store.size, store.max_bytes, store.seconds) == (budget.entries, budget.bytes, budget.seconds)
+
+
+class Builds:
+    def __init__(self) -> None:
+        self.count = 0
+        self.fail = False
+
+    async def __call__(self) -> bytes:
+        self.count += 1
+        await asyncio.sleep(0.01)
+        if self.fail:
+            self.fail = False
+            raise ConnectionError("lost")
+        return f"value {self.count}".encode()
+
+
+async def test_memo_builds_once_for_everyone_who_asks_at_once_and_keeps_it() -> None:
+    caches, build = Caches({"c": Budget(10, 1000)}), Builds()
+    values = await asyncio.gather(*(caches.memo("c", "k", 1, build) for _ in range(5)))
+    assert values == [b"value 1"] * 5 and build.count == 1
+    assert await caches.memo("c", "k", 1, build) == b"value 1" and build.count == 1
+    assert await caches.memo("c", "k", 2, build) == b"value 2"  # another version: built again
+    caches.clear()
+    assert await caches.memo("c", "k", 2, build) == b"value 3"
+
+
+async def test_a_fresh_request_takes_only_a_build_begun_after_it_arrived() -> None:
+    caches, build = Caches({"c": Budget(10, 1000)}), Builds()
+    first = asyncio.create_task(caches.memo("c", "k", 1, build))
+    await asyncio.sleep(0)
+    fresh = asyncio.create_task(caches.memo("c", "k", 1, build, fresh=True))
+    later = asyncio.create_task(caches.memo("c", "k", 1, build, fresh=True))
+    assert await first == b"value 1"
+    assert await fresh == await later == b"value 2"  # both arrived during the first build
+    assert build.count == 2
+
+
+async def test_a_failed_build_is_built_again_or_answered_as_told() -> None:
+    caches, build = Caches({"c": Budget(10, 1000)}), Builds()
+    build.fail = True
+    first = asyncio.create_task(caches.memo("c", "k", 1, build))
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(caches.memo("c", "k", 1, build))
+    told = asyncio.create_task(caches.memo("c", "k", 1, build, failed=None))
+    with pytest.raises(ConnectionError):
+        await first
+    assert await told is None
+    assert await waiting == b"value 2"
+
+
+async def test_nothing_is_kept_for_none() -> None:
+    caches = Caches({"c": Budget(10, 1000)})
+
+    async def nothing() -> bytes | None:
+        return None
+
+    assert await caches.memo("c", "k", 1, nothing) is None
+    assert len(caches.store("c")) == 0
