@@ -25,7 +25,6 @@ from registry.app import create_app
 from registry.config import Settings, async_database_url
 from registry.embedded import EmbeddedPostgres
 from registry.logging import JsonFormatter
-from registry.matching.service import forget_cached_matches
 from registry.migrations import upgrade
 from tests.factories import app_client
 
@@ -127,12 +126,6 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(database_url, pool_size=5)
     yield engine
     await engine.dispose()
-
-
-@pytest.fixture(autouse=True)
-def fresh_match_caches() -> None:
-    """Matching still keeps module-level caches; each test's data is rolled back."""
-    forget_cached_matches()
 
 
 @pytest.fixture

@@ -1,13 +1,13 @@
-"""What the match caches keep must never change an answer: candidates searched once out to the
-shared radius serve smaller radii exactly, and the shown fields and contacts of chosen listings
-follow each caller's visibility and every change to the listing."""
+"""What the match caches keep must never change an answer: candidates are read once per place and
+version, and the shown fields and contacts of chosen listings follow each caller's visibility and
+every change to the listing."""
 
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.matching import queries, service
+from registry.matching import queries
 from tests.factories import Client, bearer, register_org
 from tests.matching.fixtures import UTRECHT, build_world, create
 
@@ -22,75 +22,51 @@ async def answer(client: Client, headers: dict[str, str] | None = None, **body: 
 
 
 @pytest.fixture
-def searches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, float]]:
-    """Every candidate search that reached the database: near (its radius) or remote (its limit)."""
-    seen: list[tuple[str, float]] = []
-    nearest, freshest_remote = queries.nearest, queries.freshest_remote
+def searches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every candidate read that reached the database: ("near", kind) or ("remote", kind)."""
+    seen: list[tuple[str, str]] = []
+    in_radius, remote_capable = queries.in_radius, queries.remote_capable
 
-    async def near(*args: Any, **kwargs: Any) -> Any:
-        seen.append(("near", kwargs["radius_km"]))
-        return await nearest(*args, **kwargs)
+    async def near(session: Any, kind: str, *args: Any, **kwargs: Any) -> Any:
+        seen.append(("near", kind))
+        return await in_radius(session, kind, *args, **kwargs)
 
-    async def remote(*args: Any, **kwargs: Any) -> Any:
-        seen.append(("remote", kwargs["limit"]))
-        return await freshest_remote(*args, **kwargs)
+    async def remote(session: Any, kind: str, **kwargs: Any) -> Any:
+        seen.append(("remote", kind))
+        return await remote_capable(session, kind, **kwargs)
 
-    monkeypatch.setattr(queries, "nearest", near)
-    monkeypatch.setattr(queries, "freshest_remote", remote)
+    monkeypatch.setattr(queries, "in_radius", near)
+    monkeypatch.setattr(queries, "remote_capable", remote)
     return seen
 
 
-async def test_smaller_radii_are_cut_from_one_shared_search(
-    client: Client, db: AsyncSession, searches: list[tuple[str, float]]
+async def test_candidates_are_read_once_per_place_and_version_whatever_is_asked(
+    client: Client, db: AsyncSession, searches: list[tuple[str, str]]
 ) -> None:
-    await build_world(client, db)
-    radii = [10, 25, 50, 100, 30, 160]
-    fresh = {}
-    for radius in radii:
-        service.forget_cached_matches()
-        fresh[radius] = await answer(client, needs=NEEDS, radius_km=radius, per_kind=20, include_remote=False)
-    # ~20 km (Amersfoort), ~47 km (Rotterdam): the radius decides, however the cache was filled.
-    assert "Clinician PWUV" not in str(fresh[10]) and "Clinician PWUV" in str(fresh[25])
-    assert fresh[25] != fresh[50] != fresh[160]
-    service.forget_cached_matches()
-    searches.clear()
-    for radius in [100, *radii]:
-        # A different need each time, so that no whole answer is reused.
-        asked: dict[str, Any] = {"needs": NEEDS, "radius_km": radius, "per_kind": 20, "include_remote": False}
-        cut = await answer(client, **asked, languages=["nl"])
-        full = await answer(client, **asked)
-        assert full == fresh[radius]
-        assert {k: sorted(c["listing"]["id"] for c in v) for k, v in cut.items()} == {
-            k: sorted(c["listing"]["id"] for c in v) for k, v in full.items()
-        }
-    # One search out to the shared radius served 10-100 km; 160 km needed its own.
-    assert searches == [("near", service.SHARED_RADIUS_KM), ("near", 160)]
-
-
-async def test_remote_partners_come_from_one_pool_or_the_database_alike(
-    client: Client, db: AsyncSession, searches: list[tuple[str, float]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    await build_world(client, db)
+    world = await build_world(client, db)
     asks: list[dict[str, Any]] = [
-        {"radius_km": radius, "needs": NEEDS, "per_kind": 20} for radius in (10, 25, 50, 200, 500)
+        {"needs": ["clinician"], "side": side, "languages": languages}
+        for side in ("survivors", "people_who_use_violence", None)
+        for languages in (["nl"], ["en"], [])
     ]
-    asks.append({"location": None, "needs": NEEDS, "per_kind": 20})  # remote partners only
-    fresh = []
-    for ask in asks:
-        service.forget_cached_matches()
-        fresh.append(await answer(client, **ask))
-    assert "Clinician Remote" in str(fresh[0])  # Groningen, ~160 km: remote beyond 10 km
-    # One pool of the freshest remote-capable listings serves every point and radius.
-    service.forget_cached_matches()
-    searches.clear()
-    assert [await answer(client, **ask) for ask in asks] == fresh
-    assert [s for s in searches if s[0] == "remote"] == [("remote", service.REMOTE_POOL)]
-    # A pool too small to be sure sends the request to the database: the same answers.
-    monkeypatch.setattr(service, "REMOTE_POOL", 1)
-    service.forget_cached_matches()
-    searches.clear()
-    assert [await answer(client, **ask) for ask in asks] == fresh
-    assert ("remote", queries.REMOTE_CANDIDATES_PER_KIND) in searches
+    first = [await answer(client, None, **ask) for ask in asks]
+    # Nine different questions: each kind's listings near the point and its remote pool, read once.
+    assert sorted(searches) == [("near", "clinician"), ("remote", "clinician")]
+    assert [await answer(client, None, **ask) for ask in asks] == first
+    assert len(searches) == 2
+    # Any change to listings moves the version: read again, and the answers follow.
+    owner = bearer(world["org_key"])
+    remote = world["remote_clinician"]
+    current = await client.get(f"/partners/{remote['id']}", headers=owner)
+    renamed = await client.patch(
+        f"/partners/{remote['id']}",
+        json={"name": "Clinician Remote II"},
+        headers={**owner, "If-Match": current.headers["etag"]},
+    )
+    assert renamed.status_code == 200
+    again = await answer(client, None, **asks[3])  # people who use violence, as the partner
+    assert "Clinician Remote II" in str(again)
+    assert len(searches) == 4
 
 
 async def test_shown_contacts_follow_the_caller_and_every_change(client: Client, db: AsyncSession) -> None:

@@ -434,6 +434,7 @@ TABLE: dict[str, list[Case]] = {
     "DELETE /initiators/me": with_preconditions(
         [Case("own profile", initiator_keys(204), etag_from=lambda w: "/initiators/me", etag_role=SELF)]
     ),
+    "GET /matches/explanations": [Case("catalogue", everyone())],
     "POST /matches": [
         Case("near Utrecht", everyone(), body=const({"location": {"place": "Utrecht, NL"}, "per_kind": 3}))
     ],

@@ -137,6 +137,7 @@ def partner_read(listing: Listing, principal: Principal, *, band: str | None = N
         ipv_training=listing.ipv_training,
         methods=listing.methods,
         courses=listing.courses,
+        course_topics=listing.course_topics,
         certifications=listing.certifications,
         accepting_partnerships=listing.accepting_partnerships,
         remote_ok=listing.remote_ok,

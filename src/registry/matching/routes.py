@@ -9,7 +9,7 @@ from litestar.params import JSONBody
 from registry.auth.dependencies import require_authenticated
 from registry.dependencies import Caller, DbSession, IdPath
 from registry.matching import service
-from registry.matching.schemas import MatchRequest, MatchResponse, PeersResponse
+from registry.matching.schemas import Explanations, MatchRequest, MatchResponse, PeersResponse
 from registry.matching.scoring import Weights
 from registry.reports import releases
 
@@ -35,6 +35,11 @@ class MatchController(Controller):
         body = await service.match(db_session, principal, data, weights(state), state.caches)
         # The body is a MatchResponse already encoded (bytes go out as they are).
         return Response(content=body, media_type=MediaType.JSON)  # type: ignore[arg-type]
+
+    @get("/matches/explanations")
+    async def explanations(self) -> Explanations:
+        """What a match's breakdown and reasons mean: every factor, and every reason code with its text."""
+        return service.explanations()
 
     @get("/programs/{program_id:uuid}/peers")
     async def peers(

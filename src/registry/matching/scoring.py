@@ -1,45 +1,41 @@
-"""Match scoring: a pure function from (what the initiator asks for, one candidate) to a score
-in [0, 1] with the reasons behind it. No I/O; every weight is named in `Weights`.
+"""Match scoring: pure functions from (what the initiator asks for, one candidate, where it lies)
+to a score in [0, 1], its breakdown by factor and the reasons behind it. No I/O.
 
-How a score is built
---------------------
-score = SIDE_SHARE * side_fit + (1 - SIDE_SHARE) * rest, where
+A score is the weighted mean of the factors that apply to the request and the kind: each factor
+has a weight (`Weights`) and a value in [0, 1]; a factor that does not apply (no population
+asked, format for partners) is left out and the others' weights are scaled to sum to 1. The
+breakdown lists, per factor, the scaled weight, the value and their product (its contribution);
+the contributions add up to the score.
 
-* side_fit is 1 when the candidate serves the initiator's side, 0.5 when it says nothing about
-  sides, 0 when it serves only the other side;
-* rest is the weighted mean of the soft factors (distance band, population, language and format
-  fit, the kind's own strengths, accepting partnerships, freshness of verification).
+Where a candidate lies decides its distance value: within the radius (and within its own service
+radius) by distance band, from 1.0 under 5 km down to 0.5 over 100 km; beyond it, only a
+remote-capable candidate is offered, at 0.4 in the initiator's country, 0.25 on the same continent
+and 0.1 elsewhere. So a candidate in reach never scores below an otherwise identical remote one.
 
-A candidate that serves only the other side is further multiplied by MISMATCH_PENALTY, so its
-score stays below SIDE_SHARE while a same-side candidate's score is at least SIDE_SHARE: a
-partner serving only survivors never outranks one serving people who use violence for an
-initiator working with people who use violence, and vice versa, whatever the other factors.
-
-Ties are broken by distance band, then name, then id, so the order is deterministic.
+Sides are kept apart before scoring (`offered`): nothing that serves only the other side.
 """
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import Final, Literal
 
 import msgspec
 
-SIDE_SHARE = 0.5
-MISMATCH_PENALTY = 0.9
-SIDES = ("survivors", "people_who_use_violence")
+SIDES: Final = ("survivors", "people_who_use_violence")
 
-# Distance band -> closeness in [0, 1]; a remote-capable candidate outside the radius gets REMOTE.
-BAND_CLOSENESS: dict[str, float] = {
+BAND_CLOSENESS: Final[dict[str, float]] = {
     "under_5_km": 1.0,
-    "5_to_10_km": 0.85,
-    "10_to_25_km": 0.7,
-    "25_to_50_km": 0.5,
-    "50_to_100_km": 0.3,
-    "over_100_km": 0.15,
+    "5_to_10_km": 0.9,
+    "10_to_25_km": 0.8,
+    "25_to_50_km": 0.7,
+    "50_to_100_km": 0.6,
+    "over_100_km": 0.5,
 }
-REMOTE_CLOSENESS = 0.4
-STAGE_EVIDENCE: dict[str, float] = {
+# Beyond the radius: same country, same continent, elsewhere (or not known).
+REMOTE_CLOSENESS: Final[dict[str, float]] = {"same_country": 0.4, "same_continent": 0.25, "elsewhere": 0.1}
+STAGE_EVIDENCE: Final[dict[str, float]] = {
     "none": 0.0,
     "pilot_planned": 0.2,
     "pilot_running": 0.4,
@@ -47,19 +43,26 @@ STAGE_EVIDENCE: dict[str, float] = {
     "formally_evaluated": 0.9,
     "published": 1.0,
 }
+# What a trainer's courses should cover when the request names no topic: the seed article's step 2
+# (IPV, peer-support facilitation and high-risk clients).
+DEFAULT_TOPICS: Final = frozenset({"ipv_basics", "facilitation", "high_risk_clients"})
+# A request that names no language prefers the languages of its country, at this share of the
+# language factor's weight.
+INFERRED_LANGUAGE_SHARE: Final = 0.5
 
 
 @dataclass(frozen=True, slots=True)
 class Weights:
-    """Relative weights of the soft factors (they need not sum to 1)."""
+    """Relative weights of the factors (they need not sum to 1)."""
 
     distance: float = 0.30
-    population: float = 0.12
+    side: float = 0.10
+    population: float = 0.10
     language: float = 0.10
-    format: float = 0.10
-    kind_strength: float = 0.20
-    accepting: float = 0.08
-    freshness: float = 0.10
+    format: float = 0.08
+    strength: float = 0.20
+    accepting: float = 0.06
+    freshness: float = 0.06
 
     @classmethod
     def from_json(cls, text: str) -> "Weights":
@@ -76,27 +79,51 @@ class Weights:
         return weights
 
 
+Factor = Literal["distance", "side", "population", "language", "format", "strength", "accepting", "freshness"]
+FACTORS: Final[dict[Factor, str]] = {
+    "distance": "How near: the distance band within your radius, or for a remote partner beyond it, "
+    "whether it is in your country or on your continent",
+    "side": "Whether it works with the side of IPV you work with (the other side is never offered)",
+    "population": "The share of the populations you named that it serves",
+    "language": "Whether it works in a language you named (or, if you named none, one of your country's)",
+    "format": "The share of the formats you named that the program runs (programs)",
+    "strength": "What makes a good partner of its kind: IPV training and high-risk experience "
+    "(clinicians, treatment programs), an IPV focus and evaluation designs (evaluators), courses "
+    "covering the topics you need (trainers), evaluation evidence and openness to mentoring (programs)",
+    "accepting": "Whether it is accepting new partnerships (partners)",
+    "freshness": "How recently it confirmed its listing",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Need:
-    """What the initiator asks for (codes only; no identity)."""
+    """What the initiator asks for (codes and a coarse place; no identity)."""
 
     side: str | None = None
     populations: frozenset[str] = frozenset()
     formats: frozenset[str] = frozenset()
     languages: frozenset[str] = frozenset()
+    # The languages of the initiator's country, when no language was named.
+    inferred_languages: frozenset[str] = frozenset()
+    country: str | None = None
+    continent: str | None = None
+    topics: frozenset[str] = DEFAULT_TOPICS
 
 
 class Candidate(msgspec.Struct, frozen=True, gc=False):
     """What scoring needs to know about one listing. Kept by the thousand in the match caches, so
-    never tracked by the garbage collector (`gc=False`: it holds only strings, numbers, frozen
-    sets of strings and a datetime, and cannot be part of a reference cycle); a full collection
-    walks every tracked object."""
+    never tracked by the garbage collector (it holds only strings, numbers, frozen sets of strings
+    and a datetime, and cannot be part of a reference cycle)."""
 
     id: str
     kind: str
     name: str
-    band: str | None  # None: no distance (remote-only, or no location)
+    organization_id: str
     remote_capable: bool
+    country: str | None = None
+    continent: str | None = None
+    service_radius_km: int | None = None
+    status: str = "active"
     side: str | None = None  # programs
     specialties: frozenset[str] = frozenset()  # partners (sides appear here)
     populations: frozenset[str] = frozenset()
@@ -104,7 +131,7 @@ class Candidate(msgspec.Struct, frozen=True, gc=False):
     languages: frozenset[str] = frozenset()
     ipv_trained: bool = False
     methods: frozenset[str] = frozenset()
-    courses: int = 0
+    course_topics: frozenset[str] = frozenset()
     certifications: int = 0
     evaluation_stage: str = "none"
     open_to_mentoring: bool = False
@@ -113,70 +140,97 @@ class Candidate(msgspec.Struct, frozen=True, gc=False):
 
 
 @dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a candidate lies for one request: in reach (its band) or remote (how far off)."""
+
+    band: str | None  # the distance band, when it has a place and the request a point
+    in_reach: bool
+    remote: str | None = None  # REMOTE_CLOSENESS key when not in reach
+    beyond_service_radius: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Reason:
-    code: str
+    code: "ReasonCode"
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    factor: "Factor"
+    weight: float
+    value: float
+    contribution: float
 
 
 @dataclass(frozen=True, slots=True)
 class Scored:
     candidate: Candidate
+    placement: Placement
     score: float
-    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+    breakdown: tuple[Part, ...]
+    reasons: tuple[Reason, ...]
 
 
-# At most eight sets of sides: prepared candidates (kept in caches) share them.
-_SIDE_SETS: dict[frozenset[str], frozenset[str]] = {}
+# --- sides ---------------------------------------------------------------------------------------
 
 
 def sides_served(candidate: Candidate) -> frozenset[str]:
     if candidate.kind == "peer_program":
         if candidate.side == "both":
-            served = frozenset(SIDES)
-        else:
-            served = frozenset({candidate.side}) if candidate.side in SIDES else frozenset()
-    else:
-        served = candidate.specialties & frozenset(SIDES)
-        if "couples_family" in candidate.specialties and not served:
-            served = frozenset()
-    return _SIDE_SETS.setdefault(served, served)
+            return frozenset(SIDES)
+        return frozenset({candidate.side}) if candidate.side in SIDES else frozenset()
+    return candidate.specialties & frozenset(SIDES)
 
 
-def side_fit(need_side: str | None, candidate: Candidate) -> float:
-    """1 serves the initiator's side, 0.5 unknown (or no side asked), 0 only the other side."""
-    served = sides_served(candidate)
-    if need_side is None or not served:
-        return 0.5
-    wanted = frozenset(SIDES) if need_side == "both" else frozenset({need_side})
-    if wanted <= served:
-        return 1.0
-    if wanted & served:
-        return 0.75  # an initiator working with both sides, a candidate serving one
-    return 0.0
-
-
-def closeness(band: str | None, remote_capable: bool) -> float:
-    if band is None:
-        return REMOTE_CLOSENESS if remote_capable else 0.0
-    return BAND_CLOSENESS[band]
-
-
-def overlap(wanted: frozenset[str], offered: frozenset[str]) -> float | None:
-    """Share of what was asked for that is offered; None when nothing was asked (no signal)."""
-    if not wanted:
+def wanted_sides(side: str | None) -> frozenset[str] | None:
+    if side is None:
         return None
-    return len(wanted & offered) / len(wanted)
+    return frozenset(SIDES) if side == "both" else frozenset({side})
 
 
-def kind_strength(candidate: Candidate) -> float:
+def offered(need: Need, candidate: Candidate) -> bool:
+    """Sides are kept apart (DOMAIN.md rule 8): a program for the other side, or a partner that
+    serves only the other side, is never offered; `both` is offered to either and sees both."""
+    wanted = wanted_sides(need.side)
+    if wanted is None:
+        return True
+    served = sides_served(candidate)
+    return not served or bool(served & wanted)  # one that says nothing is neither side's
+
+
+def side_fit(need: Need, candidate: Candidate) -> float | None:
+    wanted = wanted_sides(need.side)
+    if wanted is None:
+        return None
+    served = sides_served(candidate)
+    if not served:
+        return 0.5  # says nothing about sides
+    return 1.0 if wanted <= served else 0.6
+
+
+# --- factor values -------------------------------------------------------------------------------
+
+
+def closeness(placement: Placement) -> float:
+    if placement.in_reach:
+        return BAND_CLOSENESS[placement.band] if placement.band else 0.5
+    return REMOTE_CLOSENESS[placement.remote or "elsewhere"]
+
+
+def overlap(wanted: frozenset[str], offered_: frozenset[str]) -> float:
+    return len(wanted & offered_) / len(wanted) if wanted else 0.0
+
+
+def strength(need: Need, candidate: Candidate) -> float:
     """What makes a good partner of this kind, in [0, 1]."""
     if candidate.kind in ("clinician", "treatment_program"):
-        high_risk = "high_risk_clients" in candidate.specialties
-        return 0.6 * candidate.ipv_trained + 0.4 * high_risk
+        return 0.6 * candidate.ipv_trained + 0.4 * ("high_risk_clients" in candidate.specialties)
     if candidate.kind == "evaluator":
-        return min(len(candidate.methods), 3) / 3
+        focus = bool(candidate.specialties & frozenset(SIDES))
+        return 0.5 * focus + 0.5 * min(len(candidate.methods), 3) / 3
     if candidate.kind == "trainer":
-        return 0.7 * min(candidate.courses, 3) / 3 + 0.3 * (candidate.certifications > 0)
+        return 0.8 * overlap(need.topics, candidate.course_topics) + 0.2 * (candidate.certifications > 0)
     if candidate.kind == "peer_program":
         return 0.6 * STAGE_EVIDENCE.get(candidate.evaluation_stage, 0.0) + 0.4 * candidate.open_to_mentoring
     return 0.0
@@ -193,177 +247,300 @@ def freshness(last_verified_at: datetime | None, now: datetime) -> float:
     return 0.2
 
 
+def language_value(need: Need, candidate: Candidate) -> tuple[float, bool] | None:
+    """(value, whether the request named the languages) or None when neither it nor its country
+    says anything; a candidate that lists no language is neither a match nor a miss (0.5)."""
+    wanted = need.languages or need.inferred_languages
+    if not wanted:
+        return None
+    if not candidate.languages:
+        return 0.5, bool(need.languages)
+    if need.languages:
+        return overlap(need.languages, candidate.languages), True
+    return (1.0 if wanted & candidate.languages else 0.0), False
+
+
+def applicable(need: Need, kind: str, weights: Weights) -> dict[Factor, float]:
+    """The raw weight of every factor that applies to this request and kind (those that depend on
+    the candidate, like language for one that lists none, apply all the same)."""
+    w: dict[Factor, float] = {
+        "distance": weights.distance,
+        "strength": weights.strength,
+        "freshness": weights.freshness,
+    }
+    if need.side is not None:
+        w["side"] = weights.side
+    if need.populations:
+        w["population"] = weights.population
+    if need.languages:
+        w["language"] = weights.language
+    elif need.inferred_languages:
+        w["language"] = weights.language * INFERRED_LANGUAGE_SHARE
+    if kind == "peer_program" and need.formats:
+        w["format"] = weights.format
+    if kind != "peer_program":
+        w["accepting"] = weights.accepting
+    return w
+
+
+def values(need: Need, candidate: Candidate, placement: Placement, now: datetime) -> dict[Factor, float]:
+    found: dict[Factor, float] = {
+        "distance": closeness(placement),
+        "strength": strength(need, candidate),
+        "freshness": freshness(candidate.last_verified_at, now),
+        "accepting": 1.0 if candidate.accepting_partnerships else 0.0,
+        "population": overlap(need.populations, candidate.populations),
+        "format": overlap(need.formats, candidate.formats),
+    }
+    fit = side_fit(need, candidate)
+    if fit is not None:
+        found["side"] = fit
+    language = language_value(need, candidate)
+    if language is not None:
+        found["language"] = language[0]
+    return found
+
+
 def score(
-    need: Need, candidate: Candidate, now: datetime, weights: Weights = Weights(), *, explain: bool = True
+    need: Need, candidate: Candidate, placement: Placement, now: datetime, weights: Weights = Weights()
 ) -> Scored:
-    fit = side_fit(need.side, candidate)
-    factors: list[tuple[float, float]] = [
-        (weights.distance, closeness(candidate.band, candidate.remote_capable)),
-        (weights.kind_strength, kind_strength(candidate)),
-        (weights.freshness, freshness(candidate.last_verified_at, now)),
-    ]
-    if candidate.kind != "peer_program":
-        factors.append((weights.accepting, 1.0 if candidate.accepting_partnerships else 0.0))
-    optional = [
-        (weights.population, overlap(need.populations, candidate.populations)),
-        (weights.language, overlap(need.languages, candidate.languages)),
-    ]
-    if candidate.kind == "peer_program":
-        optional.append((weights.format, overlap(need.formats, candidate.formats)))
-    factors += [(w, v) for w, v in optional if v is not None]
-    # Added up one by one, left to right, as `prepare` and `need_scorer` do: sum() of floats
-    # compensates for rounding since Python 3.12, and the scores must agree to the last digit.
-    weighted = 0.0
-    total_weight = 0.0
-    for w, v in factors:
-        weighted += w * v
-        total_weight += w
-    rest = weighted / total_weight if total_weight else 0.0
-    value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
-    if fit == 0.0:
-        value *= MISMATCH_PENALTY
-    explained = tuple(reasons(need, candidate, now)) if explain else ()
-    return Scored(candidate=candidate, score=round(value, 4), reasons=explained)
+    raw = applicable(need, candidate.kind, weights)
+    total = sum(raw.values())
+    found = values(need, candidate, placement, now)
+    parts = []
+    for factor, weight in raw.items():
+        share = round(weight / total, 4)
+        value = round(found[factor], 4)
+        parts.append(Part(factor, share, value, round(share * value, 4)))
+    value = round(sum(p.contribution for p in parts), 4)
+    return Scored(candidate, placement, value, tuple(parts), tuple(reasons(need, candidate, placement, now)))
 
 
-def reasons(need: Need, candidate: Candidate, now: datetime) -> list[Reason]:
+# --- reasons -------------------------------------------------------------------------------------
+
+ReasonCode = Literal[
+    "same_side",
+    "both_sides",
+    "one_of_your_sides",
+    "no_side_stated",
+    "population_overlap",
+    "no_shared_population",
+    "language_match",
+    "country_language",
+    "no_shared_language",
+    "no_country_language",
+    "no_languages_listed",
+    "format_overlap",
+    "no_shared_format",
+    "ipv_trained",
+    "not_ipv_trained",
+    "high_risk_experience",
+    "ipv_focus",
+    "evaluation_methods",
+    "no_evaluation_methods",
+    "courses_cover",
+    "courses_miss",
+    "evidence_none",
+    "evidence_pilot_planned",
+    "evidence_pilot_running",
+    "evidence_pilot_completed",
+    "evidence_formally_evaluated",
+    "evidence_published",
+    "open_to_mentoring",
+    "planning",
+    "accepting_partnerships",
+    "not_accepting",
+    "nearby",
+    "far",
+    "remote_same_country",
+    "remote_same_continent",
+    "remote_elsewhere",
+    "serves_area_up_to",
+    "recently_verified",
+    "not_recently_verified",
+]
+# Every reason code and its text (`{}` stands for what the reason names), for the API's catalogue.
+REASONS: Final[dict[ReasonCode, str]] = {
+    "same_side": "Works with the same side of IPV as you.",
+    "both_sides": "Works with both sides of IPV.",
+    "one_of_your_sides": "Works with one of the sides you work with.",
+    "no_side_stated": "Does not say which side of IPV it works with.",
+    "population_overlap": "Serves populations you named: {}.",
+    "no_shared_population": "Serves none of the populations you named.",
+    "language_match": "Works in a language you named: {}.",
+    "country_language": "Works in a language of your country: {}.",
+    "no_shared_language": "Works in none of the languages you named.",
+    "no_country_language": "Works in none of your country's languages.",
+    "no_languages_listed": "Lists no languages.",
+    "format_overlap": "Runs a format you plan to use: {}.",
+    "no_shared_format": "Runs none of the formats you named.",
+    "ipv_trained": "Has IPV-specific training.",
+    "not_ipv_trained": "Does not list IPV-specific training.",
+    "high_risk_experience": "Experienced with high-risk clients.",
+    "ipv_focus": "Evaluates work on intimate partner violence.",
+    "evaluation_methods": "Offers evaluation designs: {}.",
+    "no_evaluation_methods": "Lists no evaluation designs.",
+    "courses_cover": "Its courses cover: {}.",
+    "courses_miss": "Its courses cover none of: {}.",
+    "evidence_none": "Has no evaluation yet.",
+    "evidence_pilot_planned": "Plans a pilot with an evaluation.",
+    "evidence_pilot_running": "Is running a pilot.",
+    "evidence_pilot_completed": "Has completed a pilot and reviewed it.",
+    "evidence_formally_evaluated": "Has been formally evaluated.",
+    "evidence_published": "Has published evaluation findings.",
+    "open_to_mentoring": "Is open to talking with new initiators.",
+    "planning": "Is still being planned.",
+    "accepting_partnerships": "Is accepting new partnerships.",
+    "not_accepting": "Is not accepting new partnerships now.",
+    "nearby": "Is within 10 km of you.",
+    "far": "Is over 50 km away.",
+    "remote_same_country": "Is beyond your radius, in your country; works with you remotely.",
+    "remote_same_continent": "Is in another country on your continent; works with you remotely.",
+    "remote_elsewhere": "Is on another continent (or its place is not known); works with you remotely.",
+    "serves_area_up_to": "Serves its area up to {} km; works with you remotely.",
+    "recently_verified": "Confirmed its listing in the last 90 days.",
+    "not_recently_verified": "Has not confirmed its listing in over a year.",
+}
+
+
+STAGE_REASONS: Final[dict[str, ReasonCode]] = {
+    "none": "evidence_none",
+    "pilot_planned": "evidence_pilot_planned",
+    "pilot_running": "evidence_pilot_running",
+    "pilot_completed": "evidence_pilot_completed",
+    "formally_evaluated": "evidence_formally_evaluated",
+    "published": "evidence_published",
+}
+REMOTE_REASONS: Final[dict[str, ReasonCode]] = {
+    "same_country": "remote_same_country",
+    "same_continent": "remote_same_continent",
+    "elsewhere": "remote_elsewhere",
+}
+
+
+def _reason(code: ReasonCode, *named: str) -> Reason:
+    text = REASONS[code]
+    return Reason(code, text.format(", ".join(named)) if named else text)
+
+
+def _labels(codes: frozenset[str]) -> list[str]:
+    return sorted(codes)
+
+
+def reasons(need: Need, candidate: Candidate, placement: Placement, now: datetime) -> list[Reason]:
+    """Every one of them true of this candidate for this request, the negative ones too."""
     out: list[Reason] = []
-    fit = side_fit(need.side, candidate)
-    if need.side and fit >= 0.75:
-        out.append(Reason("serves_same_side", "Works with the same side of IPV as you."))
-    elif need.side and fit == 0.0:
-        out.append(Reason("serves_other_side", "Works only with the other side of IPV."))
-    if need.populations & candidate.populations:
-        shared = ", ".join(sorted(need.populations & candidate.populations))
-        out.append(Reason("population_overlap", f"Serves the populations you named: {shared}."))
-    if need.languages & candidate.languages:
-        out.append(Reason("language_match", "Works in a language you named."))
-    if candidate.kind == "peer_program" and need.formats & candidate.formats:
-        out.append(Reason("format_overlap", "Runs a format you plan to use."))
-    if candidate.kind in ("clinician", "treatment_program"):
-        if candidate.ipv_trained:
-            out.append(Reason("ipv_trained", "Has IPV-specific training."))
-        if "high_risk_clients" in candidate.specialties:
-            out.append(Reason("high_risk_experience", "Experienced with high-risk clients."))
-    if candidate.kind == "evaluator" and candidate.methods:
-        out.append(Reason("evaluation_methods", f"Offers {len(candidate.methods)} evaluation design(s)."))
-    if candidate.kind == "trainer" and candidate.courses:
-        out.append(Reason("courses_offered", f"Offers {candidate.courses} course(s)."))
-    if candidate.kind == "peer_program":
-        if STAGE_EVIDENCE.get(candidate.evaluation_stage, 0.0) >= STAGE_EVIDENCE["formally_evaluated"]:
-            out.append(Reason("evidence_formally_evaluated", "Has been formally evaluated."))
-        elif candidate.evaluation_stage.startswith("pilot"):
-            out.append(Reason("evidence_pilot", "Is piloting with an evaluation plan."))
-        if candidate.open_to_mentoring:
-            out.append(Reason("open_to_mentoring", "Is open to talking with new initiators."))
-    elif candidate.accepting_partnerships:
-        out.append(Reason("accepting_partnerships", "Is accepting new partnerships."))
-    if candidate.remote_capable:
-        out.append(Reason("remote_available", "Can work with you remotely."))
-    if candidate.band in ("under_5_km", "5_to_10_km"):
-        out.append(Reason("nearby", "Is near you."))
-    if freshness(candidate.last_verified_at, now) == 1.0:
-        out.append(Reason("recently_verified", "Confirmed its listing in the last 90 days."))
+    wanted = wanted_sides(need.side)
+    served = sides_served(candidate)
+    if wanted is not None:
+        if not served:
+            out.append(_reason("no_side_stated"))
+        elif wanted <= served:
+            out.append(_reason("both_sides" if served == frozenset(SIDES) else "same_side"))
+        else:
+            out.append(_reason("one_of_your_sides"))
+    if need.populations:
+        shared = need.populations & candidate.populations
+        out.append(
+            _reason("population_overlap", *_labels(shared)) if shared else _reason("no_shared_population")
+        )
+    wanted_languages = need.languages or need.inferred_languages
+    if wanted_languages:
+        shared = wanted_languages & candidate.languages
+        if not candidate.languages:
+            out.append(_reason("no_languages_listed"))
+        elif shared:
+            out.append(_reason("language_match" if need.languages else "country_language", *_labels(shared)))
+        else:
+            out.append(_reason("no_shared_language" if need.languages else "no_country_language"))
+    if candidate.kind == "peer_program" and need.formats:
+        shared = need.formats & candidate.formats
+        out.append(_reason("format_overlap", *_labels(shared)) if shared else _reason("no_shared_format"))
+    out += _kind_reasons(need, candidate)
+    if candidate.kind != "peer_program":
+        out.append(_reason("accepting_partnerships" if candidate.accepting_partnerships else "not_accepting"))
+    out += _place_reasons(candidate, placement)
+    age = freshness(candidate.last_verified_at, now)
+    if age == 1.0:
+        out.append(_reason("recently_verified"))
+    elif age < 0.6:
+        out.append(_reason("not_recently_verified"))
     return out
 
 
-_BAND_ORDER = {band: i for i, band in enumerate(BAND_CLOSENESS)}
+def _kind_reasons(need: Need, candidate: Candidate) -> list[Reason]:
+    out = []
+    if candidate.kind in ("clinician", "treatment_program"):
+        out.append(_reason("ipv_trained" if candidate.ipv_trained else "not_ipv_trained"))
+        if "high_risk_clients" in candidate.specialties:
+            out.append(_reason("high_risk_experience"))
+    elif candidate.kind == "evaluator":
+        if candidate.specialties & frozenset(SIDES):
+            out.append(_reason("ipv_focus"))
+        methods = _labels(candidate.methods)
+        out.append(_reason("evaluation_methods", *methods) if methods else _reason("no_evaluation_methods"))
+    elif candidate.kind == "trainer":
+        covered = need.topics & candidate.course_topics
+        out.append(
+            _reason("courses_cover", *_labels(covered))
+            if covered
+            else _reason("courses_miss", *_labels(need.topics))
+        )
+    elif candidate.kind == "peer_program":
+        out.append(_reason(STAGE_REASONS.get(candidate.evaluation_stage, "evidence_none")))
+        if candidate.open_to_mentoring:
+            out.append(_reason("open_to_mentoring"))
+        if candidate.status == "planning":
+            out.append(_reason("planning"))
+    return out
 
 
-def band_order(band: str | None) -> int:
-    return _BAND_ORDER.get(band, len(_BAND_ORDER)) if band is not None else len(_BAND_ORDER)
+def _place_reasons(candidate: Candidate, placement: Placement) -> list[Reason]:
+    if placement.in_reach:
+        if placement.band in ("under_5_km", "5_to_10_km"):
+            return [_reason("nearby")]
+        if placement.band in ("50_to_100_km", "over_100_km"):
+            return [_reason("far")]
+        return []
+    if placement.beyond_service_radius and candidate.service_radius_km is not None:
+        return [_reason("serves_area_up_to", str(candidate.service_radius_km))]
+    return [_reason(REMOTE_REASONS[placement.remote or "elsewhere"])]
 
 
-class Prepared(msgspec.Struct, frozen=True, gc=False):
-    """A candidate with the parts of its score that do not depend on the need worked out once
-    (`prepare`), so that ranking it for many needs is cheap (`need_scorer`). Cached like
-    candidates, and untracked like them."""
+# --- ordering ------------------------------------------------------------------------------------
 
-    candidate: Candidate
-    served: frozenset[str]
-    fixed_sum: float
-    fixed_weight: float
-    tie_break: tuple[int, str, str]
+_BAND_ORDER: Final = {band: i for i, band in enumerate(BAND_CLOSENESS)}
 
 
-def prepare(candidate: Candidate, now: datetime, weights: Weights) -> Prepared:
-    # The same factors, in the same order, as `score`: the sums round identically.
-    fixed = [
-        (weights.distance, closeness(candidate.band, candidate.remote_capable)),
-        (weights.kind_strength, kind_strength(candidate)),
-        (weights.freshness, freshness(candidate.last_verified_at, now)),
-    ]
-    if candidate.kind != "peer_program":
-        fixed.append((weights.accepting, 1.0 if candidate.accepting_partnerships else 0.0))
-    fixed_sum = 0.0
-    fixed_weight = 0.0
-    for w, v in fixed:
-        fixed_sum += w * v
-        fixed_weight += w
-    return Prepared(
-        candidate=candidate,
-        served=sides_served(candidate),
-        fixed_sum=fixed_sum,
-        fixed_weight=fixed_weight,
-        tie_break=(band_order(candidate.band), candidate.name, candidate.id),
-    )
+def order_key(scored: Scored) -> tuple[float, int, int, str, str]:
+    """Score, then in reach before remote, then nearer band, then name, then id."""
+    placement = scored.placement
+    band = _BAND_ORDER.get(placement.band, len(_BAND_ORDER)) if placement.band else len(_BAND_ORDER)
+    return (-scored.score, 0 if placement.in_reach else 1, band, scored.candidate.name, scored.candidate.id)
 
 
-def need_scorer(need: Need, weights: Weights) -> Callable[[Prepared], float]:
-    """Scores prepared candidates for one need, each equal to `score(need, candidate, now,
-    weights).score` for the `now` it was prepared with. What depends on the need alone is worked
-    out once, since a match scores up to a few hundred candidates for it."""
-    wanted = None
-    if need.side is not None:
-        wanted = frozenset(SIDES) if need.side == "both" else frozenset({need.side})
-    populations, languages, formats = need.populations, need.languages, need.formats
-    per_population, per_language, per_format = len(populations), len(languages), len(formats)
-    w_population, w_language, w_format = weights.population, weights.language, weights.format
+MAX_PER_ORGANIZATION: Final = 2
 
-    def scored(prepared: Prepared) -> float:
-        candidate = prepared.candidate
-        served = prepared.served
-        if wanted is None or not served:
-            fit = 0.5
+
+def choose(ranked: Sequence[Scored], per_kind: int) -> tuple[list[Scored], int]:
+    """The best `per_kind` with at most MAX_PER_ORGANIZATION of one organization, unless there are
+    too few others to fill the list; and how many were held back for that reason."""
+    chosen: list[Scored] = []
+    held: list[Scored] = []
+    count: dict[str, int] = {}
+    for scored in ranked:
+        if len(chosen) == per_kind:
+            break
+        org = scored.candidate.organization_id
+        if count.get(org, 0) < MAX_PER_ORGANIZATION:
+            chosen.append(scored)
+            count[org] = count.get(org, 0) + 1
         else:
-            fit = 1.0 if wanted <= served else 0.75 if wanted & served else 0.0
-        weighted = prepared.fixed_sum
-        total_weight = prepared.fixed_weight
-        if per_population:
-            weighted += w_population * (len(populations & candidate.populations) / per_population)
-            total_weight += w_population
-        if per_language:
-            weighted += w_language * (len(languages & candidate.languages) / per_language)
-            total_weight += w_language
-        if per_format and candidate.kind == "peer_program":
-            weighted += w_format * (len(formats & candidate.formats) / per_format)
-            total_weight += w_format
-        rest = weighted / total_weight if total_weight else 0.0
-        value = SIDE_SHARE * fit + (1 - SIDE_SHARE) * rest
-        if fit == 0.0:
-            value *= MISMATCH_PENALTY
-        return round(value, 4)
-
-    return scored
-
-
-def rank_prepared(
-    need: Need, prepared: list[Prepared], now: datetime, weights: Weights, limit: int
-) -> list[Scored]:
-    """Score and order prepared candidates: score, then distance band, then name, then id."""
-    scorer = need_scorer(need, weights)
-    scored = sorted(((scorer(p), p) for p in prepared), key=lambda sp: (-sp[0], sp[1].tie_break))
-    return [
-        Scored(candidate=p.candidate, score=value, reasons=tuple(reasons(need, p.candidate, now)))
-        for value, p in scored[:limit]
-    ]
-
-
-def rank(
-    need: Need, candidates: list[Candidate], now: datetime, weights: Weights, limit: int
-) -> list[Scored]:
-    """Score and order candidates: score, then distance band, then name, then id."""
-    return rank_prepared(need, [prepare(c, now, weights) for c in candidates], now, weights, limit)
+            held.append(scored)
+    if len(chosen) < per_kind and held:  # fewer candidates than places: the held-back ones fill them
+        chosen = sorted([*chosen, *held[: per_kind - len(chosen)]], key=order_key)
+        return chosen, 0
+    return chosen, len(held)
 
 
 # Code sets repeat across listings ({"en"}, {"women"}, ...): kept candidates share one copy of each.
@@ -371,9 +548,9 @@ _code_sets: dict[tuple[str, ...], frozenset[str]] = {}
 _CODE_SETS_MAX = 20_000
 
 
-def shared_codes(values: Sequence[str] | None) -> frozenset[str]:
-    """The set of `values` (none for NULL), one object for every equal list while there is room."""
-    key = tuple(values or ())
+def shared_codes(values_: Sequence[str] | None) -> frozenset[str]:
+    """The set of `values_` (none for NULL), one object for every equal list while there is room."""
+    key = tuple(values_ or ())
     found = _code_sets.get(key)
     if found is None:
         found = frozenset(key)

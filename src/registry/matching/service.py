@@ -1,20 +1,25 @@
-"""Matching: turn a request (and the caller's profile) into ranked candidates per kind."""
+"""Matching: a request (and the caller's profile) -> the best partners per kind, by fit.
 
-import itertools
+Fetch: every public listing of a kind within the radius (per point and radius), and every
+remote-capable one (per kind), kept in the app's caches for the data's version. Score: each
+in-reach candidate, and remote ones best-first until no other could enter the list
+(`scoring.ceiling`). Present: the chosen ones' shown-only details and contacts, kept per listing.
+"""
+
+import heapq
 import sys
-import time
 import uuid
-from collections import OrderedDict, defaultdict
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal, Role
 from registry.caching.caches import Caches
-from registry.caching.store import Store
 from registry.caching.version import Version
 from registry.db import utcnow
 from registry.errors import Forbidden, InvalidInput
@@ -24,9 +29,12 @@ from registry.listings import service as listings
 from registry.listings.presenters import visible_reads
 from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
-from registry.locations.geo import BAND_CODES, distance_band, haversine_km
+from registry.locations import countries
+from registry.locations.geo import distance_band, haversine_km
 from registry.matching import queries, scoring
 from registry.matching.schemas import (
+    Explanation,
+    Explanations,
     InitiatorNeed,
     MatchCandidate,
     MatchListing,
@@ -35,6 +43,7 @@ from registry.matching.schemas import (
     NeedCount,
     PeersResponse,
     ReasonRead,
+    ScorePart,
 )
 from registry.models import Initiator
 from registry.reports import releases
@@ -44,126 +53,304 @@ from registry.taxonomies.service import check_fields
 
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
 DEFAULT_RADIUS_KM = 50.0
-
-# Match inputs are coarse (a grid cell, vocabulary codes), so people searching from one area ask
-# the same questions: answers are shared until anything they depend on changes (or 5 minutes).
-CACHE_SIZE = 4096
-CACHE_BYTES = 32 * 1024 * 1024
-CACHE_SECONDS = 300.0
-_answers = Store(CACHE_SIZE, CACHE_BYTES, CACHE_SECONDS)
 _encoder = msgspec.json.Encoder()
 
 
-def forget_cached_matches() -> None:
-    _answers.clear()
-    _candidate_cache.clear()
-    _remote_cache.clear()
-    _remote_picks.clear()
-    _shown_cache.clear()
+def explanations() -> Explanations:
+    return Explanations(
+        factors=[Explanation(code=c, text=t) for c, t in scoring.FACTORS.items()],
+        reasons=[Explanation(code=c, text=t) for c, t in scoring.REASONS.items()],
+    )
+
+
+# --- fetch ---------------------------------------------------------------------------------------
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
-    # Positional access: this runs for every candidate row, and Row attribute lookups are slow.
-    (
-        id_,
-        kind,
-        name,
-        side,
-        specialties,
-        formats,
-        populations,
-        languages,
-        ipv_trained,
-        methods,
-        courses,
-        certifications,
-        stage,
-        mentoring,
-        accepting,
-        last_verified_at,
-        _distance,
-        remote_capable,
-        band_rank,
-    ) = tuple(row)[:19]
+    country = row.country
     return scoring.Candidate(
-        id=str(id_),
-        kind=sys.intern(kind),
-        name=name,
-        band=None if band_rank is None else BAND_CODES[band_rank],
-        remote_capable=bool(remote_capable),
-        side=None if side is None else sys.intern(side),
-        specialties=scoring.shared_codes(specialties),
-        populations=scoring.shared_codes(populations),
-        formats=scoring.shared_codes(formats),
-        languages=scoring.shared_codes(languages),
-        ipv_trained=ipv_trained,
-        methods=scoring.shared_codes(methods),
-        courses=courses or 0,
-        certifications=certifications or 0,
-        evaluation_stage=sys.intern(stage),
-        open_to_mentoring=mentoring,
-        accepting_partnerships=accepting,
-        last_verified_at=last_verified_at,
+        id=str(row.id),
+        kind=sys.intern(row.kind),
+        name=row.name,
+        organization_id=str(row.organization_id),
+        remote_capable=bool(row.remote_capable),
+        country=country,
+        continent=countries.continent(country),
+        service_radius_km=row.service_radius_km,
+        status=sys.intern(row.status),
+        side=None if row.side is None else sys.intern(row.side),
+        specialties=scoring.shared_codes(row.specialties),
+        populations=scoring.shared_codes(row.populations),
+        formats=scoring.shared_codes(row.formats),
+        languages=scoring.shared_codes(row.languages),
+        ipv_trained=row.ipv_trained,
+        methods=scoring.shared_codes(row.methods),
+        course_topics=scoring.shared_codes(row.course_topics),
+        certifications=row.certifications or 0,
+        evaluation_stage=sys.intern(row.evaluation_stage),
+        open_to_mentoring=row.open_to_mentoring,
+        accepting_partnerships=row.accepting_partnerships,
+        last_verified_at=row.last_verified_at,
     )
 
 
-def _listing(
-    candidate: scoring.Candidate, details: "_Details", contacts: Sequence[ContactRead], principal: Principal
-) -> MatchListing:
-    return MatchListing(
-        id=details.id,
-        kind=candidate.kind,
-        name=candidate.name,
-        organization_id=details.organization_id,
-        description=details.description,
-        side=candidate.side,
-        specialties=details.specialties,
-        formats=details.formats,
-        populations=details.populations,
-        languages=details.languages,
-        evaluation_stage=candidate.evaluation_stage,
-        open_to_mentoring=candidate.open_to_mentoring,
-        accepting_partnerships=candidate.accepting_partnerships,
-        remote_ok=candidate.remote_capable,
-        location_precision=details.location_precision,
-        locality=details.locality,
-        region=details.region,
-        country=details.country,
-        contacts=visible_reads(contacts, principal),
+class Near(msgspec.Struct, frozen=True, gc=False):
+    """A kind's public listings within a radius of a point, with their distances in metres."""
+
+    candidates: tuple[scoring.Candidate, ...]
+    meters: tuple[float, ...]
+
+
+class Pool(msgspec.Struct, frozen=True, gc=False):
+    """A kind's remote-capable listings, best first by what they bring whatever the request
+    (`potential`), with the positions of each country's and continent's."""
+
+    candidates: tuple[scoring.Candidate, ...]
+    places: tuple[tuple[float | None, float | None], ...]
+    potential: tuple[float, ...]
+    by_country: dict[str, tuple[int, ...]]
+    by_continent: dict[str, tuple[int, ...]]
+
+
+def potential(candidate: scoring.Candidate, now: datetime, weights: scoring.Weights) -> float:
+    """At least what strength, freshness and acceptance add for any request (unscaled): a
+    trainer's courses counted as covering every topic asked when they cover any."""
+    best_topics = scoring.Need(topics=candidate.course_topics or scoring.DEFAULT_TOPICS)
+    value = weights.strength * scoring.strength(best_topics, candidate)
+    value += weights.freshness * scoring.freshness(candidate.last_verified_at, now)
+    if candidate.kind != "peer_program":
+        value += weights.accepting * (1.0 if candidate.accepting_partnerships else 0.0)
+    return value
+
+
+async def _near(
+    session: AsyncSession,
+    caches: Caches,
+    version: Version,
+    kind: str,
+    point: tuple[float, float],
+    radius_km: float,
+    planning: bool,
+) -> Near:
+    async def fetch() -> Near:
+        rows = await queries.in_radius(session, kind, point, radius_km, planning=planning)
+        return Near(tuple(to_candidate(r) for r in rows), tuple(float(r.d) for r in rows))
+
+    near: Near = await caches.memo(
+        "match_candidates",
+        (kind, point, radius_km, planning),
+        version,
+        fetch,
+        weigh=lambda n: 600 * len(n.meters),
     )
+    return near
 
 
-# Candidates near a (coarse) point, per kind, are shared by every request that asks for that
-# kind there, whatever else it asks: scoring them for a particular need is cheap. Fewer entries
-# than answers: each holds up to CANDIDATES_PER_KIND candidates.
-CANDIDATE_CACHE_SIZE = 1024
-# A radius finds the nearest CANDIDATES_PER_KIND within it, which are exactly those of a wider
-# search that lie within the radius (nearer ones come first either way): one search out to
-# SHARED_RADIUS_KM serves every smaller radius from one cache entry.
-SHARED_RADIUS_KM = 100.0
-# (version, stored at, prepared candidates, each one's distance in metres)
-_CandidateEntry = tuple[Version, float, list[scoring.Prepared], list[float]]
-_candidate_cache: OrderedDict[tuple[object, ...], _CandidateEntry] = OrderedDict()
-# Remote-capable candidates are the freshest REMOTE_CANDIDATES_PER_KIND beyond the radius: the
-# first ones of the freshest REMOTE_POOL (wherever they are) that lie beyond it. One pool per
-# kind serves every point and radius; only when it runs short does a request ask the database.
-REMOTE_POOL = 150
-# (version, stored at, prepared candidates, each one's place)
-_RemoteEntry = tuple[Version, float, list[scoring.Prepared], list[tuple[float | None, float | None]]]
-_remote_cache: dict[tuple[object, ...], _RemoteEntry] = {}
-# Per kind, point, radius (and excluded listing): the ones of the kind's pool that lie beyond the
-# radius. A kind's cuts are dropped whenever its pool is fetched again.
-REMOTE_PICKS_SIZE = 4096
-_remote_picks: OrderedDict[tuple[object, ...], list[scoring.Prepared]] = OrderedDict()
+async def _pool(
+    session: AsyncSession,
+    caches: Caches,
+    version: Version,
+    kind: str,
+    planning: bool,
+    weights: scoring.Weights,
+) -> Pool:
+    async def fetch() -> Pool:
+        now = utcnow()  # freshness changes by the day; a pool lives minutes
+        rows = await queries.remote_capable(session, kind, planning=planning)
+        entries = sorted(
+            ((to_candidate(r), (r.latitude, r.longitude)) for r in rows),
+            key=lambda e: (-potential(e[0], now, weights), e[0].name, e[0].id),
+        )
+        by_country: defaultdict[str, list[int]] = defaultdict(list)
+        by_continent: defaultdict[str, list[int]] = defaultdict(list)
+        for i, (candidate, _) in enumerate(entries):
+            if candidate.country:
+                by_country[candidate.country].append(i)
+            if candidate.continent:
+                by_continent[candidate.continent].append(i)
+        return Pool(
+            candidates=tuple(c for c, _ in entries),
+            places=tuple(p for _, p in entries),
+            potential=tuple(potential(c, now, weights) for c, _ in entries),
+            by_country={k: tuple(v) for k, v in by_country.items()},
+            by_continent={k: tuple(v) for k, v in by_continent.items()},
+        )
 
-# The shown-only fields (description, lists, place) and the contacts that may leave through
-# matching, of listings recently chosen: the same few near each place are chosen again and again.
-SHOWN_CACHE_SIZE = 4096
-_Shown = tuple[Version, "_Details", tuple[ContactRead, ...]]  # (version, details, contacts)
+    pool: Pool = await caches.memo(
+        "match_remote", (kind, planning, weights), version, fetch, weigh=lambda p: 700 * len(p.candidates)
+    )
+    return pool
 
 
-class _Details(NamedTuple):
-    id: uuid.UUID
+# --- score ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Question:
+    """One request, as ranking needs it."""
+
+    need: scoring.Need
+    point: tuple[float, float] | None
+    radius_km: float
+    include_remote: bool
+    planning: bool
+    per_kind: int
+    weights: scoring.Weights
+    exclude: str | None = None
+
+
+def _remote_placement(
+    need: scoring.Need, candidate: scoring.Candidate, beyond: bool = False
+) -> scoring.Placement:
+    if need.country and candidate.country == need.country:
+        where = "same_country"
+    elif need.continent and candidate.continent == need.continent:
+        where = "same_continent"
+    else:
+        where = "elsewhere"
+    return scoring.Placement(None, False, where, beyond_service_radius=beyond)
+
+
+class Ranking:
+    """The scored candidates of one kind, best first, and the score a newcomer must beat."""
+
+    def __init__(self, per_kind: int) -> None:
+        self.per_kind = per_kind
+        self.scored: list[scoring.Scored] = []
+        self._sorted = True
+
+    def add(self, scored: scoring.Scored) -> None:
+        self.scored.append(scored)
+        self._sorted = False
+
+    def ranked(self) -> list[scoring.Scored]:
+        if not self._sorted:
+            self.scored.sort(key=scoring.order_key)
+            self._sorted = True
+        return self.scored
+
+    def bar(self) -> float:
+        """The lowest score of the list as it stands (at most two per organization); -1 while it
+        is not full."""
+        chosen, _ = scoring.choose(self.ranked(), self.per_kind)
+        return chosen[-1].score if len(chosen) == self.per_kind else -1.0
+
+
+def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking, now: datetime) -> set[str]:
+    """Score the kind's listings within the radius; answer the ids seen (offered or not)."""
+    need = question.need
+    seen = set()
+    for candidate, meters in zip(near.candidates, near.meters, strict=True):
+        seen.add(candidate.id)
+        if candidate.id == question.exclude or not scoring.offered(need, candidate):
+            continue
+        if candidate.service_radius_km is not None and meters > candidate.service_radius_km * 1000:
+            # Beyond the area it serves: only as a remote partner.
+            if not (question.include_remote and candidate.remote_capable):
+                continue
+            placement = _remote_placement(need, candidate, beyond=True)
+        else:
+            placement = scoring.Placement(distance_band(meters / 1000), True)
+        ranking.add(scoring.score(need, candidate, placement, now, question.weights))
+    return seen
+
+
+def _streams(question: Question, pool: Pool) -> Iterator[tuple[str, Sequence[int]]]:
+    """The pool's positions by where they lie relative to the request: its country, the rest of
+    its continent, everywhere else (each best first)."""
+    need = question.need
+    country = pool.by_country.get(need.country or "", ())
+    yield "same_country", country
+    continent = pool.by_continent.get(need.continent or "", ())
+    yield "same_continent", [i for i in continent if pool.candidates[i].country != need.country]
+    yield "elsewhere", range(len(pool.candidates))
+
+
+def _rank_remote(
+    question: Question, kind: str, pool: Pool, seen: set[str], ranking: Ranking, now: datetime
+) -> None:
+    """Score remote candidates beyond the radius, best possible first, until none left could enter
+    the list: every one of them can reach it on its merits, whatever their number."""
+    need = question.need
+    raw = scoring.applicable(need, kind, question.weights)
+    total = sum(raw.values())
+    depends = sum(w for f, w in raw.items() if f in ("side", "population", "language", "format"))
+    meters = question.radius_km * 1000
+    done: set[int] = set()
+    # Merge the three streams by the most each next candidate could score.
+    heads: list[tuple[float, int, int, str]] = []
+    streams = list(_streams(question, pool))
+    for s, (where, positions) in enumerate(streams):
+        if positions:
+            first = positions[0]
+            bound = (
+                pool.potential[first] + depends + raw["distance"] * scoring.REMOTE_CLOSENESS[where]
+            ) / total
+            heapq.heappush(heads, (-bound, s, 0, where))
+    bar = ranking.bar()
+    while heads:
+        negative_bound, s, at, where = heapq.heappop(heads)
+        if -negative_bound < bar:
+            break  # nobody left could enter the list
+        positions = streams[s][1]
+        i = positions[at]
+        if at + 1 < len(positions):
+            nxt = positions[at + 1]
+            bound = (
+                pool.potential[nxt] + depends + raw["distance"] * scoring.REMOTE_CLOSENESS[where]
+            ) / total
+            heapq.heappush(heads, (-bound, s, at + 1, where))
+        if i in done:
+            continue
+        done.add(i)
+        candidate = pool.candidates[i]
+        if candidate.id in seen or candidate.id == question.exclude or not scoring.offered(need, candidate):
+            continue
+        if _remote_placement(need, candidate).remote != where:
+            continue  # scored in its own stream
+        lat, lon = pool.places[i]
+        point = question.point
+        if (
+            point is not None
+            and lat is not None
+            and lon is not None
+            and queries.distance_m(point, lat, lon) <= meters
+        ):
+            continue  # within the radius, yet not among the radius's: it was not offered there
+        scored = scoring.score(need, candidate, scoring.Placement(None, False, where), now, question.weights)
+        ranking.add(scored)
+        if scored.score >= bar:
+            bar = ranking.bar()
+
+
+async def rank(
+    session: AsyncSession, caches: Caches, version: Version, question: Question, kinds: Sequence[str]
+) -> dict[str, tuple[list[scoring.Scored], int]]:
+    """Per kind: the chosen (best first) and how many were held back (two per organization)."""
+    now = utcnow()
+    out = {}
+    for kind in kinds:
+        ranking = Ranking(question.per_kind)
+        seen: set[str] = set()
+        if question.point is not None:
+            near = await _near(
+                session, caches, version, kind, question.point, question.radius_km, question.planning
+            )
+            seen = _rank_near(question, kind, near, ranking, now)
+        if question.include_remote:
+            pool = await _pool(session, caches, version, kind, question.planning, question.weights)
+            _rank_remote(question, kind, pool, seen, ranking, now)
+        out[kind] = scoring.choose(ranking.ranked(), question.per_kind)
+    return out
+
+
+# --- present -------------------------------------------------------------------------------------
+
+
+class Details(msgspec.Struct, frozen=True, gc=False):
+    """What a chosen listing shows besides what scoring read, and the contacts that may leave
+    through matching (all of them: each caller sees those `contact_visible` allows)."""
+
     organization_id: uuid.UUID
     description: str | None
     specialties: list[str]
@@ -174,247 +361,95 @@ class _Details(NamedTuple):
     locality: str | None
     region: str | None
     country: str | None
+    contacts: tuple[ContactRead, ...]
 
 
-_shown_cache: OrderedDict[uuid.UUID, _Shown] = OrderedDict()
-
-
-def _within(entry: _CandidateEntry, meters: float) -> list[scoring.Prepared]:
-    return [p for p, d in zip(entry[2], entry[3], strict=True) if d <= meters]
-
-
-def _fresh(entry: tuple[Version, float, Any, Any] | None, version: Version) -> bool:
-    return entry is not None and entry[0] == version and time.monotonic() - entry[1] < CACHE_SECONDS
-
-
-async def _near(
-    session: AsyncSession,
-    version: Version,
-    *,
-    kinds: Sequence[str],
-    point: tuple[float, float],
-    radius_km: float,
-    exclude_id: uuid.UUID | None,
-    weights: scoring.Weights,
-) -> dict[str, list[scoring.Prepared]]:
-    search_km = max(radius_km, SHARED_RADIUS_KM)
-    meters = radius_km * 1000
-    found: dict[str, list[scoring.Prepared]] = {}
-    missing = []
-    for kind in kinds:
-        key = (kind, point, search_km, exclude_id, weights)
-        hit = _candidate_cache.get(key)
-        if hit is not None and _fresh(hit, version):
-            _candidate_cache.move_to_end(key)
-            found[kind] = _within(hit, meters)
-        else:
-            missing.append(kind)
-    if missing:
-        rows = await queries.nearest(
-            session, kinds=missing, point=point, radius_km=search_km, exclude_id=exclude_id
-        )
-        fetched: dict[str, _CandidateEntry] = {kind: (version, time.monotonic(), [], []) for kind in missing}
-        today = utcnow()  # freshness changes by the day; answers live minutes
-        for row in rows:
-            entry = fetched[row.kind]
-            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
-            entry[3].append(row.d)
-        for kind, entry in fetched.items():
-            found[kind] = _within(entry, meters)
-            _candidate_cache[(kind, point, search_km, exclude_id, weights)] = entry
-            if len(_candidate_cache) > CANDIDATE_CACHE_SIZE:
-                _candidate_cache.popitem(last=False)
-    return found
-
-
-async def _remote(
-    session: AsyncSession,
-    version: Version,
-    *,
-    kinds: Sequence[str],
-    point: tuple[float, float] | None,
-    radius_km: float,
-    exclude_id: uuid.UUID | None,
-    weights: scoring.Weights,
-) -> dict[str, list[scoring.Prepared]]:
-    today = utcnow()
-    missing = [kind for kind in kinds if not _fresh(_remote_cache.get((kind, weights)), version)]
-    if missing:
-        fetched: dict[str, _RemoteEntry] = {kind: (version, time.monotonic(), [], []) for kind in missing}
-        for row in await queries.freshest_remote(session, kinds=missing, limit=REMOTE_POOL):
-            entry = fetched[row.kind]
-            entry[2].append(scoring.prepare(to_candidate(row), today, weights))
-            entry[3].append((row.latitude, row.longitude))
-        for kind, entry in fetched.items():
-            _remote_cache[(kind, weights)] = entry
-        # Cuts of the old pools must not outlive them (nor keep them in memory).
-        for pick_key in [k for k in _remote_picks if k[0] in fetched]:
-            del _remote_picks[pick_key]
-    meters = radius_km * 1000
-    excluded = str(exclude_id) if exclude_id else None
-    found: dict[str, list[scoring.Prepared]] = {}
-    short = []
-    for kind in kinds:
-        _, _, pool, places = _remote_cache[(kind, weights)]
-        # The same cut of the same pool is asked for again and again from one place.
-        pick_key = (kind, weights, point, meters, excluded)
-        cut = _remote_picks.get(pick_key)
-        if cut is not None:
-            picked = cut
-        else:
-            # The first ones beyond the radius, freshest first: stop once there are enough
-            # (most of a pool lies far away, and a distance each was a tenth of a cold match).
-            picked = list(
-                itertools.islice(
-                    (
-                        p
-                        for p, (lat, lon) in zip(pool, places, strict=True)
-                        if p.candidate.id != excluded
-                        and (
-                            point is None
-                            or lat is None
-                            or lon is None
-                            or queries.distance_m(point, lat, lon) > meters
-                        )
-                    ),
-                    queries.REMOTE_CANDIDATES_PER_KIND,
-                )
-            )
-            _remote_picks[pick_key] = picked
-            if len(_remote_picks) > REMOTE_PICKS_SIZE:
-                _remote_picks.popitem(last=False)
-        if len(picked) < queries.REMOTE_CANDIDATES_PER_KIND and len(pool) == REMOTE_POOL:
-            short.append(kind)  # the pool may not hold all of them
-        else:
-            found[kind] = picked
-    if short:
-        found.update({kind: [] for kind in short})
-        rows = await queries.freshest_remote(
-            session,
-            kinds=short,
-            limit=queries.REMOTE_CANDIDATES_PER_KIND,
-            point=point,
-            radius_km=radius_km,
-            exclude_id=exclude_id,
-        )
-        for row in rows:
-            found[row.kind].append(scoring.prepare(to_candidate(row), today, weights))
-    return found
-
-
-async def _candidates(
-    session: AsyncSession,
-    version: Version,
-    *,
-    kinds: Sequence[str],
-    point: tuple[float, float] | None,
-    radius_km: float,
-    include_remote: bool,
-    exclude_id: uuid.UUID | None,
-    weights: scoring.Weights,
-) -> dict[str, list[scoring.Prepared]]:
-    """Per kind: the nearest within the radius and, with include_remote, the freshest
-    remote-capable ones beyond it."""
-    found: dict[str, list[scoring.Prepared]] = {kind: [] for kind in kinds}
-    if point is not None:
-        found = await _near(
-            session,
-            version,
-            kinds=kinds,
-            point=point,
-            radius_km=radius_km,
-            exclude_id=exclude_id,
-            weights=weights,
-        )
-    if include_remote:
-        remote = await _remote(
-            session,
-            version,
-            kinds=kinds,
-            point=point,
-            radius_km=radius_km,
-            exclude_id=exclude_id,
-            weights=weights,
-        )
-        for kind, pool in remote.items():
-            found[kind] = found[kind] + pool
-    return found
-
-
-async def _shown(
-    session: AsyncSession, version: Version, ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]]:
-    """Details and contacts of the chosen listings, from the cache when the version still holds."""
-    out: dict[uuid.UUID, tuple[_Details, tuple[ContactRead, ...]]] = {}
+async def _details(
+    session: AsyncSession, caches: Caches, version: Version, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, Details]:
+    found: dict[uuid.UUID, Details] = {}
     missing = []
     for listing_id in ids:
-        hit = _shown_cache.get(listing_id)
-        if hit is not None and hit[0] == version:
-            _shown_cache.move_to_end(listing_id)
-            out[listing_id] = (hit[1], hit[2])
+        hit = caches.get("listing_details", listing_id, version)
+        if hit is not None:
+            found[listing_id] = hit
         else:
             missing.append(listing_id)
     if missing:
-        details: dict[uuid.UUID, _Details] = {}
-        contacts: dict[uuid.UUID, list[ContactRead]] = defaultdict(list)
-        for row in await queries.shown_of(session, missing):
-            listing_id = row[0]
-            if listing_id not in details:
-                # A plain tuple keeps much less than the driver's row.
-                details[listing_id] = _Details(*row[: queries.DETAILS])
-            if row[queries.DETAILS] is not None:  # the listing has a contact shown
-                contact = dict(zip(queries.CONTACT_FIELDS, row[queries.DETAILS :], strict=True))
-                contacts[listing_id].append(ContactRead(**contact))
+        fields: dict[uuid.UUID, dict[str, Any]] = {}
+        contacts: defaultdict[uuid.UUID, list[ContactRead]] = defaultdict(list)
+        for row in await queries.shown_of(session, missing):  # named columns
+            values = row._mapping
+            fields.setdefault(row.id, {k: values[k] for k in Details.__struct_fields__ if k != "contacts"})
+            if row.contact_id is not None:
+                contacts[row.id].append(
+                    ContactRead(**{f: values[f"contact_{f}"] for f in queries.CONTACT_FIELDS})
+                )
         for listing_id in missing:
-            out[listing_id] = (details[listing_id], tuple(contacts[listing_id]))
-            _shown_cache[listing_id] = (version, *out[listing_id])
-            if len(_shown_cache) > SHOWN_CACHE_SIZE:
-                _shown_cache.popitem(last=False)
-    return out
+            details = Details(**fields[listing_id], contacts=tuple(contacts[listing_id]))
+            caches.put(
+                "listing_details", listing_id, version, details, weight=600 + 200 * len(details.contacts)
+            )
+            found[listing_id] = details
+    return found
 
 
-async def _ranked(
+def _present(scored: scoring.Scored, details: Details, principal: Principal) -> MatchCandidate:
+    candidate = scored.candidate
+    return MatchCandidate(
+        score=scored.score,
+        distance_band=scored.placement.band,
+        in_reach=scored.placement.in_reach,
+        breakdown=[
+            ScorePart(factor=p.factor, weight=p.weight, value=p.value, contribution=p.contribution)
+            for p in scored.breakdown
+        ],
+        reasons=[ReasonRead(code=r.code, text=r.text) for r in scored.reasons],
+        listing=MatchListing(
+            id=uuid.UUID(candidate.id),
+            kind=candidate.kind,
+            name=candidate.name,
+            organization_id=details.organization_id,
+            description=details.description,
+            side=candidate.side,
+            specialties=details.specialties,
+            formats=details.formats,
+            populations=details.populations,
+            languages=details.languages,
+            evaluation_stage=candidate.evaluation_stage,
+            open_to_mentoring=candidate.open_to_mentoring,
+            accepting_partnerships=candidate.accepting_partnerships,
+            remote_ok=candidate.remote_capable,
+            location_precision=details.location_precision,
+            locality=details.locality,
+            region=details.region,
+            country=details.country,
+            contacts=visible_reads(details.contacts, principal),
+        ),
+    )
+
+
+async def _answer(
     session: AsyncSession,
     principal: Principal,
-    *,
-    need: scoring.Need,
-    kinds: Sequence[str],
-    point: tuple[float, float] | None,
-    radius_km: float,
-    include_remote: bool,
-    per_kind: int,
-    weights: scoring.Weights,
+    caches: Caches,
     version: Version,
-    exclude_id: uuid.UUID | None = None,
-) -> dict[str, list[MatchCandidate]]:
-    pool = await _candidates(
-        session,
-        version,
-        kinds=kinds,
-        point=point,
-        radius_km=radius_km,
-        include_remote=include_remote,
-        exclude_id=exclude_id,
-        weights=weights,
-    )
-    now = utcnow()
-    chosen = {kind: scoring.rank_prepared(need, pool.get(kind, []), now, weights, per_kind) for kind in kinds}
-    ids = [uuid.UUID(s.candidate.id) for picks in chosen.values() for s in picks]
-    shown = await _shown(session, version, ids)
-    results: dict[str, list[MatchCandidate]] = {}
-    for kind, picks in chosen.items():
-        results[kind] = []
-        for s in picks:
-            details, contacts = shown[uuid.UUID(s.candidate.id)]
-            results[kind].append(
-                MatchCandidate(
-                    score=s.score,
-                    distance_band=s.candidate.band,
-                    reasons=[ReasonRead(code=r.code, text=r.text) for r in s.reasons],
-                    listing=_listing(s.candidate, details, contacts, principal),
-                )
-            )
-    return results
+    question: Question,
+    kinds: Sequence[str],
+) -> tuple[dict[str, list[MatchCandidate]], dict[str, int]]:
+    chosen = await rank(session, caches, version, question, kinds)
+    ids = [uuid.UUID(s.candidate.id) for picks, _ in chosen.values() for s in picks]
+    details = await _details(session, caches, version, ids)
+    results = {
+        kind: [_present(s, details[uuid.UUID(s.candidate.id)], principal) for s in picks]
+        for kind, (picks, _) in chosen.items()
+    }
+    return results, {kind: held for kind, (_, held) in chosen.items()}
+
+
+class _Answer(msgspec.Struct):
+    results: dict[str, list[MatchCandidate]]
+    held_back: dict[str, int]
 
 
 async def match(
@@ -434,9 +469,11 @@ async def match(
     )
     formats = data.formats if data.formats is not None else (profile.formats if profile else [])
     languages = data.languages if data.languages is not None else (profile.languages if profile else [])
+    topics = data.topics if data.topics is not None else sorted(scoring.DEFAULT_TOPICS)
     needs = list(dict.fromkeys(data.needs or (profile.needs if profile and profile.needs else ALL_NEEDS)))
     wanted = {"side": side, "populations": populations, "formats": formats, "languages": languages}
     await check_fields(session, wanted, INITIATOR_VOCABULARIES, caches=caches)
+    await check_fields(session, {"topics": topics}, {"topics": "course_topic"}, caches=caches)
     # The search point is coarse whatever was sent: identical requests from one area look alike.
     if data.location is not None:
         place = coarse_location(data.location)
@@ -448,39 +485,39 @@ async def match(
     if point is None and not data.include_remote:
         raise InvalidInput("location: give a location, or include_remote=true to find remote partners only")
     radius = data.radius_km or DEFAULT_RADIUS_KM
+    country = place["country"]
     need = scoring.Need(
         side=side,
         populations=frozenset(populations),
         formats=frozenset(formats),
         languages=frozenset(languages),
+        inferred_languages=frozenset() if languages else countries.languages(country),
+        country=country,
+        continent=countries.continent(country),
+        topics=frozenset(topics),
     )
+    question = Question(
+        need, point, radius, data.include_remote, data.include_planning, data.per_kind, weights
+    )
+    # The one part of the caller that changes an answer is which contacts it may see.
     key = (
-        contact_view(principal),  # the one part of the caller that changes an answer
+        contact_view(principal),
         need,
         tuple(needs),
         point,
         radius,
         data.include_remote,
+        data.include_planning,
         data.per_kind,
         weights,
     )
     version = await caches.version(session)
-    encoded: bytes | None = _answers.get(key, version)
-    if encoded is None:
-        results = await _ranked(
-            session,
-            principal,
-            need=need,
-            kinds=needs,
-            point=point,
-            radius_km=radius,
-            include_remote=data.include_remote,
-            per_kind=data.per_kind,
-            weights=weights,
-            version=version,
-        )
-        encoded = _encoder.encode(results)
-        _answers.put(key, version, encoded)
+
+    async def build() -> bytes:
+        results, held_back = await _answer(session, principal, caches, version, question, needs)
+        return _encoder.encode(_Answer(results, held_back))[1:-1]  # the members, spliced below
+
+    encoded: bytes = await caches.memo("match_answers", key, version, build)
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,
@@ -489,12 +526,17 @@ async def match(
         formats=sorted(formats),
         languages=sorted(languages),
         include_remote=data.include_remote,
+        include_planning=data.include_planning,
+        topics=sorted(topics),
         per_kind=data.per_kind,
         locality=place["locality"],
         region=place["region"],
-        country=place["country"],
+        country=country,
     )
-    return b'{"query":' + _encoder.encode(echo) + b',"results":' + encoded + b"}"
+    return b'{"query":' + _encoder.encode(echo) + b"," + encoded + b"}"
+
+
+# --- peers ---------------------------------------------------------------------------------------
 
 
 async def peers(
@@ -524,28 +566,21 @@ async def peers(
         populations=frozenset(program.populations),
         formats=frozenset(program.formats),
         languages=frozenset(program.languages),
+        country=program.country,
+        continent=countries.continent(program.country),
     )
-    ranked = await _ranked(
-        session,
-        principal,
-        need=need,
-        kinds=("peer_program",),
-        point=point,
-        radius_km=radius,
-        include_remote=point is None,
-        per_kind=20,
-        weights=weights,
-        version=await caches.version(session),
-        exclude_id=program.id,
-    )
-    # Same kind of work: the same side and, when the program names formats, an overlapping one.
+    question = Question(need, point, radius, point is None, True, 20, weights, exclude=str(program.id))
+    version = await caches.version(session)
+    results, _ = await _answer(session, principal, caches, version, question, ("peer_program",))
+    # Same kind of work: the sides are kept apart already; when the program names formats, an
+    # overlapping one.
     same_work = [
         c
-        for c in ranked["peer_program"]
-        if scoring.side_fit(program.side, _as_candidate(c)) >= 0.75
-        and (not program.formats or set(program.formats) & set(c.listing.formats))
+        for c in results["peer_program"]
+        if not program.formats or set(program.formats) & set(c.listing.formats)
     ]
     initiators: list[InitiatorNeed] = []
+    needs: list[NeedCount] = []
     if point is not None:
         for initiator, meters in await queries.initiators_near(
             session, point=point, radius_km=radius, side=program.side, formats=program.formats
@@ -562,8 +597,6 @@ async def peers(
                     pathway_step=initiator.pathway_step,
                 )
             )
-    needs: list[NeedCount] = []
-    if point is not None:
         needs = await need_counts(session, period, point, radius, program.side, threshold)
     return PeersResponse(programs=same_work, initiators=initiators, initiator_needs=needs)
 
@@ -597,14 +630,3 @@ async def need_counts(
         NeedCount(need=need, initiators=CellRead(value=c.value, suppressed=c.suppressed))
         for need, c in cells.items()
     ]
-
-
-def _as_candidate(c: MatchCandidate) -> scoring.Candidate:
-    return scoring.Candidate(
-        id=str(c.listing.id),
-        kind=c.listing.kind,
-        name=c.listing.name,
-        band=c.distance_band,
-        remote_capable=c.listing.remote_ok,
-        side=c.listing.side,
-    )

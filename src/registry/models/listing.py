@@ -71,6 +71,7 @@ class Listing(TimestampMixin, Base):
     ipv_trained: Mapped[bool] = mapped_column(default=False)
     methods: Mapped[list[str]] = _codes()
     courses: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list, server_default="{}")
+    course_topics: Mapped[list[str]] = _codes()
     certifications: Mapped[list[str]] = mapped_column(ARRAY(String(200)), default=list, server_default="{}")
     accepting_partnerships: Mapped[bool] = mapped_column(default=True)
     remote_ok: Mapped[bool] = mapped_column(default=False)

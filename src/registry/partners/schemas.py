@@ -27,6 +27,7 @@ VOCABULARIES = {
     "populations": "population",
     "languages": "language",
     "methods": "evaluation_design",
+    "course_topics": "course_topic",
 }
 
 PartnerKind = Literal["clinician", "treatment_program", "evaluator", "trainer"]
@@ -50,6 +51,9 @@ class PartnerCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         msgspec.field(default_factory=list)
     )
     courses: Annotated[TextList, msgspec.Meta(description="trainers")] = msgspec.field(default_factory=list)
+    course_topics: Annotated[
+        Codes, msgspec.Meta(description="trainers: what the courses cover (course_topic vocabulary)")
+    ] = msgspec.field(default_factory=list)
     certifications: Annotated[TextList, msgspec.Meta(description="trainers")] = msgspec.field(
         default_factory=list
     )
@@ -76,6 +80,7 @@ class PartnerUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ipv_training: Training | UnsetType | None = UNSET
     methods: Codes | UnsetType = UNSET
     courses: TextList | UnsetType = UNSET
+    course_topics: Codes | UnsetType = UNSET
     certifications: TextList | UnsetType = UNSET
     accepting_partnerships: bool | UnsetType = UNSET
     remote_ok: bool | UnsetType = UNSET
@@ -100,6 +105,7 @@ class PartnerRead(msgspec.Struct, kw_only=True):
     ipv_training: str | None
     methods: list[str]
     courses: list[str]
+    course_topics: list[str]
     certifications: list[str]
     accepting_partnerships: bool
     remote_ok: bool

@@ -28,13 +28,14 @@ _PLAIN = (
     "ipv_training",
     "methods",
     "courses",
+    "course_topics",
     "certifications",
     "accepting_partnerships",
     "remote_ok",
     "service_radius_km",
     "status",
 )
-_SETS = ("specialties", "populations", "languages", "methods")
+_SETS = ("specialties", "populations", "languages", "methods", "course_topics")
 # Attributes that belong to some kinds only; sending them for another kind is an error.
 KIND_ONLY: dict[str, frozenset[str]] = {
     "credentials": frozenset({"clinician", "treatment_program"}),
@@ -42,6 +43,7 @@ KIND_ONLY: dict[str, frozenset[str]] = {
     "ipv_training": frozenset({"clinician", "treatment_program"}),
     "methods": frozenset({"evaluator"}),
     "courses": frozenset({"trainer"}),
+    "course_topics": frozenset({"trainer"}),
     "certifications": frozenset({"trainer"}),
 }
 _EMPTY: dict[str, Any] = {
@@ -50,6 +52,7 @@ _EMPTY: dict[str, Any] = {
     "ipv_training": None,
     "methods": [],
     "courses": [],
+    "course_topics": [],
     "certifications": [],
 }
 

@@ -19,6 +19,7 @@ TAXONOMIES: Final[dict[str, str]] = {
     "evaluation_stage": "How far a program's evaluation has come",
     "evaluation_design": "How an evaluation is designed (also an evaluator's methods)",
     "outcome": "Outcomes an evaluation measures",
+    "course_topic": "What a trainer's courses cover",
 }
 
 FIXED: Final[frozenset[str]] = frozenset(
@@ -158,5 +159,13 @@ DEFAULT_TERMS: Final[dict[str, list[tuple[str, str, str]]]] = {
         ("social_support", "Social support", "Perceived social support"),
     ],
 }
+
+DEFAULT_TERMS["course_topic"] = [
+    ("ipv_basics", "IPV basics", "Intimate partner violence: forms, dynamics, risk"),
+    ("facilitation", "Facilitation", "Running a peer group safely"),
+    ("high_risk_clients", "High-risk clients", "Risk assessment, lethality and safety planning"),
+    ("trauma_informed_practice", "Trauma-informed practice", "Working without retraumatising"),
+    ("evaluation", "Evaluation", "Planning and running a pilot evaluation"),
+]
 
 STAGE_ORDER: Final[tuple[str, ...]] = tuple(code for code, _, _ in DEFAULT_TERMS["evaluation_stage"])
