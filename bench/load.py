@@ -41,7 +41,7 @@ import psutil
 from run import git_commit, machine, run_registry
 
 from registry import synthetic
-from registry.embedded import EmbeddedPostgres
+from registry.database.embedded import EmbeddedPostgres
 
 VARIANTS = ("shipped", "no-triggers", "no-indexes", "bare")
 TABLES = ("organization", "listing", "contact", "evaluation_record", "initiator", "introduction")

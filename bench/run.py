@@ -45,7 +45,7 @@ import httpx
 import psutil
 
 from registry import synthetic
-from registry.embedded import EmbeddedPostgres
+from registry.database.embedded import EmbeddedPostgres
 from registry.locations import geo
 from registry.taxonomies.vocabulary import DEFAULT_TERMS
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import registry.models  # noqa: F401  (registers every table on the metadata)
 from registry.config import async_database_url
-from registry.db import Base
+from registry.database.base import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -23,9 +23,9 @@ from sqlalchemy.ext.asyncio import (
 
 from registry.app import create_app
 from registry.config import Settings, async_database_url
-from registry.embedded import EmbeddedPostgres
-from registry.logging import JsonFormatter
-from registry.migrations import upgrade
+from registry.database.embedded import EmbeddedPostgres
+from registry.database.migrations import upgrade
+from registry.http.access_log import JsonFormatter
 from tests.factories import app_client
 
 TEST_DATABASE = "registry_test"

@@ -4,7 +4,7 @@ import time
 
 from registry.app import create_app
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker
+from registry.database.sessions import create_engine, create_sessionmaker
 from tests.factories import Client, app_client
 from tests.tcp_proxy import DatabaseProxy
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from registry.logging import JsonFormatter
+from registry.http.access_log import JsonFormatter
 from tests.factories import Client, bearer, register_org
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import registry.models  # noqa: F401
-from registry.db import Base
+from registry.database.base import Base
 
 HAND_WRITTEN_INDEXES = frozenset(
     {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
@@ -40,7 +40,7 @@ async def test_autogenerate_finds_no_drift(engine: AsyncEngine) -> None:
 async def test_schema_is_at_head(engine: AsyncEngine) -> None:
     from alembic.script import ScriptDirectory
 
-    from registry.migrations import alembic_config
+    from registry.database.migrations import alembic_config
 
     heads = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_heads()
     async with engine.connect() as conn:

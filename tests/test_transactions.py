@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry.app import create_app
 from registry.caching.version import Changes
 from registry.config import Settings
-from registry.db import create_sessionmaker, provide_db_session
+from registry.database.sessions import create_sessionmaker, provide_db_session
 from registry.models import ApiKey, AuditEvent, Organization
 from tests.factories import app_client
 

@@ -6,7 +6,7 @@ Create Date: 2026-12-04 14:30:00.000000
 
 A recorded answer to a key-issuing create held the key in the clear, and a retry (from anyone
 behind the same address) got it. Keys in stored answers become null; a retry of such an answer
-gets 409 key-shown-once (registry.idempotency).
+gets 409 key-shown-once (registry.http.idempotency).
 """
 
 from collections.abc import Sequence

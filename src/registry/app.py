@@ -16,26 +16,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
-from registry.bodies import guarded
 from registry.caching.caches import Caches
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker, provide_db_session
-from registry.errors import handle_exception
+from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
 from registry.health.routes import HealthController
 from registry.hsds.routes import HsdsController
-from registry.idempotency import idempotency_middleware
+from registry.http.access_log import configure_logging, log_request
+from registry.http.bodies import guarded
+from registry.http.errors import handle_exception
+from registry.http.idempotency import idempotency_middleware
+from registry.http.openapi import ASSETS_PATH, openapi_config, problem_documents
+from registry.http.throttling import rate_limit_middleware
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
 from registry.locations.geo import nearest_locality, resolve_place, resolve_postal_code
-from registry.logging import configure_logging, log_request
 from registry.matching.routes import MatchController
-from registry.openapi import ASSETS_PATH, openapi_config, problem_documents
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
-from registry.throttling import rate_limit_middleware
 
 
 def warm_up() -> None:

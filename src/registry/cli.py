@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Role
 from registry.config import Settings, data_dir
-from registry.db import create_engine, create_sessionmaker
-from registry.embedded import database_url
-from registry.migrations import upgrade
+from registry.database.embedded import database_url
+from registry.database.migrations import upgrade
+from registry.database.sessions import create_engine, create_sessionmaker
 
 T = TypeVar("T")
 
@@ -100,7 +100,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_revision(args: argparse.Namespace, settings: Settings) -> int:
     from alembic import command
 
-    from registry.migrations import alembic_config
+    from registry.database.migrations import alembic_config
 
     with database_url(settings.database_url, data_dir(settings)) as url:
         upgrade(url)

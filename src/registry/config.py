@@ -29,7 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Multiplies the rate limits (throttling.LIMITS); the benchmark raises it.
     rate_limit_scale: float = 1.0
     # Load balancers whose X-Forwarded-For / Forwarded headers are believed: addresses or CIDRs,
-    # comma-separated. Empty: the connecting address is the client (registry.forwarded).
+    # comma-separated. Empty: the connecting address is the client (registry.http.forwarded).
     trusted_proxies: str = ""
     # A request body must arrive within this many seconds (else 408), so slow clients cannot
     # hold a worker's requests open.

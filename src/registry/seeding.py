@@ -27,8 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.audit import service as audit
 from registry.auth.principal import Principal, Role
-from registry.db import utcnow
-from registry.errors import RegistryError
+from registry.database.base import utcnow
+from registry.http.errors import RegistryError
 from registry.listings import service as listings
 from registry.listings.schemas import EvaluationCreate
 from registry.models import Listing, Organization

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.app import create_app
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker
+from registry.database.sessions import create_engine, create_sessionmaker
 from registry.models import Organization
 from tests.factories import app_client
 

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.app import create_app
 from registry.config import Settings
+from registry.http.throttling import LIMITS
 from registry.organizations.service import MAX_ACTIVE_KEYS
-from registry.throttling import LIMITS
 from tests.factories import Client, app_client, bearer, role_key, verified_org
 from tests.listings.builders import create_program
 

@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 
 from registry.app import create_app
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker
-from registry.embedded import EmbeddedPostgres
-from registry.migrations import upgrade
+from registry.database.embedded import EmbeddedPostgres
+from registry.database.migrations import upgrade
+from registry.database.sessions import create_engine, create_sessionmaker
 from registry.models import Organization
 from tests.factories import app_client
 

@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry import throttling
+from registry.http import throttling
 from registry.app import create_app
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker
+from registry.database.sessions import create_engine, create_sessionmaker
+from registry.http.throttling import LIMITS
 from registry.models import RateLimitSlots
-from registry.throttling import LIMITS
 from tests.factories import app_client
 
 

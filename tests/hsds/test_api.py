@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db import utcnow
+from registry.database.base import utcnow
 from registry.hsds import ids
 from registry.hsds.profile import PATCHES
 from registry.models import Listing, Organization, TaxonomyTerm

@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from sqlalchemy.orm import selectinload
 
 from registry.config import Settings
+from registry.database.migrations import upgrade
 from registry.hsds import ids
 from registry.hsds.importer import format_report, import_services, read_export, run_import
-from registry.migrations import upgrade
 from registry.models import AuditEvent, EvaluationRecord, Listing, Organization
 from tests.factories import Client
 from tests.hsds.conftest import all_pages

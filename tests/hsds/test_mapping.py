@@ -6,9 +6,9 @@ from typing import get_args
 
 import pytest
 
-from registry.errors import InvalidInput
 from registry.hsds import filters, ids, mapping
 from registry.hsds.mapping import ServiceRow
+from registry.http.errors import InvalidInput
 from registry.listings.schemas import Status
 from registry.models import Organization
 from tests.hsds.builders import NOW, ORG, VOCAB, contact, listing, record

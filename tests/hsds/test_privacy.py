@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db import utcnow
+from registry.database.base import utcnow
 from registry.models import Contact, Listing, Organization
 from tests.factories import Client, bearer, role_key
 from tests.hsds.conftest import all_pages, get_json

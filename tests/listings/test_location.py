@@ -417,7 +417,7 @@ async def test_an_area_partner_keeps_no_address_either(client: Client, db: Async
 async def test_the_apps_logs_hold_no_search_terms_coordinates_or_addresses(
     client: Client, db: AsyncSession, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from registry.logging import JsonFormatter
+    from registry.http.access_log import JsonFormatter
 
     steward = await role_key(db)
     _, key = await verified_org(client, steward)

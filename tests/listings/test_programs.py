@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.keys import hash_key
-from registry.db import utcnow
+from registry.database.base import utcnow
 from registry.models import ApiKey, AuditEvent, Listing
 from tests.factories import Client, bearer, register_org, role_key, verified_org
 from tests.listings.builders import (

@@ -11,8 +11,8 @@ from litestar.params import QueryParameter
 from registry.audit import service
 from registry.auth.dependencies import require_role
 from registry.auth.principal import Role
-from registry.dependencies import Caller, DbSession
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
+from registry.http.dependencies import Caller, DbSession
+from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
 
 class AuditEventRead(msgspec.Struct, kw_only=True):

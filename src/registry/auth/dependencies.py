@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.keys import hash_key, looks_like_key
 from registry.auth.principal import ANONYMOUS, Principal, Role
-from registry.errors import Forbidden, Unauthorized
+from registry.http.errors import Forbidden, Unauthorized
 from registry.listings.visibility import PUBLIC_ORGANIZATION
 from registry.models import ApiKey, Organization
 

@@ -7,7 +7,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from sqlalchemy import text
 
-from registry.errors import ServiceUnavailable
+from registry.http.errors import ServiceUnavailable
 
 
 class HealthStatus(msgspec.Struct):

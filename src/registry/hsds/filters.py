@@ -4,9 +4,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from registry.errors import InvalidInput
 from registry.hsds import ids
 from registry.hsds.mapping import Vocabulary
+from registry.http.errors import InvalidInput
 from registry.locations import geo
 from registry.taxonomies.vocabulary import TAXONOMIES
 

@@ -24,11 +24,11 @@ from sqlalchemy.orm import selectinload
 from registry.audit import service as audit
 from registry.auth.principal import Principal, Role
 from registry.config import Settings
-from registry.db import create_engine, create_sessionmaker
-from registry.errors import RegistryError
-from registry.etags import etag_for
+from registry.database.sessions import create_engine, create_sessionmaker
 from registry.hsds import inbound, queries
 from registry.hsds.inbound import NotAProgram, OrganizationDraft, ProgramDraft, Unmappable
+from registry.http.errors import RegistryError
+from registry.http.etags import etag_for
 from registry.listings import service as listings
 from registry.listings.schemas import EvaluationCreate
 from registry.models import PROGRAM_KIND, Listing, Organization

@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 
 from registry.auth.principal import ANONYMOUS
-from registry.errors import InvalidInput
 from registry.hsds import ids
 from registry.hsds.mapping import (
     EVALUATION_DETAILS,
@@ -22,6 +21,7 @@ from registry.hsds.mapping import (
     Vocabulary,
     clean,
 )
+from registry.http.errors import InvalidInput
 from registry.listings.location import to_stored
 from registry.listings.schemas import ContactInput, LocationInput
 from registry.listings.visibility import contact_visible

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import Any
 
 from registry.auth.principal import ANONYMOUS
-from registry.db import utcnow
+from registry.database.base import utcnow
 from registry.hsds import ids
 from registry.listings.presenters import location_read
 from registry.listings.visibility import contact_visible, is_stale

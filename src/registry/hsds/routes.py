@@ -6,12 +6,12 @@ import msgspec
 from litestar import Controller, Request, Response, get
 from litestar.params import QueryParameter
 
-from registry.dependencies import DbSession
-from registry.errors import NotFound
 from registry.hsds import profile, service
 from registry.hsds.mapping import HSDS_VERSION, Json
 from registry.hsds.service import ListParams, ServiceQuery
-from registry.pagination import DEFAULT_PER_PAGE, PageNumber, PerPage
+from registry.http.dependencies import DbSession
+from registry.http.errors import NotFound
+from registry.http.pagination import DEFAULT_PER_PAGE, PageNumber, PerPage
 
 NDJSON = "application/x-ndjson"
 

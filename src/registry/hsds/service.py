@@ -6,12 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.errors import InvalidInput, NotFound
 from registry.hsds import filters as hsds_filters
 from registry.hsds import ids, mapping, queries
 from registry.hsds.mapping import Json, ServiceRow, Term, Vocabulary
+from registry.http.errors import InvalidInput, NotFound
+from registry.http.pagination import offset
 from registry.models import EvaluationRecord
-from registry.pagination import offset
 from registry.taxonomies.vocabulary import TAXONOMIES
 
 

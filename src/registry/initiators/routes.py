@@ -3,9 +3,9 @@
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody
 
-from registry.dependencies import Caller, DbSession, IfMatch
-from registry.etags import etag_for
-from registry.idempotency import KEY_SHOWN_ONCE_RESPONSES
+from registry.http.dependencies import Caller, DbSession, IfMatch
+from registry.http.etags import etag_for
+from registry.http.idempotency import KEY_SHOWN_ONCE_RESPONSES
 from registry.initiators import service
 from registry.initiators.schemas import InitiatorCreate, InitiatorRead, InitiatorRegistered, InitiatorUpdate
 from registry.models import Initiator

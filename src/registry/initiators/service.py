@@ -12,9 +12,9 @@ from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
-from registry.db import utcnow
-from registry.errors import InvalidInput, NotFound
-from registry.etags import check_if_match
+from registry.database.base import utcnow
+from registry.http.errors import InvalidInput, NotFound
+from registry.http.etags import check_if_match
 from registry.initiators.schemas import (
     VOCABULARIES,
     CoarseLocation,

@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 from litestar import Controller, get, post
 from litestar.params import JSONBody, QueryParameter
 
-from registry.dependencies import Caller, DbSession, IdPath
+from registry.http.dependencies import Caller, DbSession, IdPath
+from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 from registry.introductions import service
 from registry.introductions.schemas import IntroductionCreate, IntroductionRead
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
 StatusFilter = Annotated[
     Literal["pending", "accepted", "declined", "withdrawn", "expired", "closed"] | None, QueryParameter()

@@ -11,8 +11,8 @@ from sqlalchemy.orm import selectinload
 from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.principal import Principal, Role
-from registry.db import utcnow
-from registry.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from registry.database.base import utcnow
+from registry.http.errors import Conflict, Forbidden, NotFound, TooManyRequests
 from registry.initiators.service import get_own
 from registry.introductions.schemas import (
     IntroductionCreate,

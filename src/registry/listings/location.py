@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from registry.errors import InvalidInput
+from registry.http.errors import InvalidInput
 from registry.listings.schemas import LocationInput
 from registry.locations import geo
 

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
+from registry.http.pagination import Page, offset
 from registry.listings import nearby, queries
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
 from registry.models import Listing
-from registry.pagination import Page, offset
 
 
 class Present(Protocol):

@@ -6,7 +6,7 @@ from typing import Annotated, Any, TypeAlias
 
 from litestar.params import QueryParameter
 
-from registry.errors import InvalidInput
+from registry.http.errors import InvalidInput
 from registry.listings import location as locations
 
 CodeQuery: TypeAlias = Annotated[

@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 
 from registry.auth.principal import Principal
-from registry.db import utcnow
+from registry.database.base import utcnow
 from registry.listings.schemas import ContactRead, EvaluationRead, LocationRead
 from registry.listings.visibility import contact_visible, is_stale
 from registry.models import Contact, EvaluationRecord, Listing

@@ -11,9 +11,9 @@ from sqlalchemy.orm import selectinload
 from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.principal import Principal, Role
-from registry.db import utcnow
-from registry.errors import Forbidden, InvalidInput, NotFound
-from registry.etags import check_if_match
+from registry.database.base import utcnow
+from registry.http.errors import Forbidden, InvalidInput, NotFound
+from registry.http.etags import check_if_match
 from registry.listings.location import COARSENED_NOTE, StoredLocation
 from registry.listings.schemas import ContactInput, EvaluationCreate
 from registry.listings.visibility import listing_visible

@@ -7,7 +7,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from registry.auth.dependencies import require_authenticated
-from registry.dependencies import Caller, DbSession, IdPath
+from registry.http.dependencies import Caller, DbSession, IdPath
 from registry.matching import service
 from registry.matching.schemas import Explanations, MatchRequest, MatchResponse, PeersResponse
 from registry.matching.scoring import Weights

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.auth.principal import Principal, Role
 from registry.caching.caches import Caches
 from registry.caching.version import Version
-from registry.db import utcnow
-from registry.errors import Forbidden, InvalidInput
+from registry.database.base import utcnow
+from registry.http.errors import Forbidden, InvalidInput
 from registry.initiators.schemas import VOCABULARIES as INITIATOR_VOCABULARIES
 from registry.initiators.service import coarse_location
 from registry.listings import service as listings

@@ -7,7 +7,7 @@ from sqlalchemy import BigInteger, Index, String
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, utcnow
+from registry.database.base import Base, utcnow
 
 
 class AuditEvent(Base):

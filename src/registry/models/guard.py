@@ -15,7 +15,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, utcnow
+from registry.database.base import Base, utcnow
 
 
 class RateLimitSlots(Base):

@@ -11,7 +11,7 @@ from sqlalchemy import BigInteger, ForeignKey, Index, SmallInteger, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, TimestampMixin, new_id
+from registry.database.base import Base, TimestampMixin, new_id
 
 RECORD_KEY = text("floor(random() * 256)::smallint")
 

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, TimestampMixin, new_id, utcnow
+from registry.database.base import Base, TimestampMixin, new_id, utcnow
 
 PROGRAM_KIND = "peer_program"
 

@@ -7,7 +7,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, func
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from registry.db import Base, TimestampMixin, new_id, utcnow
+from registry.database.base import Base, TimestampMixin, new_id, utcnow
 
 
 class Organization(TimestampMixin, Base):

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from registry.db import Base, TimestampMixin
+from registry.database.base import Base, TimestampMixin
 
 
 class TaxonomyTerm(TimestampMixin, Base):

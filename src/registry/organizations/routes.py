@@ -8,9 +8,10 @@ from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated, require_role
 from registry.auth.principal import Role
-from registry.dependencies import Caller, DbSession, IdPath, IfMatch
-from registry.etags import etag_for
-from registry.idempotency import KEY_SHOWN_ONCE_RESPONSES
+from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.http.etags import etag_for
+from registry.http.idempotency import KEY_SHOWN_ONCE_RESPONSES
+from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 from registry.models import Organization
 from registry.organizations import service
 from registry.organizations.schemas import (
@@ -25,7 +26,6 @@ from registry.organizations.schemas import (
     RoleKeyCreate,
     Suspension,
 )
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage, offset
 
 VerificationFilter = Annotated[
     Literal["verified", "unverified", "suspended"] | None, QueryParameter(description="only this status")

@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.audit import service as audit
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
-from registry.db import utcnow
-from registry.errors import Conflict, Forbidden, InvalidInput, NotFound
-from registry.etags import check_if_match
+from registry.database.base import utcnow
+from registry.http.errors import Conflict, Forbidden, InvalidInput, NotFound
+from registry.http.etags import check_if_match
 from registry.listings.visibility import PUBLIC_ORGANIZATION
 from registry.models import ApiKey, Introduction, Organization
 from registry.organizations.schemas import (

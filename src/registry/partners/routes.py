@@ -7,13 +7,13 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated
-from registry.dependencies import Caller, DbSession, IdPath, IfMatch
-from registry.etags import etag_for
+from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.http.etags import etag_for
+from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
 from registry.listings.presenters import partner_read
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.partners import service
 from registry.partners.schemas import PARTNER_KINDS, PartnerCreate, PartnerRead, PartnerUpdate
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
-from registry.errors import InvalidInput
+from registry.http.errors import InvalidInput
 from registry.listings import location as locations
 from registry.listings import service as listings
 from registry.listings.queries import ListingFilters

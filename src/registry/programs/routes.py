@@ -5,14 +5,14 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from registry.auth.dependencies import require_authenticated
-from registry.dependencies import Caller, DbSession, IdPath, IfMatch
-from registry.etags import etag_for
+from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.http.etags import etag_for
+from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
 from registry.listings.presenters import evaluation_read, program_read
 from registry.listings.schemas import EvaluationCreate, EvaluationRead
-from registry.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.programs import service
 from registry.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate
 

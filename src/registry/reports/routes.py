@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.dependencies import require_role, resolve_key
 from registry.auth.principal import Role
-from registry.dependencies import Caller, DbSession
+from registry.http.dependencies import Caller, DbSession
 from registry.reports import dashboard, releases, service
 from registry.reports.schemas import ReportRead
 
@@ -117,7 +117,7 @@ async def respond(
 class ReportController(Controller):
     path = "/reports"
     tags = ["reports"]
-    opt = {"csv": True}  # the OpenAPI document lists text/csv beside JSON (registry.openapi)
+    opt = {"csv": True}  # the OpenAPI document lists text/csv beside JSON (registry.http.openapi)
 
     @get("/programs")
     async def programs(

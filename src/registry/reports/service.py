@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.db import utcnow
-from registry.errors import InvalidInput
+from registry.database.base import utcnow
+from registry.http.errors import InvalidInput
 from registry.reports import queries, releases
 from registry.reports.perturbation import MAX_PERTURBATION, publish
 from registry.reports.schemas import (

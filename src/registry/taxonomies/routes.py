@@ -10,7 +10,7 @@ from msgspec import UNSET, UnsetType
 
 from registry.auth.dependencies import require_role
 from registry.auth.principal import Role
-from registry.dependencies import Caller, DbSession
+from registry.http.dependencies import Caller, DbSession
 from registry.models import TaxonomyTerm
 from registry.taxonomies import service
 from registry.taxonomies.vocabulary import FIXED, TAXONOMIES

@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.audit import service as audit
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
-from registry.db import utcnow
-from registry.errors import Conflict, InvalidInput, NotFound
+from registry.database.base import utcnow
+from registry.http.errors import Conflict, InvalidInput, NotFound
 from registry.models import TaxonomyTerm
 from registry.taxonomies.vocabulary import FIXED, TAXONOMIES
 

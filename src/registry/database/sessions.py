@@ -1,47 +1,16 @@
-"""Declarative base, engine and the per-request session (one transaction per request)."""
+"""The engine, the sessionmaker and the per-request session (one transaction per request)."""
 
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 from litestar.datastructures import State
-from sqlalchemy import DateTime, MetaData, func
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from registry.config import Settings, async_database_url
-
-# Stable constraint names make Alembic autogenerate and hand-written revisions agree.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_id() -> uuid.UUID:
-    return uuid.uuid4()
-
-
-class TimestampMixin:
-    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), default=utcnow, onupdate=utcnow)
 
 
 def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:

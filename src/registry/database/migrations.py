@@ -10,8 +10,8 @@ from alembic.config import Config
 def migrations_dir() -> Path:
     if configured := os.environ.get("REGISTRY_MIGRATIONS_DIR"):
         return Path(configured)
-    # src/registry/migrations.py -> repository root / migrations (checkouts and editable installs)
-    beside_source = Path(__file__).resolve().parents[2] / "migrations"
+    # src/registry/database/migrations.py -> repository root / migrations (checkouts, editable installs)
+    beside_source = Path(__file__).resolve().parents[3] / "migrations"
     return beside_source if beside_source.is_dir() else Path.cwd() / "migrations"
 
 

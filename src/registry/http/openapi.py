@@ -23,7 +23,7 @@ from litestar.openapi.spec import (
     SecurityScheme,
 )
 
-from registry.errors import PROBLEM_MEDIA_TYPE
+from registry.http.errors import PROBLEM_MEDIA_TYPE
 
 ASSETS_PATH = "/schema/assets"
 

@@ -11,7 +11,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
-from registry.errors import PROBLEM_MEDIA_TYPE, problem_type
+from registry.http.errors import PROBLEM_MEDIA_TYPE, problem_type
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_NESTING = 32

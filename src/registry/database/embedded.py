@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import psutil
 
-logger = logging.getLogger("registry.embedded")
+logger = logging.getLogger("registry.database.embedded")
 
 DATABASE_NAME = "registry"
 

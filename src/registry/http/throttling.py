@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.dependencies import SCOPE_KEY
 from registry.auth.principal import ANONYMOUS, Principal, Role
-from registry.errors import TooManyRequests
-from registry.forwarded import client_address, parse_networks
+from registry.http.errors import TooManyRequests
+from registry.http.forwarded import client_address, parse_networks
 
 # Requests per 60 seconds per client, by limit name (multiplied by REGISTRY_RATE_LIMIT_SCALE).
 LIMITS: Final[dict[str, int]] = {

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-logger = logging.getLogger("registry.errors")
+logger = logging.getLogger("registry.http.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

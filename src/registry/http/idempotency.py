@@ -22,9 +22,9 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from registry.auth.keys import KEY_IN_JSON
-from registry.errors import PROBLEM_MEDIA_TYPE, InvalidInput, KeyShownOnce
+from registry.http.errors import PROBLEM_MEDIA_TYPE, InvalidInput, KeyShownOnce
+from registry.http.throttling import client_identity
 from registry.models import IdempotencyRecord
-from registry.throttling import client_identity
 
 HEADER = "idempotency-key"
 MAX_KEY_LENGTH = 200

@@ -2,7 +2,7 @@
 
 import uuid
 
-from registry.errors import PreconditionFailed, PreconditionRequired
+from registry.http.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag_for(entity_id: uuid.UUID, version: int) -> str:

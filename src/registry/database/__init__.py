@@ -1,0 +1,1 @@
+"""The database: models' base, engines and sessions, the embedded server, migrations."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: errors, request bodies, limits, idempotency, ETags, pages, logs, OpenAPI."""
