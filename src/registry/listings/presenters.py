@@ -1,14 +1,15 @@
 """Listing rows -> response structs, with contacts filtered by the caller's rights."""
 
 from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import msgspec
 
 from registry.auth.principal import Principal
 from registry.database.base import utcnow
 from registry.listings.schemas import ContactRead, EvaluationRead, LocationRead
 from registry.listings.visibility import contact_visible, is_stale
 from registry.models import Contact, EvaluationRecord, Listing
-from registry.partners.schemas import PartnerRead
-from registry.programs.schemas import ClinicalPartner, Evaluation, ProgramRead, Schedule
 
 
 def location_read(listing: Listing) -> LocationRead:
@@ -71,85 +72,20 @@ def evaluation_read(record: EvaluationRecord) -> EvaluationRead:
     )
 
 
-def program_read(
-    listing: Listing,
-    principal: Principal,
-    *,
-    band: str | None = None,
-    history: list[EvaluationRecord] | None = None,
-) -> ProgramRead:
-    contacts, hidden = contacts_read(listing, principal)
-    evaluation = Evaluation(stage=listing.evaluation_stage)
-    if history is not None:
-        evaluation.history = [evaluation_read(r) for r in history]
-    partner = None
-    if listing.clinical_partner_id or listing.clinical_partner_name:
-        partner = ClinicalPartner(id=listing.clinical_partner_id, name=listing.clinical_partner_name)
-    return ProgramRead(
-        id=listing.id,
-        organization_id=listing.organization_id,
-        kind=listing.kind,
-        name=listing.name,
-        description=listing.description,
-        side=listing.side,
-        formats=listing.formats,
-        group_type=listing.group_type,
-        delivery=listing.delivery,
-        populations=listing.populations,
-        languages=listing.languages,
-        location=location_read(listing),
-        service_radius_km=listing.service_radius_km,
-        status=listing.status,
-        founded_on=listing.founded_on,
-        clinical_partner=partner,
-        capacity=listing.capacity,
-        schedule=Schedule(
-            text=listing.schedule_text,
-            weekdays=listing.schedule_weekdays,  # type: ignore[arg-type]
-            frequency=listing.schedule_frequency,  # type: ignore[arg-type]
-        ),
-        open_to_mentoring=listing.open_to_mentoring,
-        evaluation=evaluation,
-        contacts=contacts,
-        hidden_contacts=hidden,
-        distance_band=band,
-        last_verified_at=listing.last_verified_at,
-        stale=is_stale(listing.last_verified_at, utcnow()),
-        archived=listing.archived_at is not None,
-        created_at=listing.created_at,
-        updated_at=listing.updated_at,
-    )
+R = TypeVar("R", bound=msgspec.Struct)
 
 
-def partner_read(listing: Listing, principal: Principal, *, band: str | None = None) -> PartnerRead:
+def listing_read(listing: Listing, read_type: type[R], principal: Principal, **computed: Any) -> R:
+    """A kind's read struct of `listing`: the fields it shares with the listing as they are, the
+    place and contacts as this caller may see them, and whatever the kind works out (`computed`)."""
     contacts, hidden = contacts_read(listing, principal)
-    return PartnerRead(
-        id=listing.id,
-        organization_id=listing.organization_id,
-        kind=listing.kind,
-        name=listing.name,
-        description=listing.description,
-        specialties=listing.specialties,
-        populations=listing.populations,
-        languages=listing.languages,
-        credentials=listing.credentials,
-        ipv_trained=listing.ipv_trained,
-        ipv_training=listing.ipv_training,
-        methods=listing.methods,
-        courses=listing.courses,
-        course_topics=listing.course_topics,
-        certifications=listing.certifications,
-        accepting_partnerships=listing.accepting_partnerships,
-        remote_ok=listing.remote_ok,
-        location=location_read(listing),
-        service_radius_km=listing.service_radius_km,
-        status=listing.status,
-        contacts=contacts,
-        hidden_contacts=hidden,
-        distance_band=band,
-        last_verified_at=listing.last_verified_at,
-        stale=is_stale(listing.last_verified_at, utcnow()),
-        archived=listing.archived_at is not None,
-        created_at=listing.created_at,
-        updated_at=listing.updated_at,
-    )
+    computed = {
+        "location": location_read(listing),
+        "contacts": contacts,
+        "hidden_contacts": hidden,
+        "stale": is_stale(listing.last_verified_at, utcnow()),
+        "archived": listing.archived_at is not None,
+        **computed,
+    }
+    values = {name: getattr(listing, name) for name in read_type.__struct_fields__ if name not in computed}
+    return msgspec.convert({**values, **computed}, read_type, from_attributes=True)

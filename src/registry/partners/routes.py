@@ -13,8 +13,8 @@ from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
-from registry.listings.presenters import partner_read
 from registry.partners import service
+from registry.partners.presenters import partner_read
 from registry.partners.schemas import PARTNER_KINDS, PartnerCreate, PartnerRead, PartnerUpdate
 
 KindQuery = Annotated[

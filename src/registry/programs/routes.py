@@ -11,9 +11,10 @@ from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
-from registry.listings.presenters import evaluation_read, program_read
+from registry.listings.presenters import evaluation_read
 from registry.listings.schemas import EvaluationCreate, EvaluationRead
 from registry.programs import service
+from registry.programs.presenters import program_read
 from registry.programs.schemas import ProgramCreate, ProgramRead, ProgramUpdate
 
 
