@@ -14,8 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from registry.auth.keys import hash_key, looks_like_key
 from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.http.errors import Forbidden, Unauthorized
-from registry.listings.visibility import PUBLIC_ORGANIZATION
-from registry.models import ApiKey, Organization
+from registry.models import PUBLIC_STATUS, ApiKey, Organization
 
 _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
@@ -55,7 +54,7 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
         role=Role(row.role),
         key_id=row.id,
         organization_id=row.organization_id,
-        organization_verified=row.verification_status == PUBLIC_ORGANIZATION,
+        organization_verified=row.verification_status == PUBLIC_STATUS,
         initiator_id=row.initiator_id,
     )
 

@@ -7,7 +7,7 @@ from typing import Protocol
 from sqlalchemy import ColumnElement, and_, or_, select, true
 
 from registry.auth.principal import Principal
-from registry.models import Contact, Listing, Organization
+from registry.models import PUBLIC_STATUS, Contact, Listing, Organization
 
 STALE_AFTER = timedelta(days=365)
 
@@ -15,7 +15,7 @@ STALE_AFTER = timedelta(days=365)
 # The public-listing rule: a live listing (not archived) of a verified organization (not
 # unverified, not suspended). Every query that decides what the public sees uses one of its forms
 # below; the reports' triggers in migrations 0008 to 0011 spell it in SQL of their own.
-PUBLIC_ORGANIZATION = "verified"
+PUBLIC_ORGANIZATION = PUBLIC_STATUS
 
 
 def organization_public(organization: str = "o") -> str:

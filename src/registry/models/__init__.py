@@ -4,11 +4,12 @@ from registry.models.audit import AuditEvent
 from registry.models.guard import ChangeBase, ChangeTick, IdempotencyRecord, RateLimitSlots
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally, ReportSnapshot
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
-from registry.models.organization import ApiKey, Organization
+from registry.models.organization import PUBLIC_STATUS, ApiKey, Organization
 from registry.models.taxonomy import TaxonomyTerm
 
 __all__ = [
     "PROGRAM_KIND",
+    "PUBLIC_STATUS",
     "ApiKey",
     "AuditEvent",
     "ChangeBase",

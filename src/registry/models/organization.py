@@ -9,6 +9,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from registry.database.base import Base, TimestampMixin, new_id, utcnow
 
+# The one verification status whose organizations' listings are public (listings.visibility).
+PUBLIC_STATUS = "verified"
+
 
 class Organization(TimestampMixin, Base):
     __tablename__ = "organization"
