@@ -46,13 +46,9 @@ def warm_up() -> None:
     nearest_locality(52.09, 5.12)
 
 
-# How many more tracked objects are allocated than freed before a young collection (Python's
-# default is 700). Under load each worker has dozens of requests in flight, so a young collection
-# every 700 finds their objects still alive and promotes them: the old generation filled that
-# way, and a full collection (walking every cached candidate: 50 to 100 ms at 100,000 listings)
-# ran every 3 s or so in each worker, a pause for every request in flight. At 10,000, requests
-# are over before their objects are looked at, and full collections become rare: none in 24 s of
-# warm match traffic, whose p99 went from 59-88 ms to 23-38 ms (README, Performance).
+# Net allocations before a young collection (Python's default is 700): at 700 the objects of the
+# requests in flight are promoted and full collections pause every request; at 10,000 requests are
+# over before their objects are looked at (docs/performance.md).
 YOUNG_COLLECTION_THRESHOLD = 10_000
 
 

@@ -1,15 +1,7 @@
-"""Load the starter data set in seeds/ idempotently (stable ids).
-
-- organizations.json: upserted by id; `"verified": true` marks an organization verified (its
-  listings are public), anything else leaves it unverified (its listings stay hidden).
-- partners.json, then programs.json: created through the same services as the API, so seeds obey
-  the same validation (vocabularies, location precision, contacts). A listing whose id already
-  exists is left alone, so running the loader twice creates nothing the second time. A program's
-  optional `"evaluations"` list is appended, in order, through the evaluation service when the
-  program is created.
-
-A row the registry rejects raises SeedError naming the file and the row's id.
-"""
+"""Load the starter data set in seeds/ idempotently (stable ids): organizations.json upserted by id
+(`"verified": true` verifies), then partners.json and programs.json through the API's own services
+(a listing whose id exists is left alone; a program's `"evaluations"` are appended in order). A
+row the registry rejects raises SeedError naming the file and the row's id."""
 
 import json
 import os

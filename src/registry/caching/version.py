@@ -1,16 +1,10 @@
 """How fresh a cached answer about listings is: the version of what answers show, read from
 PostgreSQL by every request that may be answered from a cache.
 
-The version counts the committed statements that wrote listings, contacts, organizations or
-vocabulary terms (migration 0018). A request reads it before it looks in a cache, and an answer is
-kept tagged with the version read before it was computed: once a write is answered, every request
-that starts afterwards, in any process, reads a newer version and so misses the old answers.
-
-Under load a process shares one read among the requests that wait for it, but only a read that
-began after a request arrived serves that request (an older one might not include a write whose
-answer the client has already seen): at most one read runs, and at most one more waits, per
-process, however many requests arrive.
-"""
+The version counts committed statements that wrote listings, contacts, organizations or terms
+(migration 0018), so once a write is answered every later request, on any process, reads a newer
+version and misses the old answers. A process shares one read among the requests that arrived
+before it began (at most one read under way and one waiting)."""
 
 import asyncio
 import itertools

@@ -1,12 +1,9 @@
 """Registry rows -> HSDS 3.0 objects, and the HSDS `Page` envelope. Pure functions.
 
-What may leave is decided by the registry's own privacy rules, reused here rather than
-restated: `presenters.location_read` (no address or postal code unless the listing is `exact`;
-the stored point, already coarse for `area`) and `visibility.contact_visible` for an anonymous
-caller (public contacts only). Which listings and organizations leave at all is the queries'
-business (`listing_visible` for an anonymous caller).
-
-Field names the IPV profile adds start with `ipv_` (see profile.md)."""
+What may leave is decided by the registry's own privacy rules, reused here: `location_read`
+(no address unless `exact`) and `contact_visible` for an anonymous caller; which listings leave
+at all is the queries' business (`public_listing`). Fields the IPV profile adds start with `ipv_`
+(profile.md)."""
 
 import math
 import uuid

@@ -1,13 +1,7 @@
-"""Idempotency-Key on creates: a retried request (same key, same body) gets the first answer
-and creates nothing new; the same key with another body is refused.
-
-The key is held under a PostgreSQL advisory lock while the first request runs, so concurrent
-retries wait for it instead of racing it. The answer is recorded after the create committed;
-a crash between the two is the one window in which a retry creates again.
-
-An answer that issued an API key is recorded without it (no usable secret at rest, DOMAIN.md
-rule 9): its retry gets 409 `key-shown-once` with the created resource, key withheld. Anyone
-behind the same address could send that retry, so it must not carry the key either."""
+"""Idempotency-Key on creates: a retry (same key, same body) gets the first answer and creates
+nothing; the same key with another body is refused. The key is held under an advisory lock while
+the first request runs. An answer that issued an API key is kept without it (no usable secret at
+rest, DOMAIN.md rule 9): its retry gets 409 `key-shown-once` with the created resource, no key."""
 
 import hashlib
 from typing import Any

@@ -1,13 +1,7 @@
-"""Rate limits for the endpoints abusers would hammer, counted in PostgreSQL so that every API
-process (and every machine) shares one count per client.
-
-A request counts against its caller: an organization (all its keys together, so minting keys
-gains nothing), else its key (stewards, funders, initiators). Callers anyone can become without
-a steward (anonymous clients, initiators, unverified organizations) count against their address
-as well, so minting initiators or organizations gains nothing either. The counts cover any 60
-seconds, not clock minutes (`rate_limit_take`, migration 0017); a request goes ahead only when
-every count it belongs to has room, and then counts in all of them in the same statement.
-"""
+"""Rate limits, counted in PostgreSQL so every API process shares one count per client: over any
+60 seconds (`rate_limit_take`, migration 0017), per organization (all its keys together) else per
+key, and per address as well for callers anyone can become (anonymous, initiators, unverified
+organizations). A request goes ahead only when every count it belongs to has room."""
 
 import hashlib
 import math

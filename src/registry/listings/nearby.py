@@ -1,24 +1,10 @@
 """Near searches answered from the listings around their place, read once per place.
 
-A search with `near` names a coarse place (a city, a ZIP code, a grid cell) and vocabulary codes,
-and people looking in one area ask about the same few places with different codes. So the
-listings within the radius that a caller may see are read once per (place, radius, kinds, view),
-in the order searches show them (distance band, then name and id, as PostgreSQL sorts them), and
-kept as a `Place`: their ids and bands in that order and, for every value a filter can ask about,
-a bitmask of the listings that hold it. A search ANDs and ORs masks, counts the bits and loads
-only the listings of its page. A first-time search of a busy place at 1,000,000 listings spent
-most of its time in PostgreSQL finding the listings in the radius and their organizations
-(EXPLAIN ANALYZE), and did so again for each other code asked about there; a kept place of 3,500
-listings takes about 80 kB.
-
-The filters tested here mean what they mean in SQL (`queries.filtered`): `equals` is `=` (never
-true for NULL), `overlaps` is `&&`, `flags` are `IS TRUE` / `IS FALSE`, and `remote_ok=false`
-keeps the listings whose `remote_capable()` is false. Text search (`q`), `modified_after`,
-`organization_id` and `remote_ok=true` (which drops the radius) go to `queries.search`, and so
-does a place with more than MAX_KEPT listings in its radius. A place is tagged with the data's
-version like every other kept answer (`caching.Caches`), and one process reads a place once
-however many of its searches ask for it at the same moment.
-"""
+The listings a caller may see within a searched radius are read once per (place, radius, kinds,
+view) in search order and kept as a `Place`: ids, bands, and a bitmask per filter value; a search
+ANDs and ORs masks and loads only its page. The filters mean what they mean in SQL
+(`queries.filtered`); anything `serves` does not know goes to `queries.search`, and so does a
+place with more than MAX_KEPT listings. Why and what it saves: docs/performance.md."""
 
 import dataclasses
 import uuid
@@ -181,7 +167,7 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
         .limit(MAX_KEPT + 1)
     )
     # Core, not the ORM, and the lists as the driver sends them: the ORM's per-row and per-array
-    # processing was two thirds of reading 3,500 listings (cProfile).
+    # processing was most of reading a busy place (docs/performance.md).
     rows = (await (await session.connection()).execute(stmt)).all()
     return None if len(rows) > MAX_KEPT else place_of(rows)
 

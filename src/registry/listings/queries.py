@@ -36,10 +36,8 @@ def earth_point(latitude: object, longitude: object) -> ColumnElement[object]:
 
 
 # Search points are mostly coarse (a city, a ZIP code, a grid cell), so the same ones come back:
-# their SQL expressions are kept (immutable, and shared safely by statements) rather than built
-# again, which was a third of a first-time radius search's time in Python (cProfile). Exact points
-# (`near=lat,lon`, HSDS `proximity`) rarely come back and only cycle through. The kept expressions
-# are objects the garbage collector walks (about 180 per point), hence few of them.
+# their SQL expressions are kept (immutable, shared safely by statements) rather than built again.
+# They are objects the garbage collector walks (about 180 per point), hence few of them.
 _POINTS_KEPT = 64
 
 

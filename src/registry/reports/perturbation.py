@@ -1,20 +1,10 @@
 """The cell-key method for counts of people: a pure function from (true count, cell key) to the
 count published. No I/O.
 
-Every record that counts as a person (an initiator, an introduction) carries a random record key
-in 0..255, drawn once when it is made and never shown. A published cell's key is the sum of its
-records' keys modulo 256, and the cell moves by the perturbation the table below gives for
-(count, cell key): the same records always give the same published value (reading again, or the
-same cell in another table, tells nothing new), while adding or removing any one record moves
-the cell key, and with it the perturbation, by an amount nobody outside can know. This is the
-method national statistics offices use for table builders whose users can ask anything
-(Australian Bureau of Statistics TableBuilder, ONS census tables).
-
-The perturbation is -2..+2, zero-mean, symmetric; the table is public, the record keys are not.
-Zero stays zero. A shown people count is never below the threshold: a perturbed value under it
-is hidden like a true one (`suppression` hides true counts of 1..threshold-1 and what would
-reveal them).
-"""
+Each person-record carries a secret random key in 0..255; a cell's key is the sum of its records'
+keys modulo 256, and the public table below moves the cell by -2..+2 for (count, cell key): the
+same people always give the same value, one more or one fewer moves it unpredictably. Why this
+method: docs/reports.md and the README's privacy rules."""
 
 import random
 from typing import Final

@@ -1,15 +1,8 @@
-"""People counts are released once per period, not computed on demand.
-
-Anyone can add an initiator or ask for an introduction, so a report computed on demand could be
-read, changed by one known record, and read again: the difference, or the moment a hidden cell
-turns visible, tells what the hidden cell held. Instead, the counts of people every report shows
-(introductions, initiators) are taken once per release period (REGISTRY_REPORT_PERIOD_HOURS, a
-day by default), stored in PostgreSQL with the sums of their records' keys, and shared by every
-process and every request of the period: a change made during the period shows in no report
-until the next one, and then only together with everyone else's changes of the period and moved
-by the cell-key perturbation (reports.perturbation). Counts of programs and partners are not
-counts of people and stay live.
-"""
+"""People counts are released once per period (REGISTRY_REPORT_PERIOD_HOURS, a day), not computed
+on demand: a snapshot in PostgreSQL, with the sums of record keys, shared by every process and
+request of the period. Anyone can add an initiator or ask for an introduction; a report computed
+on demand could be read, changed by one known record and read again. Counts of programs and
+partners are not counts of people and stay live. More in docs/reports.md."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -1,53 +1,10 @@
 """Small-cell suppression for aggregate reports: a pure function from a table of counts of people
 to what may be published. No I/O.
 
-What is published
------------------
-A table of counts (rows x columns) is published with its row totals, column totals and grand
-total; every one of these *entries* is a `Cell`. An entry counting 1 .. threshold-1 people is
-never shown (primary suppression); zero is shown. Further entries are hidden (complementary
-suppression) until no hidden entry can be worked out from what is shown.
-
-"Worked out" is meant exactly: a reader knows every shown entry, that every cell is a
-non-negative integer and that totals are sums. A hidden entry is *protected* when at least two
-non-negative integer tables agree with everything shown and differ at that entry.
-
-The algorithm (deterministic)
------------------------------
-The table is extended with its margins into an (R+1) x (C+1) grid `ext`: the last column holds
-the row totals, the last row the column totals, the corner the grand total. Every row and every
-column of `ext` is a *line*: its members sum to its last entry.
-
-1. Primary: hide every entry whose value is in 1 .. threshold-1.
-2. Lines: while some line has exactly one hidden entry (which would then equal its total minus
-   the shown members, or the sum of the shown members), hide one more entry of that line, the
-   first by `_preference`: non-zero cells before non-zero totals before the grand total before
-   zeros, smaller values first, then by position.
-3. Audit: solve exactly whether each hidden entry is protected (a feasibility question about a
-   flow network, see `_Disclosure`); this also catches entries pinned by non-negativity or
-   implied by other margins, which rule 2 cannot see. For the first unprotected entry, try
-   hiding each shown entry (then applying rule 2) and keep the choice that protects it with the
-   fewest entries hidden in all (ties by preference). If no single entry does, hide the
-   preferred shown entry of its row or column (of the whole grid if those are all hidden).
-   Repeat until every hidden entry is protected.
-
-Every round hides one more entry, and a grid with everything hidden protects every entry (each
-can grow by one), so the loop ends.
-
-Large tables
-------------
-The exact audit grows quickly with the table (a 30 x 12 table takes ~0.2 s). Above
-`EXACT_AUDIT_MAX_ENTRIES` entries a coarser rule that is safe by construction is used instead:
-every row holding a small entry is hidden whole (cells and row total), and so is every column
-with a small column total; a lone hidden row (or column) takes the shown one with the smallest
-non-zero total as its partner. What a reader then knows of hidden cells is only the sums over
-two or more hidden rows (the column totals), so any non-zero hidden value can move between the
-hidden rows. A small grand total hides everything.
-
-Rates
------
-`rate` is None when either count is suppressed, when the denominator is below the threshold
-(fewer than `threshold` cases), or when the numerator is itself a small count.
+A count of 1 .. threshold-1 is never shown (primary suppression); further entries (cells and
+totals) are hidden until no hidden entry can be worked out exactly from what is shown, which an
+exact audit (a flow-network feasibility question) checks for small tables and whole-line hiding
+guarantees by construction for large ones. The algorithm, step by step, is in docs/reports.md.
 """
 
 import functools
