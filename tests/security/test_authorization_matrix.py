@@ -95,6 +95,11 @@ def introduction_sides(*, initiator: int, organization: int) -> Expect:
     )
 
 
+def asking_keys(ok: int) -> Expect:
+    """Who may ask for an introduction: initiators, and verified organizations for a program."""
+    return expect(403, **{ANONYMOUS: 401, INITIATOR_X: ok, INITIATOR_Y: ok, ORG_A: 422, ORG_B: 422})
+
+
 def initiator_keys(ok: int) -> Expect:
     return expect(403, **{ANONYMOUS: 401, INITIATOR_X: ok, INITIATOR_Y: ok})
 
@@ -440,19 +445,21 @@ TABLE: dict[str, list[Case]] = {
     ],
     "GET /introductions": [Case("own", expect(200, **{ANONYMOUS: 401, FUNDER: 403, STEWARD: 403}))],
     "POST /introductions": [
+        # Verified organizations ask for one of their programs (mentoring) and must name it (422);
+        # an unverified one may not ask at all.
         Case(
             "to A's program",
-            initiator_keys(201),
+            asking_keys(201),
             body=lambda w, role: {"target_id": w.program_a, "message": "Matrix hello"},
         ),
         Case(
             "to C's program (unverified)",
-            initiator_keys(404),
+            asking_keys(404),
             body=lambda w, role: {"target_id": w.program_c, "message": "Matrix hello"},
         ),
         Case(
             "to A's archived program",
-            initiator_keys(404),
+            asking_keys(404),
             body=lambda w, role: {"target_id": w.program_archived, "message": "Matrix hello"},
         ),
     ],

@@ -23,7 +23,9 @@ class IntroductionController(Controller):
     async def create_introduction(
         self, db_session: DbSession, principal: Caller, data: JSONBody[IntroductionCreate]
     ) -> IntroductionRead:
-        """Ask a listing's organization for an introduction (initiator key; 10 a day, 3 pending each)."""
+        """Ask a listing's organization for an introduction (initiator key), or, for one of your programs,
+        another program for mentoring (verified organization key, `from_program_id`); 10 a day, 3
+        pending per organization."""
         intro, _ = await service.create_introduction(db_session, principal, data)
         return await service.present(db_session, principal, intro, reveal=False)
 

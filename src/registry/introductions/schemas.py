@@ -10,8 +10,17 @@ from registry.listings.schemas import ContactRead
 
 
 class IntroductionCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An initiator (initiator key) asks for a program or partner; or a verified organization asks,
+    for one of its programs (`from_program_id`), another program for mentoring between groups."""
+
     target_id: Annotated[uuid.UUID, msgspec.Meta(description="a program or partner id")]
     message: Annotated[str, msgspec.Meta(min_length=1, max_length=2000, pattern=r"\S")]
+    from_program_id: (
+        Annotated[
+            uuid.UUID, msgspec.Meta(description="organizations: your program that asks (target: a program)")
+        ]
+        | None
+    ) = None
 
 
 class IntroductionListing(msgspec.Struct, kw_only=True):
@@ -30,6 +39,10 @@ class IntroductionInitiator(msgspec.Struct, kw_only=True):
 class IntroductionRead(msgspec.Struct, kw_only=True):
     id: uuid.UUID
     status: str
+    requester_program: Annotated[
+        IntroductionListing | None,
+        msgspec.Meta(description="the program that asked (mentoring between groups)"),
+    ]
     message: str
     created_at: datetime
     expires_at: datetime
@@ -38,5 +51,8 @@ class IntroductionRead(msgspec.Struct, kw_only=True):
     initiator: IntroductionInitiator
     contacts: Annotated[
         list[ContactRead],
-        msgspec.Meta(description="the listing's contacts, shown to the initiator once accepted"),
+        msgspec.Meta(
+            description="once accepted: the listing's contacts, shown to the side that asked; for mentoring "
+            "between groups, the asking program's contacts, shown to the listing's organization"
+        ),
     ]

@@ -12,7 +12,7 @@ from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.principal import Principal, Role
 from registry.database.base import utcnow
-from registry.http.errors import Conflict, Forbidden, NotFound, TooManyRequests
+from registry.http.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from registry.initiators.service import get_own
 from registry.introductions.schemas import (
     IntroductionCreate,
@@ -22,6 +22,7 @@ from registry.introductions.schemas import (
 )
 from registry.listings.presenters import contact_read
 from registry.listings.schemas import ContactRead
+from registry.listings.service import get_listing
 from registry.listings.visibility import public_listing, revealed_on_introduction
 from registry.models import AuditEvent, Introduction, Listing, Organization
 
@@ -41,9 +42,17 @@ async def expire_pending(session: AsyncSession) -> None:
     )
 
 
+def sides_meet(asking: str | None, asked: str | None) -> bool:
+    """Sides are kept apart (DOMAIN.md rule 8): a group for one side and a group for the other do
+    not mentor each other; `both` meets either."""
+    return asking is None or asked is None or asking == asked or "both" in (asking, asked)
+
+
 async def create_introduction(
     session: AsyncSession, principal: Principal, data: IntroductionCreate
 ) -> tuple[Introduction, Listing]:
+    if principal.role is Role.ORGANIZATION or data.from_program_id is not None:
+        return await _between_groups(session, principal, data)
     initiator = await get_own(session, principal)
     listing = await session.scalar(
         select(Listing)
@@ -108,11 +117,94 @@ async def create_introduction(
     return intro, listing
 
 
+async def _between_groups(
+    session: AsyncSession, principal: Principal, data: IntroductionCreate
+) -> tuple[Introduction, Listing]:
+    """A verified organization asks, for one of its programs, another organization's program."""
+    require_role(principal, Role.ORGANIZATION)
+    if not principal.organization_verified:
+        raise Forbidden("Only verified organizations can ask other programs for an introduction.")
+    if data.from_program_id is None:
+        raise InvalidInput(
+            "from_program_id: say which of your programs asks", extra={"field": "from_program_id"}
+        )
+    asking = await get_listing(session, principal, data.from_program_id, ("peer_program",))
+    if not principal.owns(asking.organization_id):
+        raise Forbidden("An organization asks for its own programs only.")
+    listing = await session.scalar(
+        select(Listing)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(Listing.id == data.target_id, Listing.kind == "peer_program", public_listing())
+    )
+    if listing is None:
+        raise NotFound(f"No program {data.target_id} is listed.")
+    if listing.organization_id == principal.organization_id:
+        raise InvalidInput("target_id: ask another organization's program", extra={"field": "target_id"})
+    if not sides_meet(asking.side, listing.side):
+        raise InvalidInput(
+            "target_id: a group for one side of IPV and a group for the other are kept apart",
+            extra={"field": "target_id"},
+        )
+    await expire_pending(session)
+    now = utcnow()
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(f"asks:{principal.organization_id}")))
+    )
+    asked_today = await session.scalar(
+        select(func.count()).where(
+            Introduction.requester_organization_id == principal.organization_id,
+            Introduction.created_at > now - timedelta(days=1),
+        )
+    )
+    if (asked_today or 0) >= DAILY_LIMIT:
+        raise TooManyRequests(f"At most {DAILY_LIMIT} introductions a day.", headers={"Retry-After": "3600"})
+    pending = await session.scalar(
+        select(func.count()).where(
+            Introduction.requester_organization_id == principal.organization_id,
+            Introduction.organization_id == listing.organization_id,
+            Introduction.status == "pending",
+        )
+    )
+    if (pending or 0) >= PENDING_PER_ORGANIZATION:
+        raise TooManyRequests(
+            f"At most {PENDING_PER_ORGANIZATION} pending introductions to one organization.",
+            headers={"Retry-After": "86400"},
+        )
+    intro = Introduction(
+        requester_listing_id=asking.id,
+        requester_organization_id=asking.organization_id,
+        listing_id=listing.id,
+        organization_id=listing.organization_id,
+        message=data.message,
+        status="pending",
+        initiator_name=asking.name,
+        initiator_locality=asking.locality,
+        created_at=now,
+        expires_at=now + EXPIRES_AFTER,
+    )
+    session.add(intro)
+    await session.flush()
+    audit.record(
+        session,
+        principal,
+        "create",
+        ENTITY,
+        intro.id,
+        owner_organization_id=listing.organization_id,
+        changed_fields=["message", "requester_listing_id"],
+    )
+    return intro, listing
+
+
 def _side(principal: Principal, intro: Introduction) -> str | None:
+    """Which side of the introduction the caller is: the one that asked ("initiator": an initiator,
+    or the organization whose program asked) or the asked listing's organization."""
     if principal.role is Role.INITIATOR and principal.initiator_id is not None:
         return "initiator" if intro.initiator_id == principal.initiator_id else None
     if principal.organization_id is not None and principal.organization_id == intro.organization_id:
         return "organization"
+    if principal.organization_id is not None and principal.organization_id == intro.requester_organization_id:
+        return "initiator"
     return None
 
 
@@ -134,7 +226,10 @@ async def list_introductions(
     if principal.role is Role.INITIATOR:
         stmt = stmt.where(Introduction.initiator_id == principal.initiator_id)
     else:
-        stmt = stmt.where(Introduction.organization_id == principal.organization_id)
+        mine = principal.organization_id
+        stmt = stmt.where(
+            (Introduction.organization_id == mine) | (Introduction.requester_organization_id == mine)
+        )
     if status is not None:
         stmt = stmt.where(Introduction.status == status)
     total = (await session.execute(select(func.count()).select_from(stmt.subquery()))).scalar_one()
@@ -197,10 +292,19 @@ async def present(
     accepted = intro.status == "accepted"
     contacts: list[ContactRead] = []
     email = None
+    asking = None
+    if intro.requester_listing_id is not None:
+        asking = await session.scalar(
+            select(Listing)
+            .where(Listing.id == intro.requester_listing_id)
+            .options(selectinload(Listing.contacts))
+        )
     if accepted and reveal:
         await _check_reveal_cap(session, principal)
         if side == "initiator":
             contacts = [contact_read(c) for c in listing.contacts if revealed_on_introduction(c)]
+        elif side == "organization" and asking is not None:
+            contacts = [contact_read(c) for c in asking.contacts if revealed_on_introduction(c)]
         elif side == "organization":
             email = intro.initiator_email
         audit.record(
@@ -215,6 +319,11 @@ async def present(
     return IntroductionRead(
         id=intro.id,
         status=intro.status,
+        requester_program=None
+        if asking is None
+        else IntroductionListing(
+            id=asking.id, kind=asking.kind, name=asking.name, organization_id=asking.organization_id
+        ),
         message=intro.message,
         created_at=intro.created_at,
         expires_at=intro.expires_at,

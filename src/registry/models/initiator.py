@@ -52,6 +52,13 @@ class Introduction(Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organization.id", ondelete="CASCADE"), index=True
     )
+    # Mentoring between groups: a program's organization asks another program (no initiator).
+    requester_listing_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("listing.id", ondelete="CASCADE"), index=True
+    )
+    requester_organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="CASCADE"), index=True
+    )
     message: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default="pending")
     # What the organization sees of the initiator; the email only after acceptance.
