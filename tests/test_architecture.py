@@ -34,7 +34,10 @@ ALLOWED: dict[str, set[str]] = {
     "caching": {"database", "models"},
     "auth": {"database", "models", "http.errors"},
     "http": {"config", "database", "models", "auth"},
-    **{domain: FOUNDATION | {"auth"} | {f"http.{m}" for m in EDGE_FOR_DOMAINS} | DOMAINS for domain in DOMAINS},
+    **{
+        domain: FOUNDATION | {"auth"} | {f"http.{m}" for m in EDGE_FOR_DOMAINS} | DOMAINS
+        for domain in DOMAINS
+    },
     "seeding": FOUNDATION | {"auth", "http.errors"} | DOMAINS,
     "synthetic": FOUNDATION | {"taxonomies"},
     "cli": FOUNDATION | {"auth", "app", "seeding", "synthetic"} | DOMAINS,
@@ -67,7 +70,9 @@ def allowed(source: str, target: str) -> bool:
     if src == dst or src == "app":
         return True
     rules = ALLOWED.get(src)
-    assert rules is not None, f"{source}: a package the map does not place; add it to CONTRIBUTING.md and here"
+    assert rules is not None, (
+        f"{source}: a package the map does not place; add it to CONTRIBUTING.md and here"
+    )
     if dst == "http":
         return "http" in rules or any(target == r or target.startswith(f"{r}.") for r in rules)
     return dst in rules

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry.http import throttling
 from registry.app import create_app
 from registry.config import Settings
 from registry.database.sessions import create_engine, create_sessionmaker
+from registry.http import throttling
 from registry.http.throttling import LIMITS
 from registry.models import RateLimitSlots
 from tests.factories import app_client
