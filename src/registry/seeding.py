@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -193,16 +194,26 @@ def _already_there(existing: dict[uuid.UUID, str], listing_id: uuid.UUID, kind: 
     return True
 
 
+# A seed row may say its listing was last confirmed this many days ago (a stale listing to show).
+VERIFIED_DAYS_AGO = "verified_days_ago"
+
+
+def _verified_ago(listing: Listing, extra: dict[str, Any]) -> None:
+    if VERIFIED_DAYS_AGO in extra:
+        listing.last_verified_at = utcnow() - timedelta(days=int(extra[VERIFIED_DAYS_AGO]))
+
+
 async def _load_partners(session: AsyncSession, path: Path, rows: Sequence[Any]) -> int:
     existing = await _existing_listings(session, rows)
     created = 0
     for index, row in enumerate(rows):
         with _row(path, index, row):
-            listing_id, body, _ = _split(row)
+            listing_id, body, extra = _split(row, VERIFIED_DAYS_AGO)
             data = msgspec.convert(body, PartnerCreate)
             if _already_there(existing, listing_id, data.kind):
                 continue
-            await create_partner(session, SEEDER, data, listing_id=listing_id)
+            listing = await create_partner(session, SEEDER, data, listing_id=listing_id)
+            _verified_ago(listing, extra)
             created += 1
     return created
 
@@ -231,13 +242,14 @@ async def _load_programs(session: AsyncSession, path: Path, rows: Sequence[Any])
     created = evaluations_added = 0
     for index, row in enumerate(rows):
         with _row(path, index, row):
-            listing_id, body, extra = _split(row, "evaluations")
+            listing_id, body, extra = _split(row, "evaluations", VERIFIED_DAYS_AGO)
             data = msgspec.convert(body, ProgramCreate)
             evaluations = msgspec.convert(extra.get("evaluations", []), list[EvaluationCreate])
             if _already_there(existing, listing_id, "peer_program"):
                 continue
             listing = await create_program(session, SEEDER, data, listing_id=listing_id)
             await _add_evaluations(session, listing, evaluations)
+            _verified_ago(listing, extra)
             created += 1
             evaluations_added += len(evaluations)
     return created, evaluations_added
@@ -267,4 +279,5 @@ async def load_seeds(session: AsyncSession, directory: Path | None = None) -> di
     counts["programs"] = len(files[PROGRAMS])
     counts["new listings"] = new_partners + new_programs
     counts["new evaluation records"] = new_evaluations
+    await session.flush()  # what was set after the services flushed (`verified_days_ago`)
     return counts
