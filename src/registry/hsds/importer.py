@@ -12,6 +12,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +251,9 @@ async def _apply(session: AsyncSession, draft: ProgramDraft) -> tuple[str, str |
                 await listings.add_evaluation(session, IMPORTER, listing, data)
             except (RegistryError, msgspec.ValidationError) as exc:
                 raise Unmappable(f"evaluation history [{position}]: {_reason(exc)}") from exc
+        if draft.assured_on is not None:
+            # Importing confirms nothing: the listing was last confirmed when its source says.
+            listing.last_verified_at = datetime.combine(draft.assured_on, time(), UTC)
         return "created", org_outcome
     if existing.kind != PROGRAM_KIND:
         raise Unmappable(f"id {existing.id} is a {existing.kind} listing here, not a peer program")

@@ -7,6 +7,7 @@ left out with a note; see profile.md ("Importing") for the full list."""
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -81,6 +82,19 @@ class ProgramDraft:
     # The evaluation stage the record gives the program (attribute, else the history's last).
     stage: str | None = None
     notes: list[str] = field(default_factory=list)
+    # When the source last confirmed the record (HSDS assured_date): a new listing keeps it, so a
+    # record not confirmed for a year arrives stale.
+    assured_on: date | None = None
+
+
+def _date(value: Any, notes: list[str]) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        notes.append(f"assured_date {value!r}: not a date, left out")
+        return None
 
 
 def _obj(value: Any) -> dict[str, Any]:
@@ -546,6 +560,7 @@ def translate(record: Any, vocab: Vocabulary) -> ProgramDraft:
         "organization_id": str(org.id),
     }
     return ProgramDraft(
+        assured_on=_date(record.get("assured_date"), notes),
         listing_id=ids.imported_id("service", hsds_id),
         organization=org,
         body=body,
