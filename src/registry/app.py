@@ -18,6 +18,7 @@ from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
 from registry.caching.caches import Caches
 from registry.config import Settings
+from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
 from registry.health.routes import HealthController
 from registry.hsds.routes import HsdsController
@@ -94,9 +95,11 @@ def create_app(
             settle_garbage_collector()
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.reads = await Reads.open(engine.url.render_as_string(hide_password=False), settings)
         try:
             yield
         finally:
+            await app.state.reads.close()
             await engine.dispose()
 
     assets = create_static_files_router(
@@ -135,6 +138,7 @@ def create_app(
                 "settings": settings,
                 "sessionmaker": sessionmaker,
                 "caches": Caches(),
+                "reads": Reads(sessionmaker=sessionmaker) if sessionmaker is not None else None,
             }
         ),
         openapi_config=openapi_config(),

@@ -7,12 +7,14 @@ import msgspec
 
 from registry.auth.principal import Principal
 from registry.database.base import utcnow
+from registry.listings.records import ContactRecord, ListingRecord
+from registry.listings.records import EvaluationRecord as EvaluationRow
 from registry.listings.schemas import ContactRead, EvaluationRead, LocationRead
 from registry.listings.visibility import contact_visible, is_stale
 from registry.models import Contact, EvaluationRecord, Listing
 
 
-def location_read(listing: Listing) -> LocationRead:
+def location_read(listing: "AnyListing") -> LocationRead:
     return LocationRead(
         precision=listing.location_precision,
         latitude=listing.latitude,
@@ -25,12 +27,12 @@ def location_read(listing: Listing) -> LocationRead:
     )
 
 
-def contacts_read(listing: Listing, principal: Principal) -> tuple[list[ContactRead], int]:
+def contacts_read(listing: "AnyListing", principal: Principal) -> tuple[list[ContactRead], int]:
     reads = contact_reads(listing.contacts, principal)
     return reads, len(listing.contacts) - len(reads)
 
 
-def contact_read(c: Contact) -> ContactRead:
+def contact_read(c: Contact | ContactRecord) -> ContactRead:
     return ContactRead(
         id=c.id,
         name=c.name,
@@ -42,7 +44,7 @@ def contact_read(c: Contact) -> ContactRead:
     )
 
 
-def contact_reads(contacts: Iterable[Contact], principal: Principal) -> list[ContactRead]:
+def contact_reads(contacts: Iterable[Contact | ContactRecord], principal: Principal) -> list[ContactRead]:
     """The contacts this caller may see, as response structs."""
     return [contact_read(c) for c in contacts if contact_visible(c, principal)]
 
@@ -52,7 +54,7 @@ def visible_reads(reads: Iterable[ContactRead], principal: Principal) -> list[Co
     return [c for c in reads if contact_visible(c, principal)]
 
 
-def evaluation_read(record: EvaluationRecord) -> EvaluationRead:
+def evaluation_read(record: EvaluationRecord | EvaluationRow) -> EvaluationRead:
     return EvaluationRead(
         id=record.id,
         stage=record.stage,
@@ -73,9 +75,11 @@ def evaluation_read(record: EvaluationRecord) -> EvaluationRead:
 
 
 R = TypeVar("R", bound=msgspec.Struct)
+# A listing as the ORM loads it, or as the hot read path decodes it (the same attributes).
+AnyListing = Listing | ListingRecord
 
 
-def listing_read(listing: Listing, read_type: type[R], principal: Principal, **computed: Any) -> R:
+def listing_read(listing: "AnyListing", read_type: type[R], principal: Principal, **computed: Any) -> R:
     """A kind's read struct of `listing`: the fields it shares with the listing as they are, the
     place and contacts as this caller may see them, and whatever the kind works out (`computed`)."""
     contacts, hidden = contacts_read(listing, principal)

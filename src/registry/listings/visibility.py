@@ -55,6 +55,18 @@ def hidden_owner() -> ColumnElement[bool]:
     )
 
 
+def listing_visible_sql(principal: Principal, organization_param: str) -> tuple[str, list[object]]:
+    """`listing_visible` as SQL for a query over `listing l JOIN organization o`, and the value of
+    `organization_param` when it takes one."""
+    if principal.is_steward:
+        return "true", []
+    if principal.organization_id is not None:
+        return f"({public_listing_sql()} OR l.organization_id = {organization_param})", [
+            principal.organization_id
+        ]
+    return public_listing_sql(), []
+
+
 def listing_visible(principal: Principal) -> ColumnElement[bool]:
     """Public listings for everyone; your own (even archived) too; all for stewards. The query
     must join Organization."""

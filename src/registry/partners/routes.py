@@ -8,11 +8,13 @@ from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated
 from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.http.errors import NotFound
 from registry.http.etags import etag_for
 from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
+from registry.listings.records import listing_record
 from registry.partners import service
 from registry.partners.presenters import partner_read
 from registry.partners.schemas import PARTNER_KINDS, PartnerCreate, PartnerRead, PartnerUpdate
@@ -97,13 +99,13 @@ class PartnerController(Controller):
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/{partner_id:uuid}")
-    async def get_partner(
-        self, db_session: DbSession, principal: Caller, partner_id: IdPath
-    ) -> Response[PartnerRead]:
+    async def get_partner(self, state: State, principal: Caller, partner_id: IdPath) -> Response[PartnerRead]:
         """One partner; the ETag header is what PATCH and DELETE send as If-Match."""
-        listing = await listings.get_listing(db_session, principal, partner_id, PARTNER_KINDS)
+        record = await listing_record(state.reads, principal, partner_id, PARTNER_KINDS)
+        if record is None:
+            raise NotFound(f"No listing {partner_id} of this kind is visible to you.")
         return Response(
-            partner_read(listing, principal), headers={"ETag": etag_for(listing.id, listing.version)}
+            partner_read(record, principal), headers={"ETag": etag_for(record.id, record.version)}
         )
 
     @patch("/{partner_id:uuid}")

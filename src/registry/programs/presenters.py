@@ -1,17 +1,20 @@
 """Programs as their readers see them."""
 
+from collections.abc import Sequence
+
 from registry.auth.principal import Principal
-from registry.listings.presenters import evaluation_read, listing_read
-from registry.models import EvaluationRecord, Listing
+from registry.listings.presenters import AnyListing, evaluation_read, listing_read
+from registry.listings.records import EvaluationRecord as EvaluationRow
+from registry.models import EvaluationRecord
 from registry.programs.schemas import ClinicalPartner, Evaluation, ProgramRead, Schedule
 
 
 def program_read(
-    listing: Listing,
+    listing: AnyListing,
     principal: Principal,
     *,
     band: str | None = None,
-    history: list[EvaluationRecord] | None = None,
+    history: Sequence[EvaluationRecord | EvaluationRow] | None = None,
 ) -> ProgramRead:
     evaluation = Evaluation(stage=listing.evaluation_stage)
     if history is not None:

@@ -6,12 +6,14 @@ from litestar.params import JSONBody
 
 from registry.auth.dependencies import require_authenticated
 from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
+from registry.http.errors import NotFound
 from registry.http.etags import etag_for
 from registry.http.pagination import DEFAULT_PER_PAGE, Page, PageNumber, PerPage
 from registry.listings import pages
 from registry.listings import params as p
 from registry.listings import service as listings
 from registry.listings.presenters import evaluation_read
+from registry.listings.records import listing_record
 from registry.listings.schemas import EvaluationCreate, EvaluationRead
 from registry.programs import service
 from registry.programs.presenters import program_read
@@ -94,15 +96,14 @@ class ProgramController(Controller):
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
     @get("/{program_id:uuid}")
-    async def get_program(
-        self, db_session: DbSession, principal: Caller, program_id: IdPath
-    ) -> Response[ProgramRead]:
+    async def get_program(self, state: State, principal: Caller, program_id: IdPath) -> Response[ProgramRead]:
         """One program with its evaluation history; PATCH and DELETE send its ETag as If-Match."""
-        listing = await listings.get_listing(db_session, principal, program_id, service.KINDS)
-        history = list(await listings.list_evaluations(db_session, listing.id))
+        record = await listing_record(state.reads, principal, program_id, service.KINDS)
+        if record is None:
+            raise NotFound(f"No listing {program_id} of this kind is visible to you.")
         return Response(
-            program_read(listing, principal, history=history),
-            headers={"ETag": etag_for(listing.id, listing.version)},
+            program_read(record, principal, history=record.evaluations),
+            headers={"ETag": etag_for(record.id, record.version)},
         )
 
     @patch("/{program_id:uuid}")

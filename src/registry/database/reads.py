@@ -1,0 +1,49 @@
+"""One-statement reads outside the ORM, for the hot read paths: no session, no BEGIN and COMMIT,
+no connection ping per request, one round trip. A server app reads through an asyncpg pool of
+its own; an app given a sessionmaker (tests, tools) reads through that sessionmaker's
+connection, so that it sees what the test wrote."""
+
+from typing import Any
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from registry.config import Settings, asyncpg_dsn
+
+
+class Reads:
+    def __init__(
+        self,
+        *,
+        pool: "asyncpg.Pool[Any] | None" = None,
+        sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._sessionmaker = sessionmaker
+
+    @classmethod
+    async def open(cls, url: str, settings: Settings) -> "Reads":
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(url),
+            min_size=1,
+            max_size=settings.db_pool_size,
+            timeout=settings.ready_timeout_s,
+            command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
+            server_settings={
+                "statement_timeout": str(settings.db_statement_timeout_ms),
+                "application_name": "registry-reads",
+            },
+        )
+        return cls(pool=pool)
+
+    async def fetchval(self, query: str, *args: Any) -> Any:
+        if self._pool is not None:
+            return await self._pool.fetchval(query, *args)
+        assert self._sessionmaker is not None
+        async with self._sessionmaker() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            return await connection.driver_connection.fetchval(query, *args)  # type: ignore[union-attr]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
