@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from registry import synthetic
 from registry.auth.principal import Role
 from registry.locations import geo
-from registry.synthetic import SyntheticReport, default_now, load_synthetic
+from registry.synthetic import SyntheticReport, default_now, load_synthetic, loading
 from registry.taxonomies.vocabulary import DEFAULT_TERMS, STAGE_ORDER
 from tests.factories import Client, bearer, role_key
 from tests.reports.world import FRESH_COVERAGE
@@ -335,7 +335,7 @@ async def test_a_failed_chunk_raises_its_own_error(
     async def broken(conn: Any, chunk: Any) -> None:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(synthetic, "_copy_chunk", broken)
+    monkeypatch.setattr(loading, "_copy_chunk", broken)  # where the loader looks it up
     with pytest.raises(RuntimeError, match="disk full"):
         await load(connection, n=500)
 
