@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from registry.caching.version import VERSION_SQL, Changes, stored_version
+from registry.database.reads import Reads
 
 # Statement triggers fire for statements that touch no row: a committed write that changes nothing.
 WRITES = {
@@ -23,7 +24,7 @@ WRITES = {
 
 async def version(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
-        return int((await conn.execute(VERSION_SQL)).scalar_one())
+        return int((await conn.execute(text(VERSION_SQL))).scalar_one())
 
 
 async def commit(engine: AsyncEngine, sql: str, *, rollback: bool = False) -> None:
@@ -68,37 +69,31 @@ async def test_folding_the_ticks_keeps_the_count(engine: AsyncEngine) -> None:
     assert ticks < 200
 
 
-class Reads:
-    """A stand-in for a session whose version reads wait until released, counted."""
+class SlowReads:
+    """A stand-in for the app's reads: version reads that wait until released, counted."""
 
     def __init__(self) -> None:
         self.count = 0
         self.release = asyncio.Event()
         self.fail_next = False
 
-    async def execute(self, _statement: Any) -> Any:
+    async def fetchval(self, _statement: Any) -> Any:
         self.count += 1
         await self.release.wait()
         await asyncio.sleep(0)  # a read is a round trip: others run meanwhile
         if self.fail_next:
             self.fail_next = False
             raise ConnectionError("lost")
-        value = self.count
-
-        class Result:
-            def scalar_one(self) -> int:
-                return value
-
-        return Result()
+        return self.count
 
 
 async def test_requests_share_a_read_that_began_after_they_arrived() -> None:
-    changes, reads = Changes(), Reads()
-    first = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    changes, reads = Changes(), SlowReads()
+    first = asyncio.create_task(changes.version(reads))
     await asyncio.sleep(0)
     assert reads.count == 1
     # These arrive while the first read is under way: it may predate a write they must see.
-    later = [asyncio.create_task(changes.version(reads)) for _ in range(5)]  # type: ignore[arg-type]
+    later = [asyncio.create_task(changes.version(reads)) for _ in range(5)]
     await asyncio.sleep(0)
     reads.release.set()
     assert await first == 1
@@ -107,11 +102,11 @@ async def test_requests_share_a_read_that_began_after_they_arrived() -> None:
 
 
 async def test_a_failed_read_is_read_again_by_those_who_waited() -> None:
-    changes, reads = Changes(), Reads()
+    changes, reads = Changes(), SlowReads()
     reads.fail_next = True
-    first = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    first = asyncio.create_task(changes.version(reads))
     await asyncio.sleep(0)
-    waiting = asyncio.create_task(changes.version(reads))  # type: ignore[arg-type]
+    waiting = asyncio.create_task(changes.version(reads))
     await asyncio.sleep(0)
     reads.release.set()
     with pytest.raises(ConnectionError):
@@ -120,5 +115,5 @@ async def test_a_failed_read_is_read_again_by_those_who_waited() -> None:
 
 
 async def test_the_stored_version_reads_the_tables(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn, AsyncSession(bind=conn) as session:
-        assert await stored_version(session) == await version(engine)
+    reads = Reads(sessionmaker=async_sessionmaker(engine))
+    assert await stored_version(reads) == await version(engine)

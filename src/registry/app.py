@@ -96,6 +96,7 @@ def create_app(
         engine = create_engine(settings)
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.reads = await Reads.open(engine.url.render_as_string(hide_password=False), settings)
+        app.state.caches.reads = app.state.reads
         try:
             yield
         finally:
@@ -108,6 +109,9 @@ def create_app(
         include_in_schema=False,
         opt={"skip_rate_limit": True},
     )
+    caches = Caches()
+    if sessionmaker is not None:  # else the app's start-up opens a pool of its own
+        caches.reads = Reads(sessionmaker=sessionmaker)
     config = AppConfig(
         route_handlers=[
             HealthController,
@@ -137,8 +141,8 @@ def create_app(
             {
                 "settings": settings,
                 "sessionmaker": sessionmaker,
-                "caches": Caches(),
-                "reads": Reads(sessionmaker=sessionmaker) if sessionmaker is not None else None,
+                "caches": caches,
+                "reads": caches.reads,
             }
         ),
         openapi_config=openapi_config(),

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry.app import create_app
 from registry.config import Settings
+from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker
 from registry.http import throttling
 from registry.http.throttling import LIMITS
@@ -65,10 +66,10 @@ async def test_each_limited_endpoint_answers_429(
 async def test_refused_requests_do_not_count(two_processes: list[AsyncEngine], settings: Settings) -> None:
     """A client that keeps knocking while refused is let in again once its window has room: the
     refusals themselves are not counted."""
-    sessionmaker = create_sessionmaker(two_processes[0])
+    reads = Reads(sessionmaker=create_sessionmaker(two_processes[0]))
     names = ["t:refusals"]
-    assert [await throttling.take(sessionmaker, names, 3) for _ in range(3)] == [None] * 3
-    waits = [await throttling.take(sessionmaker, names, 3) for _ in range(20)]
+    assert [await throttling.take(reads, names, 3) for _ in range(3)] == [None] * 3
+    waits = [await throttling.take(reads, names, 3) for _ in range(20)]
     assert all(w is not None and 0 < w <= 61 for w in waits)
     async with two_processes[0].connect() as conn:
         counts = (

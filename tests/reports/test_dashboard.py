@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Role
+from registry.reports.perturbation import MAX_PERTURBATION
 from tests.factories import Client, bearer, register_org, role_key
 from tests.reports.world import build
 
@@ -114,7 +115,7 @@ async def test_charts_render_the_report_numbers_in_chromium(
     assert programs["peer_led_support_group / survivors"] == 3
 
     funnel = bars(dom, "chart-funnel")
-    assert funnel["accepted"] == 40
+    assert abs(funnel["accepted"] - 40) <= MAX_PERTURBATION  # a count of people: perturbed
     partnerships = (await client.get("/reports/partnerships", headers=bearer(funder))).json()
     totals = next(r for r in partnerships["tables"][0]["rows"] if r["key"]["partner_kind"] == "__total__")
     for status, cell in totals["values"].items():

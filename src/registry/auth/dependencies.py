@@ -1,28 +1,31 @@
 """Resolve the bearer key into a Principal; coarse role guards for handlers.
 
-The key is resolved in a middleware with its own short session, not in a dependency: a
-dependency that raised (401) after the request's session had been opened would leave that
-session's cleanup unrun, and a leaked connection is worse than one extra query.
+The key is resolved in a middleware, in one statement outside any session (`database.reads`),
+not in a dependency: a dependency that raised (401) after the request's session had been opened
+would leave that session's cleanup unrun.
 """
 
-from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.keys import hash_key, looks_like_key
 from registry.auth.principal import ANONYMOUS, Principal, Role
+from registry.database.reads import Reads
 from registry.http.errors import Forbidden, Unauthorized
-from registry.models import PUBLIC_STATUS, ApiKey, Organization
+from registry.models import PUBLIC_STATUS
 
 _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 SCOPE_KEY = "registry_principal"
 DASHBOARD_COOKIE = "registry_dashboard"
+_KEY_SQL = """
+    SELECT k.id, k.role, k.organization_id, k.initiator_id, k.revoked_at, o.verification_status
+    FROM api_key k LEFT JOIN organization o ON o.id = k.organization_id
+    WHERE k.key_hash = $1
+"""
 
 
-async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
+async def resolve_key(reads: Reads, header: str | None) -> Principal:
     if header is None:
         return ANONYMOUS
     if not header.lower().startswith(_BEARER):
@@ -30,50 +33,51 @@ async def resolve_key(session: AsyncSession, header: str | None) -> Principal:
     key = header[len(_BEARER) :].strip()
     if not looks_like_key(key):
         raise Unauthorized("The API key is malformed.", headers=_CHALLENGE)
-    row = (
-        await session.execute(
-            select(
-                ApiKey.id,
-                ApiKey.role,
-                ApiKey.organization_id,
-                ApiKey.initiator_id,
-                ApiKey.revoked_at,
-                Organization.verification_status,
-            )
-            .outerjoin(Organization, Organization.id == ApiKey.organization_id)
-            .where(ApiKey.key_hash == hash_key(key))
-        )
-    ).one_or_none()
-    if row is None or row.revoked_at is not None:
+    row = await reads.fetchrow(_KEY_SQL, hash_key(key))
+    if row is None or row["revoked_at"] is not None:
         raise Unauthorized("The API key is unknown or revoked.", headers=_CHALLENGE)
-    if row.verification_status == "suspended":
+    if row["verification_status"] == "suspended":
         raise Unauthorized(
             "The API key's organization is suspended; its stewards can say why.", headers=_CHALLENGE
         )
     return Principal(
-        role=Role(row.role),
-        key_id=row.id,
-        organization_id=row.organization_id,
-        organization_verified=row.verification_status == PUBLIC_STATUS,
-        initiator_id=row.initiator_id,
+        role=Role(row["role"]),
+        key_id=row["id"],
+        organization_id=row["organization_id"],
+        organization_verified=row["verification_status"] == PUBLIC_STATUS,
+        initiator_id=row["initiator_id"],
     )
+
+
+def header_of(scope: Scope, name: bytes) -> str | None:
+    """A request header (lower-case `name`), read straight from the scope."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _cookie(scope: Scope, name: str) -> str | None:
+    header = header_of(scope, b"cookie")
+    for part in (header or "").split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return value
+    return None
 
 
 def authentication_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            connection: ASGIConnection = ASGIConnection(scope)  # type: ignore[type-arg]
-            header = connection.headers.get("authorization")
+            header = header_of(scope, b"authorization")
             if header is None and scope["path"].startswith("/reports/dashboard"):
                 # The dashboard is opened in a browser, which keeps the key in a session cookie.
-                cookie = connection.cookies.get(DASHBOARD_COOKIE)
+                cookie = _cookie(scope, DASHBOARD_COOKIE)
                 if cookie:
                     header = f"Bearer {cookie}"
             principal = ANONYMOUS
             if header is not None:
-                sessionmaker: async_sessionmaker[AsyncSession] = connection.app.state.sessionmaker
-                async with sessionmaker() as session:
-                    principal = await resolve_key(session, header)
+                principal = await resolve_key(scope["app"].state.reads, header)
             scope[SCOPE_KEY] = principal  # type: ignore[literal-required]
         await app(scope, receive, send)
 

@@ -11,10 +11,8 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from registry.caching.store import Store
-from registry.caching.version import Changes, Version
+from registry.caching.version import Changes, Reader, Version
 
 V = TypeVar("V")
 MiB: Final = 1024 * 1024
@@ -55,13 +53,15 @@ class Caches:
     def __init__(self, budgets: Mapping[str, Budget] = BUDGETS) -> None:
         self._stores = {name: Store(b.entries, b.bytes, b.seconds) for name, b in budgets.items()}
         self._changes = Changes()
+        self.reads: Reader | None = None  # given by the app: database.reads.Reads
         # Builds under way, with the sequence number they began at (see `memo`).
         self._building: dict[tuple[str, Hashable, Hashable], tuple[int, asyncio.Future[Any]]] = {}
         self._sequence = 0
 
-    async def version(self, session: AsyncSession) -> Version:
-        """The data's current version (read after this call began)."""
-        return await self._changes.version(session)
+    async def version(self) -> Version:
+        """The data's current version (read after this call began, through `reads`)."""
+        assert self.reads is not None, "the app gives its caches a way to read"
+        return await self._changes.version(self.reads)
 
     def store(self, name: str) -> Store:
         return self._stores[name]

@@ -8,20 +8,21 @@ before it began (at most one read under way and one waiting)."""
 
 import asyncio
 import itertools
-from typing import Final
-
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from typing import Any, Final, Protocol
 
 Version = int
 
-VERSION_SQL: Final = text(
+VERSION_SQL: Final = (
     "SELECT (SELECT total FROM change_base WHERE id = 1) + (SELECT coalesce(sum(weight), 0) FROM change_tick)"
 )
 
 
-async def stored_version(session: AsyncSession) -> Version:
-    return int((await session.execute(VERSION_SQL)).scalar_one())
+class Reader(Protocol):
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+async def stored_version(reads: Reader) -> Version:
+    return int(await reads.fetchval(VERSION_SQL))
 
 
 class Changes:
@@ -32,8 +33,8 @@ class Changes:
         # The read under way: the ticket it took when it began, and its outcome.
         self._reading: tuple[int, asyncio.Future[Version]] | None = None
 
-    async def version(self, session: AsyncSession) -> Version:
-        """The current version, read after this call began (with `session` if it must read)."""
+    async def version(self, reads: Reader) -> Version:
+        """The current version, read after this call began (through `reads` if it must read)."""
         arrived = next(self._ticket)
         while self._reading is not None:
             began, outcome = self._reading
@@ -46,7 +47,7 @@ class Changes:
         outcome = asyncio.get_running_loop().create_future()
         self._reading = (next(self._ticket), outcome)
         try:
-            value = await stored_version(session)
+            value = await stored_version(reads)
         except BaseException as exc:
             outcome.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             outcome.exception()  # retrieved: the waiters read again

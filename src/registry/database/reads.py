@@ -36,13 +36,26 @@ class Reads:
         )
         return cls(pool=pool)
 
-    async def fetchval(self, query: str, *args: Any) -> Any:
+    async def fetchval(self, query: str, *args: Any, writes: bool = False) -> Any:
+        """The first column of the first row. A statement that `writes` commits (it always does
+        on the pool, each statement its own transaction)."""
         if self._pool is not None:
             return await self._pool.fetchval(query, *args)
         assert self._sessionmaker is not None
         async with self._sessionmaker() as session:
             connection = await (await session.connection()).get_raw_connection()
-            return await connection.driver_connection.fetchval(query, *args)  # type: ignore[union-attr]
+            value = await connection.driver_connection.fetchval(query, *args)  # type: ignore[union-attr]
+            if writes:
+                await session.commit()
+            return value
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        if self._pool is not None:
+            return await self._pool.fetchrow(query, *args)
+        assert self._sessionmaker is not None
+        async with self._sessionmaker() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            return await connection.driver_connection.fetchrow(query, *args)  # type: ignore[union-attr]
 
     async def close(self) -> None:
         if self._pool is not None:

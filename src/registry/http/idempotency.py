@@ -76,9 +76,12 @@ async def _read_body(receive: Receive) -> tuple[bytes, list[Any]]:
 def idempotency_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
+        if handler is None or not handler.opt.get("idempotent") or scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
         connection: ASGIConnection = ASGIConnection(scope)  # type: ignore[type-arg]
-        key = connection.headers.get(HEADER) if scope["type"] == ScopeType.HTTP else None
-        if key is None or handler is None or not handler.opt.get("idempotent"):
+        key = connection.headers.get(HEADER)
+        if key is None:
             await app(scope, receive, send)
             return
         if not 1 <= len(key) <= MAX_KEY_LENGTH:

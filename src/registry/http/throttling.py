@@ -7,14 +7,12 @@ import hashlib
 import math
 from typing import Final
 
-from litestar.connection import ASGIConnection
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.dependencies import SCOPE_KEY
 from registry.auth.principal import ANONYMOUS, Principal, Role
+from registry.database.reads import Reads
 from registry.http.errors import TooManyRequests
 from registry.http.forwarded import client_address, parse_networks
 
@@ -27,9 +25,10 @@ LIMITS: Final[dict[str, int]] = {
     "api_keys": 10,
 }
 
-_TAKE = text(
-    # A lost count after a crash is harmless: skip the WAL flush wait for this one transaction.
-    "SELECT rate_limit_take(CAST(:buckets AS text[]), CAST(:limits AS integer[])) "
+# One statement, its own transaction. A lost count after a crash is harmless: skip the WAL flush
+# wait for this one transaction.
+_TAKE = (
+    "SELECT rate_limit_take($1::text[], $2::integer[]) "
     "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 )
 
@@ -65,12 +64,10 @@ def buckets(scope: Scope, name: str) -> list[str]:
     return sorted(f"{name}:{_hashed(b)}" for b in found)
 
 
-async def take(sessionmaker: async_sessionmaker[AsyncSession], names: list[str], limit: int) -> float | None:
+async def take(reads: Reads, names: list[str], limit: int) -> float | None:
     """Count one request in every bucket of `names`; None when it may go ahead, else the seconds
     until it may."""
-    async with sessionmaker() as session:
-        wait = (await session.execute(_TAKE, {"buckets": names, "limits": [limit] * len(names)})).scalar_one()
-        await session.commit()
+    wait = await reads.fetchval(_TAKE, names, [limit] * len(names), writes=True)
     return None if wait <= 0 else float(wait)
 
 
@@ -79,10 +76,9 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
         handler = scope.get("route_handler")
         name = handler.opt.get("rate_limit") if handler is not None else None
         if scope["type"] == ScopeType.HTTP and name:
-            connection: ASGIConnection = ASGIConnection(scope)  # type: ignore[type-arg]
-            state = connection.app.state
+            state = scope["app"].state
             limit = max(1, int(LIMITS[name] * state.settings.rate_limit_scale))
-            retry_after = await take(state.sessionmaker, buckets(scope, name), limit)
+            retry_after = await take(state.reads, buckets(scope, name), limit)
             if retry_after is not None:
                 raise TooManyRequests(
                     f"Too many {name} requests: at most {limit} in any 60 seconds.",

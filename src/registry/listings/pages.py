@@ -40,7 +40,7 @@ async def search_page(
     (`what` names that presentation in the cache)."""
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
     key = (what, listing_view(principal), repr(filters), page, per_page)
-    version = await caches.version(session)
+    version = await caches.version()
 
     async def build() -> bytes:
         if nearby.serves(filters):

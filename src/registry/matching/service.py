@@ -511,7 +511,7 @@ async def match(
         data.per_kind,
         weights,
     )
-    version = await caches.version(session)
+    version = await caches.version()
 
     async def build() -> bytes:
         results, held_back = await _answer(session, principal, caches, version, question, needs)
@@ -570,7 +570,7 @@ async def peers(
         continent=countries.continent(program.country),
     )
     question = Question(need, point, radius, point is None, True, 20, weights, exclude=str(program.id))
-    version = await caches.version(session)
+    version = await caches.version()
     results, _ = await _answer(session, principal, caches, version, question, ("peer_program",))
     # Same kind of work: the sides are kept apart already; when the program names formats, an
     # overlapping one.

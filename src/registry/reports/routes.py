@@ -96,7 +96,7 @@ async def respond(
     # Listings' changes (a suspended organization, say) show at once, people's with the next release;
     # each process keeps a report for a minute at most (`computed_at` says when it was made), and one
     # computation of a report at a time: a burst of funders waits for it.
-    version = await state.caches.version(db_session)
+    version = await state.caches.version()
     report: ReportRead = await state.caches.memo(
         "reports",
         (name, threshold, period),
@@ -258,7 +258,7 @@ class DashboardController(Controller):
         self, db_session: DbSession, request: Request[Any, Any, Any], data: URLEncodedBody[DashboardLogin]
     ) -> Redirect:
         """Trade a funder or steward key for a session cookie (HttpOnly, SameSite=Strict)."""
-        principal = await resolve_key(db_session, f"Bearer {data.key.strip()}")
+        principal = await resolve_key(request.app.state.reads, f"Bearer {data.key.strip()}")
         require_role(principal, Role.FUNDER, Role.STEWARD)
         return Redirect(
             "/reports/dashboard",

@@ -53,7 +53,7 @@ async def _term_rows(session: AsyncSession, wanted: set[str], caches: Caches | N
         return tuple((r[0], r[1], r[2]) for r in rows)
 
     if caches is not None:
-        version = await caches.version(session)
+        version = await caches.version()
         terms = await caches.memo("vocabulary", "terms", version, every_term, weigh=lambda t: 100 * len(t))
         return [row for row in terms if row[0] in wanted]
     rows = await session.execute(
