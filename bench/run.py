@@ -91,6 +91,7 @@ class Result:
     p50_ms: float | None = None
     p99_ms: float | None = None
     ratio_to_single_row: float | None = None
+    ratio_to_floor: float | None = None
     error_kinds: dict[str, int] = field(default_factory=dict)
     single_request_ms: list[float] | None = None
     note: str = ""
@@ -106,6 +107,8 @@ class Result:
             else round(self.ratio_to_single_row, 3),
             "requests": self.requests,
         }
+        if self.ratio_to_floor is not None:
+            out["ratio_to_floor"] = round(self.ratio_to_floor, 3)
         if self.error_kinds:
             out["error_kinds"] = self.error_kinds
         if self.single_request_ms is not None:
@@ -419,6 +422,69 @@ class MemorySampler(threading.Thread):
             "peak_rss_mb_max_worker": workers[0] if workers else None,
             "peak_rss_mb_main": max(main) if main else None,
         }
+
+
+class Floor:
+    """bench/floor.py under granian with as many workers: the lean request path to compare with."""
+
+    def __init__(self, env: dict[str, str], workers: int, log_path: Path) -> None:
+        self.env, self.workers, self.log_path = env, workers, log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(self.workers)]
+        command += ["--host", "127.0.0.1", "--port", str(self.port), "floor:app"]
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603
+            command, env=self.env, stdout=log, stderr=log, start_new_session=True, cwd=Path(__file__).parent
+        )
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=2).status_code == 200:
+                    return
+            time.sleep(0.3)
+        raise RuntimeError(
+            f"the floor app did not start:\n{self.log_path.read_text(errors='replace')[-2000:]}"
+        )
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def make_remote_capable(url: str, kind: str, total: int) -> int:
+    """Make `total` listings of `kind` remote-capable (the first ones by id), for the matcher's
+    bench: answers must come from every eligible one, however many."""
+    conn = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        return int(
+            await conn.fetchval(
+                "WITH chosen AS (SELECT id FROM listing WHERE kind = $1 ORDER BY id LIMIT $2), "
+                "changed AS (UPDATE listing SET remote_ok = true FROM chosen WHERE listing.id = chosen.id "
+                "AND NOT listing.remote_ok RETURNING 1) SELECT count(*) FROM changed",
+                kind,
+                total,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+FLOOR_ROWS = {SINGLE_ROW: "floor: GET /programs/{id}", "GET /health": "floor: GET /health"}
 
 
 class Api:
@@ -798,7 +864,9 @@ def machine() -> dict[str, Any]:
 
 def table(results: list[Result]) -> str:
     width = max([42, *(len(r.name) for r in results)])
-    columns = f"{'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'vs row':>7}  single ms"
+    columns = (
+        f"{'req/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'errors':>7} {'vs row':>7} {'vs floor':>8}  single ms"
+    )
     head = f"{'endpoint':<{width}} {columns}"
     lines = [head, "-" * len(head)]
     for r in results:
@@ -808,7 +876,10 @@ def table(results: list[Result]) -> str:
         single = ""
         if r.single_request_ms is not None:
             single = " / ".join(f"{ms:.0f}" for ms in r.single_request_ms)
-        line = f"{r.name:<{width}} {r.rps:>9.1f} {p50:>9} {p99:>9} {r.errors:>7} {ratio:>7}  {single}"
+        floor = "" if r.ratio_to_floor is None else f"{r.ratio_to_floor:.2f}x"
+        line = (
+            f"{r.name:<{width}} {r.rps:>9.1f} {p50:>9} {p99:>9} {r.errors:>7} {ratio:>7} {floor:>8}  {single}"
+        )
         if r.note:
             line += f"  [{r.note}]"
         lines.append(line.rstrip())  # rows without single timings end here, not in spaces
@@ -862,6 +933,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--python-client", action="store_true", help="use the httpx client even if wrk exists"
     )
     parser.add_argument("--keep-data", action="store_true", help="keep the embedded database's folder")
+    parser.add_argument(
+        "--remote-capable",
+        action="append",
+        metavar="KIND=N",
+        help="make N listings of KIND remote-capable before the run (e.g. clinician=10000)",
+    )
+    parser.add_argument(
+        "--no-floor", dest="floor", action="store_false", help="skip the floor app (bench/floor.py)"
+    )
     parser.add_argument("--data-dir", help="embedded database folder to use (and keep), e.g. a kept one")
     parser.add_argument("--output", help="results file (default bench/results/<N>.json)")
     parser.add_argument(
@@ -907,6 +987,12 @@ def main(argv: list[str] | None = None) -> int:
             if args.introductions:
                 added, took = asyncio.run(top_up_introductions(url, args.introductions, args.random_seed))
                 print(f"bench: added {added} introductions in {took:.1f} s", flush=True)
+            for spec in args.remote_capable or []:
+                kind, _, count = spec.partition("=")
+                changed = asyncio.run(make_remote_capable(url, kind, int(count)))
+                print(
+                    f"bench: {changed} more {kind} listings made remote-capable (up to {count})", flush=True
+                )
             introductions = asyncio.run(count_rows(url, "introduction"))
             funder_key = run_registry(env, "keys", "create", "--role", "funder", "--label", "bench")
             funder_key = funder_key.strip().splitlines()[-1]
@@ -959,6 +1045,26 @@ def main(argv: list[str] | None = None) -> int:
                         )
                         api.restart()
                         break  # a restarted API has cold caches: no warm pass
+            if args.floor:
+                # The lean path on the same database and machine, measured in the same run.
+                api.stop()
+                floor = Floor(env, args.workers, workdir / "floor.log")
+                floor.start()
+                floor_generator = generator_type(
+                    floor.url, workdir, args.connections, args.duration, args.timeout
+                )
+                mine = {r.name: r for r in results}
+                endpoints_by_name = {e.name: e for e in endpoints(sample, funder_key, args.random_seed)}
+                for name, floor_name in FLOOR_ROWS.items():
+                    result = floor_generator.run(
+                        Endpoint(floor_name, endpoints_by_name[name].requests), args.warmup
+                    )
+                    results.append(result)
+                    if name in mine and result.rps > 0:
+                        mine[name].ratio_to_floor = mine[name].rps / result.rps
+                    print(f"bench: {floor_name}: {result.rps:.1f} req/s, p99 {result.p99_ms} ms", flush=True)
+                floor.stop()
+                api.start()
             baseline = next((r.rps for r in results if r.name == SINGLE_ROW), 0.0)
             for result in results:
                 if baseline > 0 and result.requests > 0:  # it ran under load
