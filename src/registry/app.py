@@ -65,11 +65,16 @@ def settle_garbage_collector() -> None:
 
 
 class RegistryApp(Litestar):
+    body_timeout_s = 10.0
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
         await log_request(self._with_body, scope, receive, send)
 
     async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await guarded(super().__call__, scope, receive, send, self.state.settings.body_timeout_s)
+        await guarded(self._litestar, scope, receive, send, self.body_timeout_s)
+
+    async def _litestar(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await Litestar.__call__(self, scope, receive, send)
 
 
 def create_server_app() -> Litestar:
@@ -150,5 +155,6 @@ def create_app(
         request_max_body_size=64 * 1024,
     )
     app = RegistryApp.from_config(config)
+    app.body_timeout_s = settings.body_timeout_s
     problem_documents(app)
     return app
