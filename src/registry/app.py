@@ -23,7 +23,7 @@ from registry.database.sessions import create_engine, create_sessionmaker, provi
 from registry.health.routes import HealthController
 from registry.hsds.routes import HsdsController
 from registry.http.access_log import configure_logging, log_request
-from registry.http.bodies import guarded
+from registry.http.bodies import guarded, strict_body
 from registry.http.errors import handle_exception
 from registry.http.idempotency import idempotency_middleware
 from registry.http.openapi import ASSETS_PATH, openapi_config, problem_documents
@@ -139,6 +139,7 @@ def create_app(
             "principal": Provide(provide_principal),
         },
         exception_handlers={Exception: handle_exception},
+        before_request=strict_body,
         middleware=[authentication_middleware, rate_limit_middleware, idempotency_middleware],
         # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
         lifespan=[database] if sessionmaker is None else [],

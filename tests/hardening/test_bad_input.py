@@ -55,3 +55,28 @@ async def test_malformed_and_oversized_json(client: Client) -> None:
     assert malformed.status_code == 400
     huge = await client.post("/programs", content=b"{" + b" " * 70_000 + b"}", headers=bearer(key))
     assert huge.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("visible_to_programs", 0),
+        ("visible_to_programs", "true"),
+        ("pathway_step", "2"),
+        ("needs", "trainer"),
+    ],
+)
+async def test_bodies_are_read_as_strictly_as_the_schema_says(
+    client: Client, field: str, value: object
+) -> None:
+    """`0` is not a boolean and `"2"` is not a number: the write is refused, not coerced."""
+    created = await client.post(
+        "/initiators", json={"display_name": "Sam", "email": "sam@example.org", field: value}
+    )
+    assert created.status_code == 422, created.text
+    assert created.json()["errors"] == [
+        {"key": field, "message": created.json()["errors"][0]["message"], "source": "body"}
+    ]
+    assert field in created.json()["detail"]
+    fine = await client.post("/initiators", json={"display_name": "Sam", "email": "sam@example.org"})
+    assert fine.status_code == 201, fine.text

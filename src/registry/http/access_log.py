@@ -5,6 +5,7 @@ or coordinates), status and duration are logged; bodies and headers never are.
 """
 
 import atexit
+import contextlib
 import logging
 import sys
 import time
@@ -57,7 +58,11 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(open(sys.stderr.fileno(), "w", buffering=1 << 16, closefd=False))  # noqa: SIM115
         self._flushed = time.monotonic()
-        atexit.register(self.flush)
+        atexit.register(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # stderr may already be closed
+            self.flush()
 
     def flush(self) -> None:
         self._flushed = time.monotonic()

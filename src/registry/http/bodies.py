@@ -6,9 +6,12 @@ connection, which nothing has taken yet), within 64 KiB (413), and nested at mos
 import asyncio
 import re
 import time
+from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.enums import ScopeType
+from litestar.exceptions import ValidationException
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 
 from registry.http.errors import PROBLEM_MEDIA_TYPE, problem_type
@@ -132,3 +135,24 @@ async def guarded(app: ASGIApp, scope: Scope, receive: Receive, send: Send, time
         return await receive()
 
     await app(scope, replay, send)
+
+
+async def strict_body(request: Request[Any, Any, Any]) -> None:
+    """JSON bodies are decoded strictly before the handler's own (lax) conversion: `0` is not a
+    boolean and `"5"` is not a number, as the schema says."""
+    field = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if field is None:
+        return
+    body = await request.body()
+    if not body:
+        return  # a missing body is the handler's own validation error
+    try:
+        msgspec.json.decode(body, type=field.annotation)
+    except msgspec.ValidationError as exc:
+        message, _, at = str(exc).partition(" - at `")
+        key = at.rstrip("`").removeprefix("$").lstrip(".") or "body"
+        raise ValidationException(
+            detail=f"{key}: {message}", extra=[{"key": key, "message": message, "source": "body"}]
+        ) from None
+    except msgspec.DecodeError:
+        return  # malformed JSON: the handler's decoding answers 400
