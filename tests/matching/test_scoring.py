@@ -4,11 +4,13 @@ reasons that are all true, and at most two of one organization."""
 import gc
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.matching import scoring
+from registry.locations.geo import DISTANCE_BANDS, distance_band
+from registry.matching import arrays, scoring
 from registry.matching.scoring import (
     BAND_CLOSENESS,
     MAX_PER_ORGANIZATION,
@@ -252,3 +254,46 @@ def test_weights_from_json() -> None:
 
 def test_cached_candidates_are_invisible_to_the_garbage_collector() -> None:
     assert not gc.is_tracked(candidate())
+
+
+# --- quick scores: what the ranking runs on before the few kept are scored in full ----------------
+
+
+@given(
+    needs,
+    kinds,
+    st.lists(candidates, min_size=1, max_size=12),
+    st.sampled_from([NOW, NOW + timedelta(days=95)]),
+)
+def test_the_array_scores_are_the_quick_scores_and_within_the_margin_of_the_reported_ones(
+    need: Need, kind: str, drawn: list[Candidate], now: datetime
+) -> None:
+    pool = [msgspec.structs.replace(c, kind=kind, id=f"c{i}") for i, c in enumerate(drawn)]
+    rows = arrays.Candidates(pool)
+    remote = rows.remote_closeness(need)
+    quick = scoring.quick_scorer(need, kind, Weights())
+    values = rows.quick(need, kind, Weights(), remote, now)
+    for c, value, closeness in zip(pool, values.tolist(), remote.tolist(), strict=True):
+        assert value == pytest.approx(quick(c, closeness, now), abs=1e-12)
+        where = Placement(None, False, scoring.remote_where(need, c))
+        assert closeness == scoring.closeness(where)
+        assert abs(value - score(need, c, where, now).score) < scoring.QUICK_MARGIN
+    offered_ = rows.offered(need).tolist()
+    assert offered_ == [offered(need, c) for c in pool]
+
+
+def test_array_bands_put_a_boundary_in_the_farther_band() -> None:
+    km = [0.0, 4.999, 5.0, 9.99, 10.0, 25.0, 49.9, 50.0, 99.99, 100.0, 3000.0]
+    found = arrays.band_closeness(arrays.floats([k * 1000 for k in km])).tolist()
+    assert found == [BAND_CLOSENESS[distance_band(k)] for k in km]
+    assert len(DISTANCE_BANDS) == len(BAND_CLOSENESS)
+
+
+def test_best_first_stops_below_a_floor_raised_as_the_list_fills() -> None:
+    values = arrays.floats([0.2, 0.9, 0.5, 0.7, 0.95, 0.1])
+    usable = values > 0.15  # the last is not offered
+    taken: list[int] = []
+    for row in arrays.best_first(values, usable, lambda: 0.6 if len(taken) >= 2 else 0.0):
+        taken.append(row)
+    assert taken == [4, 1, 3]  # 0.95, 0.9, then 0.7 >= the raised floor; 0.5 is below it
+    assert list(arrays.best_first(values, values > 2, lambda: 0.0)) == []

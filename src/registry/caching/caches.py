@@ -38,6 +38,8 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     "match_answers": Budget(4096, 32 * MiB),
     # Scored candidates per (kind, point): matching.service
     "match_candidates": Budget(1024, 64 * MiB),
+    # Listings as scoring reads them, per listing: shared by the two above
+    "match_rows": Budget(65536, 32 * MiB),
     # Every remote-capable listing of a kind, prepared for scoring
     "match_remote": Budget(16, 64 * MiB),
     # Shown-only details and contacts of chosen listings, per listing

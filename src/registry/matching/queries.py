@@ -56,7 +56,7 @@ def _in_radius(kind: str, planning: bool) -> TextClause:
 def _remote_capable(kind: str, planning: bool) -> TextClause:
     return text(
         f"""
-        SELECT {_COLUMNS_SQL}, l.latitude, l.longitude
+        SELECT {_COLUMNS_SQL}
         FROM listing l
         JOIN organization o ON o.id = l.organization_id
         WHERE {_live(kind, planning)} AND {_REMOTE_SQL}
@@ -65,10 +65,6 @@ def _remote_capable(kind: str, planning: bool) -> TextClause:
 
 
 _GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
-
-
-def distance_m(point: tuple[float, float], latitude: float, longitude: float) -> float:
-    return distance.distance_m(point[0], point[1], latitude, longitude)
 
 
 def _checked(kind: str) -> str:
@@ -89,8 +85,7 @@ async def in_radius(
 
 
 async def remote_capable(session: AsyncSession, kind: str, *, planning: bool) -> Sequence[Row[Any]]:
-    """Every public listing of the kind that works remotely, wherever it is (`latitude`,
-    `longitude`: its stored point, if any)."""
+    """Every public listing of the kind that works remotely, wherever it is."""
     return (await session.execute(_remote_capable(_checked(kind), planning))).all()
 
 

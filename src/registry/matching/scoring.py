@@ -8,7 +8,7 @@ initiator's country, 0.25 on its continent, 0.1 elsewhere: in reach never scores
 otherwise identical remote candidate. Sides are kept apart before scoring (`offered`)."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from typing import Final, Literal
@@ -306,6 +306,60 @@ def score(
         parts.append(Part(factor, share, value, round(share * value, 4)))
     value = round(sum(p.contribution for p in parts), 4)
     return Scored(candidate, placement, value, tuple(parts), tuple(reasons(need, candidate, placement, now)))
+
+
+# Quick scores leave out score()'s rounding (to 4 places, per contribution and in all): they differ
+# from the reported score by less than this, so a list chosen on quick scores keeps every
+# candidate within QUICK_MARGIN of its last place and orders those by their reported scores.
+QUICK_MARGIN: Final = 0.005
+
+
+def shares(need: Need, kind: str, weights: Weights) -> dict[Factor, float]:
+    """Each factor's share of the score for this request and kind (0 when it does not apply)."""
+    raw = applicable(need, kind, weights)
+    total = sum(raw.values())
+    return {factor: raw.get(factor, 0.0) / total for factor in FACTORS}
+
+
+def remote_where(need: Need, candidate: Candidate) -> str:
+    """Where a remote candidate lies for the request: REMOTE_CLOSENESS's key."""
+    if need.country and candidate.country == need.country:
+        return "same_country"
+    if need.continent and candidate.continent == need.continent:
+        return "same_continent"
+    return "elsewhere"
+
+
+def quick_scorer(need: Need, kind: str, weights: Weights) -> Callable[[Candidate, float, datetime], float]:
+    """score()'s value, unrounded, for one (request, kind), from a candidate and its closeness:
+    the same factor functions without the breakdown and reasons, for ranking many candidates."""
+    share = shares(need, kind, weights)
+    distance, strength_, freshness_ = share["distance"], share["strength"], share["freshness"]
+    side, population, language, format_, accepting = (
+        share["side"],
+        share["population"],
+        share["language"],
+        share["format"],
+        share["accepting"],
+    )
+
+    def quick(candidate: Candidate, closeness_: float, now: datetime) -> float:
+        value = distance * closeness_ + strength_ * strength(need, candidate)
+        value += freshness_ * freshness(candidate.last_verified_at, now)
+        if accepting and candidate.accepting_partnerships:
+            value += accepting
+        if side:
+            value += side * (side_fit(need, candidate) or 0.0)
+        if population:
+            value += population * overlap(need.populations, candidate.populations)
+        if language:
+            found = language_value(need, candidate)
+            value += language * (found[0] if found else 0.0)
+        if format_:
+            value += format_ * overlap(need.formats, candidate.formats)
+        return value
+
+    return quick
 
 
 # --- reasons -------------------------------------------------------------------------------------

@@ -6,16 +6,16 @@ in-reach candidate, and remote ones best-first until no other could enter the li
 (`scoring.ceiling`). Present: the chosen ones' shown-only details and contacts, kept per listing.
 """
 
-import heapq
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import msgspec
+import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal, Role
@@ -31,7 +31,7 @@ from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
 from registry.locations import countries
 from registry.locations.geo import distance_band, haversine_km
-from registry.matching import queries, scoring
+from registry.matching import arrays, queries, scoring
 from registry.matching.schemas import (
     Explanation,
     Explanations,
@@ -54,6 +54,7 @@ from registry.taxonomies.service import check_fields
 ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_program")
 DEFAULT_RADIUS_KM = 50.0
 _encoder = msgspec.json.Encoder()
+CANDIDATE_BYTES = 500  # roughly, one scoring.Candidate (its code sets are shared)
 
 
 def explanations() -> Explanations:
@@ -94,33 +95,25 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
+def _candidates(caches: Caches, version: Version, rows: Sequence[Any]) -> arrays.Candidates:
+    """The rows as candidates, each made once per version of the data (the searches around
+    nearby points return mostly the same listings)."""
+    known = caches.store("match_rows")
+    found = []
+    for row in rows:
+        candidate = known.get(row.id, version)
+        if candidate is None:
+            candidate = to_candidate(row)
+            known.put(row.id, version, candidate, CANDIDATE_BYTES)
+        found.append(candidate)
+    return arrays.Candidates(found)
+
+
 class Near(msgspec.Struct, frozen=True, gc=False):
     """A kind's public listings within a radius of a point, with their distances in metres."""
 
-    candidates: tuple[scoring.Candidate, ...]
-    meters: tuple[float, ...]
-
-
-class Pool(msgspec.Struct, frozen=True, gc=False):
-    """A kind's remote-capable listings, best first by what they bring whatever the request
-    (`potential`), with the positions of each country's and continent's."""
-
-    candidates: tuple[scoring.Candidate, ...]
-    places: tuple[tuple[float | None, float | None], ...]
-    potential: tuple[float, ...]
-    by_country: dict[str, tuple[int, ...]]
-    by_continent: dict[str, tuple[int, ...]]
-
-
-def potential(candidate: scoring.Candidate, now: datetime, weights: scoring.Weights) -> float:
-    """At least what strength, freshness and acceptance add for any request (unscaled): a
-    trainer's courses counted as covering every topic asked when they cover any."""
-    best_topics = scoring.Need(topics=candidate.course_topics or scoring.DEFAULT_TOPICS)
-    value = weights.strength * scoring.strength(best_topics, candidate)
-    value += weights.freshness * scoring.freshness(candidate.last_verified_at, now)
-    if candidate.kind != "peer_program":
-        value += weights.accepting * (1.0 if candidate.accepting_partnerships else 0.0)
-    return value
+    candidates: arrays.Candidates
+    meters: arrays.Floats
 
 
 async def _near(
@@ -134,50 +127,29 @@ async def _near(
 ) -> Near:
     async def fetch() -> Near:
         rows = await queries.in_radius(session, kind, point, radius_km, planning=planning)
-        return Near(tuple(to_candidate(r) for r in rows), tuple(float(r.d) for r in rows))
+        return Near(_candidates(caches, version, rows), arrays.floats([r.d for r in rows]))
 
     near: Near = await caches.memo(
         "match_candidates",
         (kind, point, radius_km, planning),
         version,
         fetch,
-        weigh=lambda n: 600 * len(n.meters),
+        weigh=lambda n: n.candidates.weight(),
     )
     return near
 
 
 async def _pool(
-    session: AsyncSession,
-    caches: Caches,
-    version: Version,
-    kind: str,
-    planning: bool,
-    weights: scoring.Weights,
-) -> Pool:
-    async def fetch() -> Pool:
-        now = utcnow()  # freshness changes by the day; a pool lives minutes
-        rows = await queries.remote_capable(session, kind, planning=planning)
-        entries = sorted(
-            ((to_candidate(r), (r.latitude, r.longitude)) for r in rows),
-            key=lambda e: (-potential(e[0], now, weights), e[0].name, e[0].id),
-        )
-        by_country: defaultdict[str, list[int]] = defaultdict(list)
-        by_continent: defaultdict[str, list[int]] = defaultdict(list)
-        for i, (candidate, _) in enumerate(entries):
-            if candidate.country:
-                by_country[candidate.country].append(i)
-            if candidate.continent:
-                by_continent[candidate.continent].append(i)
-        return Pool(
-            candidates=tuple(c for c, _ in entries),
-            places=tuple(p for _, p in entries),
-            potential=tuple(potential(c, now, weights) for c, _ in entries),
-            by_country={k: tuple(v) for k, v in by_country.items()},
-            by_continent={k: tuple(v) for k, v in by_continent.items()},
-        )
+    session: AsyncSession, caches: Caches, version: Version, kind: str, planning: bool
+) -> arrays.Candidates:
+    """A kind's remote-capable listings."""
 
-    pool: Pool = await caches.memo(
-        "match_remote", (kind, planning, weights), version, fetch, weigh=lambda p: 700 * len(p.candidates)
+    async def fetch() -> arrays.Candidates:
+        rows = await queries.remote_capable(session, kind, planning=planning)
+        return _candidates(caches, version, rows)
+
+    pool: arrays.Candidates = await caches.memo(
+        "match_remote", (kind, planning), version, fetch, weigh=arrays.Candidates.weight
     )
     return pool
 
@@ -199,128 +171,96 @@ class Question:
     exclude: str | None = None
 
 
-def _remote_placement(
-    need: scoring.Need, candidate: scoring.Candidate, beyond: bool = False
-) -> scoring.Placement:
-    if need.country and candidate.country == need.country:
-        where = "same_country"
-    elif need.continent and candidate.continent == need.continent:
-        where = "same_continent"
-    else:
-        where = "elsewhere"
-    return scoring.Placement(None, False, where, beyond_service_radius=beyond)
-
-
 class Ranking:
-    """The scored candidates of one kind, best first, and the score a newcomer must beat."""
+    """One kind's candidates for one request, kept while they could still make the list: ranked
+    on quick scores (`scoring.quick_scorer`), the few kept scored in full at the end."""
 
-    def __init__(self, per_kind: int) -> None:
-        self.per_kind = per_kind
-        self.scored: list[scoring.Scored] = []
-        self._sorted = True
+    def __init__(self, question: Question, now: datetime) -> None:
+        self.per_kind = question.per_kind
+        self.need = question.need
+        self.weights = question.weights
+        self.now = now
+        self.kept: list[tuple[float, scoring.Candidate, scoring.Placement]] = []
+        # The quick score of the list's last place as it stands (at most two per organization);
+        # -1 while it is not full. Whoever scores below it by QUICK_MARGIN cannot make the list.
+        self.bar = -1.0
 
-    def add(self, scored: scoring.Scored) -> None:
-        self.scored.append(scored)
-        self._sorted = False
+    def floor(self) -> float:
+        return self.bar - scoring.QUICK_MARGIN
 
-    def ranked(self) -> list[scoring.Scored]:
-        if not self._sorted:
-            self.scored.sort(key=scoring.order_key)
-            self._sorted = True
-        return self.scored
+    def offer(self, value: float, candidate: scoring.Candidate, placement: scoring.Placement) -> None:
+        if value < self.floor():
+            return
+        self.kept.append((value, candidate, placement))
+        if value > self.bar:
+            self._raise_bar()
 
-    def bar(self) -> float:
-        """The lowest score of the list as it stands (at most two per organization); -1 while it
-        is not full."""
-        chosen, _ = scoring.choose(self.ranked(), self.per_kind)
-        return chosen[-1].score if len(chosen) == self.per_kind else -1.0
+    def _raise_bar(self) -> None:
+        self.kept.sort(key=lambda entry: -entry[0])
+        count: dict[str, int] = {}
+        placed = 0
+        for value, candidate, _ in self.kept:
+            org = candidate.organization_id
+            if count.get(org, 0) < scoring.MAX_PER_ORGANIZATION:
+                count[org] = count.get(org, 0) + 1
+                placed += 1
+                if placed == self.per_kind:
+                    self.bar = value
+                    floor = self.floor()
+                    self.kept = [entry for entry in self.kept if entry[0] >= floor]
+                    return
+
+    def chosen(self) -> tuple[list[scoring.Scored], int]:
+        """The list on reported scores (score(), in scoring.order_key's order), and how many were
+        held back (two per organization)."""
+        floor = self.floor()
+        scored = [
+            scoring.score(self.need, candidate, placement, self.now, self.weights)
+            for value, candidate, placement in self.kept
+            if value >= floor
+        ]
+        scored.sort(key=scoring.order_key)
+        return scoring.choose(scored, self.per_kind)
 
 
-def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking, now: datetime) -> set[str]:
-    """Score the kind's listings within the radius; answer the ids seen (offered or not)."""
-    need = question.need
-    seen = set()
-    for candidate, meters in zip(near.candidates, near.meters, strict=True):
-        seen.add(candidate.id)
-        if candidate.id == question.exclude or not scoring.offered(need, candidate):
-            continue
-        if candidate.service_radius_km is not None and meters > candidate.service_radius_km * 1000:
-            # Beyond the area it serves: only as a remote partner.
-            if not (question.include_remote and candidate.remote_capable):
-                continue
-            placement = _remote_placement(need, candidate, beyond=True)
+def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking) -> None:
+    """Offer the kind's listings within the radius, best first, while they could make the list. One
+    beyond the area it serves comes as a remote partner, if it works remotely."""
+    need, found = question.need, near.candidates
+    usable = found.offered(need)
+    if question.exclude in found.position:
+        usable[found.position[question.exclude]] = False
+    beyond = near.meters > found.service_radius_m
+    usable &= ~beyond | (found.remote_capable if question.include_remote else False)
+    closeness = np.where(beyond, found.remote_closeness(need), arrays.band_closeness(near.meters))
+    values = found.quick(need, kind, question.weights, closeness, ranking.now)
+    for row in arrays.best_first(values, usable, ranking.floor):
+        candidate = found.candidates[row]
+        if beyond[row]:
+            where = scoring.remote_where(need, candidate)
+            placement = scoring.Placement(None, False, where, beyond_service_radius=True)
         else:
-            placement = scoring.Placement(distance_band(meters / 1000), True)
-        ranking.add(scoring.score(need, candidate, placement, now, question.weights))
-    return seen
-
-
-def _streams(question: Question, pool: Pool) -> Iterator[tuple[str, Sequence[int]]]:
-    """The pool's positions by where they lie relative to the request: its country, the rest of
-    its continent, everywhere else (each best first)."""
-    need = question.need
-    country = pool.by_country.get(need.country or "", ())
-    yield "same_country", country
-    continent = pool.by_continent.get(need.continent or "", ())
-    yield "same_continent", [i for i in continent if pool.candidates[i].country != need.country]
-    yield "elsewhere", range(len(pool.candidates))
+            placement = scoring.Placement(distance_band(float(near.meters[row]) / 1000), True)
+        ranking.offer(float(values[row]), candidate, placement)
 
 
 def _rank_remote(
-    question: Question, kind: str, pool: Pool, seen: set[str], ranking: Ranking, now: datetime
+    question: Question, kind: str, pool: arrays.Candidates, near: Near | None, ranking: Ranking
 ) -> None:
-    """Score remote candidates beyond the radius, best possible first, until none left could enter
-    the list: every one of them can reach it on its merits, whatever their number."""
+    """Offer remote candidates beyond the radius (those within it were offered there), best first,
+    while they could make the list: every one of them can reach it on its merits, whatever their
+    number."""
     need = question.need
-    raw = scoring.applicable(need, kind, question.weights)
-    total = sum(raw.values())
-    depends = sum(w for f, w in raw.items() if f in ("side", "population", "language", "format"))
-    meters = question.radius_km * 1000
-    done: set[int] = set()
-    # Merge the three streams by the most each next candidate could score.
-    heads: list[tuple[float, int, int, str]] = []
-    streams = list(_streams(question, pool))
-    for s, (where, positions) in enumerate(streams):
-        if positions:
-            first = positions[0]
-            bound = (
-                pool.potential[first] + depends + raw["distance"] * scoring.REMOTE_CLOSENESS[where]
-            ) / total
-            heapq.heappush(heads, (-bound, s, 0, where))
-    bar = ranking.bar()
-    while heads:
-        negative_bound, s, at, where = heapq.heappop(heads)
-        if -negative_bound < bar:
-            break  # nobody left could enter the list
-        positions = streams[s][1]
-        i = positions[at]
-        if at + 1 < len(positions):
-            nxt = positions[at + 1]
-            bound = (
-                pool.potential[nxt] + depends + raw["distance"] * scoring.REMOTE_CLOSENESS[where]
-            ) / total
-            heapq.heappush(heads, (-bound, s, at + 1, where))
-        if i in done:
-            continue
-        done.add(i)
-        candidate = pool.candidates[i]
-        if candidate.id in seen or candidate.id == question.exclude or not scoring.offered(need, candidate):
-            continue
-        if _remote_placement(need, candidate).remote != where:
-            continue  # scored in its own stream
-        lat, lon = pool.places[i]
-        point = question.point
-        if (
-            point is not None
-            and lat is not None
-            and lon is not None
-            and queries.distance_m(point, lat, lon) <= meters
-        ):
-            continue  # within the radius, yet not among the radius's: it was not offered there
-        scored = scoring.score(need, candidate, scoring.Placement(None, False, where), now, question.weights)
-        ranking.add(scored)
-        if scored.score >= bar:
-            bar = ranking.bar()
+    usable = pool.offered(need)
+    for listing_id in [question.exclude, *(near.candidates.position if near else ())]:
+        row = pool.position.get(listing_id or "")
+        if row is not None:
+            usable[row] = False
+    values = pool.quick(need, kind, question.weights, pool.remote_closeness(need), ranking.now)
+    placements = {where: scoring.Placement(None, False, where) for where in scoring.REMOTE_CLOSENESS}
+    for row in arrays.best_first(values, usable, ranking.floor):
+        candidate = pool.candidates[row]
+        ranking.offer(float(values[row]), candidate, placements[scoring.remote_where(need, candidate)])
 
 
 async def rank(
@@ -330,17 +270,17 @@ async def rank(
     now = utcnow()
     out = {}
     for kind in kinds:
-        ranking = Ranking(question.per_kind)
-        seen: set[str] = set()
+        ranking = Ranking(question, now)
+        near = None
         if question.point is not None:
             near = await _near(
                 session, caches, version, kind, question.point, question.radius_km, question.planning
             )
-            seen = _rank_near(question, kind, near, ranking, now)
+            _rank_near(question, kind, near, ranking)
         if question.include_remote:
-            pool = await _pool(session, caches, version, kind, question.planning, question.weights)
-            _rank_remote(question, kind, pool, seen, ranking, now)
-        out[kind] = scoring.choose(ranking.ranked(), question.per_kind)
+            pool = await _pool(session, caches, version, kind, question.planning)
+            _rank_remote(question, kind, pool, near, ranking)
+        out[kind] = ranking.chosen()
     return out
 
 

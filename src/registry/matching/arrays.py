@@ -1,0 +1,162 @@
+"""A kind's candidates as arrays, one row each, so one request's quick scores (the values of
+`scoring.quick_scorer`) come for thousands of them at once.
+
+What a factor reads of a candidate takes few distinct values (a hundred sets of populations among
+thousands of listings): each row holds the number of its value, and a request evaluates the
+factor once per distinct value, with scoring's own functions on a candidate that has it, then
+reads the row's from that table. Only distance and freshness are computed per row."""
+
+from collections.abc import Callable, Hashable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from registry.locations.geo import DISTANCE_BANDS
+from registry.matching import scoring
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int32]
+
+_BAND_UPPERS = np.array([upper for upper, _ in DISTANCE_BANDS[:-1]], dtype=np.float64)
+_BAND_VALUES = np.array([scoring.BAND_CLOSENESS[code] for _, code in DISTANCE_BANDS], dtype=np.float64)
+
+
+class Table:
+    """The distinct values of one thing the candidates hold, and which one each row has."""
+
+    def __init__(self, candidates: Sequence[scoring.Candidate], key: Callable[[scoring.Candidate], Hashable]):
+        number: dict[Hashable, int] = {}
+        self.examples: list[scoring.Candidate] = []
+        ids = np.empty(len(candidates), dtype=np.int32)
+        for row, candidate in enumerate(candidates):
+            value = key(candidate)
+            found = number.get(value)
+            if found is None:
+                found = number[value] = len(self.examples)
+                self.examples.append(candidate)
+            ids[row] = found
+        self.ids: Ints = ids
+
+    def values(self, function: Callable[[scoring.Candidate], float]) -> Floats:
+        """`function` of each row's value (evaluated once per distinct one)."""
+        return np.array([function(c) for c in self.examples], dtype=np.float64)[self.ids]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NEVER = np.iinfo(np.int64).min
+_MICROSECOND = timedelta(microseconds=1)
+_FRESH = timedelta(days=90) // _MICROSECOND
+_RECENT = timedelta(days=365) // _MICROSECOND
+
+
+def _microseconds(at: datetime | None) -> int:
+    return _NEVER if at is None else (at - _EPOCH) // _MICROSECOND
+
+
+class Candidates:
+    """A kind's candidates, in a fixed order, as scoring reads them."""
+
+    def __init__(self, candidates: Sequence[scoring.Candidate]) -> None:
+        self.candidates = tuple(candidates)
+        self.position = {c.id: row for row, c in enumerate(self.candidates)}
+        self.sides = Table(self.candidates, scoring.sides_served)
+        self.populations = Table(self.candidates, lambda c: c.populations)
+        self.languages = Table(self.candidates, lambda c: c.languages)
+        self.formats = Table(self.candidates, lambda c: c.formats)
+        # Strength reads the request only for trainers (the topics): the rest of it is the row's.
+        self.strengths = Table(
+            self.candidates,
+            lambda c: (
+                (c.kind, c.course_topics, c.certifications > 0)
+                if c.kind == "trainer"
+                else (c.kind, scoring.strength(scoring.Need(), c))
+            ),
+        )
+        self.accepting = np.array([c.accepting_partnerships for c in self.candidates], dtype=np.float64)
+        self.verified = np.array([_microseconds(c.last_verified_at) for c in self.candidates], dtype=np.int64)
+        self.remote_capable = np.array([c.remote_capable for c in self.candidates], dtype=bool)
+        self.service_radius_m = np.array(
+            [
+                np.inf if c.service_radius_km is None else c.service_radius_km * 1000.0
+                for c in self.candidates
+            ],
+            dtype=np.float64,
+        )
+        self.places = Table(self.candidates, lambda c: (c.country, c.continent))
+
+    def __len__(self) -> int:
+        return len(self.candidates)
+
+    def weight(self) -> int:
+        """Roughly the bytes held, for the caches' budgets (the candidates themselves are
+        shared with the other lists that hold them and weighed where they are made)."""
+        return 120 * len(self.candidates)
+
+    def remote_closeness(self, need: scoring.Need) -> Floats:
+        return self.places.values(lambda c: scoring.REMOTE_CLOSENESS[scoring.remote_where(need, c)])
+
+    def offered(self, need: scoring.Need) -> npt.NDArray[np.bool_]:
+        return self.sides.values(lambda c: float(scoring.offered(need, c))) > 0
+
+    def quick(
+        self, need: scoring.Need, kind: str, weights: scoring.Weights, closeness: Floats, now: datetime
+    ) -> Floats:
+        """scoring.quick_scorer(need, kind, weights)(candidate, closeness, now) for every row."""
+        share = scoring.shares(need, kind, weights)
+        value = share["distance"] * closeness
+        value += share["strength"] * self.strengths.values(lambda c: scoring.strength(need, c))
+        value += share["freshness"] * freshness(self.verified, now)
+        if share["accepting"]:
+            value += share["accepting"] * self.accepting
+        if share["side"]:
+            value += share["side"] * self.sides.values(lambda c: scoring.side_fit(need, c) or 0.0)
+        if share["population"]:
+            value += share["population"] * self.populations.values(
+                lambda c: scoring.overlap(need.populations, c.populations)
+            )
+        if share["language"]:
+            value += share["language"] * self.languages.values(_language(need))
+        if share["format"]:
+            value += share["format"] * self.formats.values(lambda c: scoring.overlap(need.formats, c.formats))
+        return value
+
+
+def _language(need: scoring.Need) -> Callable[[scoring.Candidate], float]:
+    def value(candidate: scoring.Candidate) -> float:
+        found = scoring.language_value(need, candidate)
+        return found[0] if found else 0.0
+
+    return value
+
+
+def freshness(verified: npt.NDArray[np.int64], now: datetime) -> Floats:
+    """scoring.freshness of each row's last verification (microseconds since 1970; _NEVER)."""
+    age = _microseconds(now) - verified
+    out = np.where(age <= _FRESH, 1.0, np.where(age <= _RECENT, 0.6, 0.2))
+    out[verified == _NEVER] = 0.0
+    return out
+
+
+def band_closeness(meters: Floats) -> Floats:
+    """scoring.BAND_CLOSENESS of each distance's band (a distance on a boundary belongs to the
+    farther band, as geo.distance_band has it)."""
+    return _BAND_VALUES[np.searchsorted(_BAND_UPPERS, meters / 1000, side="right")]
+
+
+def best_first(values: Floats, usable: npt.NDArray[np.bool_], floor: Callable[[], float]) -> Any:
+    """The usable rows' positions, highest value first, while the value is at least `floor()`
+    (read again after each row: the caller raises it as its list fills)."""
+    rows = np.flatnonzero(usable)
+    if not len(rows):
+        return
+    ordered = rows[np.argsort(-values[rows], kind="stable")]
+    for row in ordered.tolist():
+        if values[row] < floor():
+            return
+        yield row
+
+
+def floats(values: Sequence[Any]) -> Floats:
+    return np.array(values, dtype=np.float64)
