@@ -18,11 +18,13 @@ DOMAINS = {
     "introductions",
     "listings",
     "matching",
+    "notifications",
     "organizations",
     "partners",
     "programs",
     "reports",
     "taxonomies",
+    "web",
 }
 TOOLS = {"cli", "seeding", "synthetic"}
 # What each package may import (besides itself).

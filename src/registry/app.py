@@ -32,6 +32,7 @@ from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
 from registry.locations.geo import nearest_locality, resolve_place, resolve_postal_code
 from registry.matching.routes import MatchController
+from registry.notifications.sender import Sender, Smtp
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
@@ -102,9 +103,15 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.reads = await Reads.open(engine.url.render_as_string(hide_password=False), settings)
         app.state.caches.reads = app.state.reads
+        # Every process runs a sender: the outbox's row locks keep them from sending twice.
+        stop = asyncio.Event()
+        sender = Sender(app.state.sessionmaker, Smtp.from_settings(settings))
+        sending = asyncio.create_task(sender.run(stop, settings.outbox_interval_s))
         try:
             yield
         finally:
+            stop.set()
+            await sending
             await app.state.reads.close()
             await engine.dispose()
 

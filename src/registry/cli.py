@@ -1,4 +1,4 @@
-"""The `registry` command: serve, migrate, seed, keys."""
+"""The `registry` command: serve, migrate, seed, import-hsds, outbox, keys."""
 
 import argparse
 import asyncio
@@ -122,6 +122,37 @@ def cmd_import_hsds(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if report.failed else 0
 
 
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from registry.database.base import utcnow
+    from registry.notifications.events import listings_due_for_reverification
+    from registry.notifications.outbox import listed
+
+    with database_url(settings.database_url, data_dir(settings)) as url:
+        upgrade(url)
+
+        async def messages(session: AsyncSession) -> list[str]:
+            lines = []
+            for m in await listed(session, status=args.status, limit=args.limit):
+                lines.append(
+                    f"{m.created_at:%Y-%m-%d %H:%M:%S}  {m.status:<6}  attempts {m.attempts}  "
+                    f"{m.event}  to {m.recipient}  {m.subject!r}"
+                )
+                if args.bodies:
+                    lines.append("    " + m.body.rstrip().replace("\n", "\n    "))
+                if m.last_error:
+                    lines.append(f"    last error: {m.last_error}")
+            return lines
+
+        if args.scan:
+            queued = _with_session(url, settings, lambda s: listings_due_for_reverification(s, utcnow()))
+            print(f"queued {queued} re-verification reminders")
+        lines = _with_session(url, settings, messages)
+    if not settings.smtp_host:
+        print("SMTP is not configured (REGISTRY_SMTP_HOST): messages stay queued; these would be sent.")
+    print("\n".join(lines) if lines else "the outbox is empty")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="registry", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -157,6 +188,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     import_hsds.add_argument("path")
     import_hsds.set_defaults(handler=cmd_import_hsds)
+
+    outbox = sub.add_parser("outbox", help="list the notifications written (latest first)")
+    outbox.add_argument("--status", choices=["queued", "sent", "failed"], default=None)
+    outbox.add_argument("--limit", type=int, default=100)
+    outbox.add_argument("--bodies", action="store_true", help="print each message's text too")
+    outbox.add_argument(
+        "--scan", action="store_true", help="first queue the re-verification reminders that are due"
+    )
+    outbox.set_defaults(handler=cmd_outbox)
 
     keys = sub.add_parser("keys", help="manage API keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)

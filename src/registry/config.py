@@ -34,6 +34,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A request body must arrive within this many seconds (else 408), so slow clients cannot
     # hold a worker's requests open.
     body_timeout_s: float = 10.0
+    # Notifications by SMTP (notifications.sender). No host: messages stay queued in the outbox
+    # (`registry outbox` lists them). tls: starttls, tls (implicit, usually port 465) or none.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "registry@localhost"
+    # How often each API process's sender looks for messages due, in seconds.
+    outbox_interval_s: float = 2.0
     debug: bool = False
 
     @classmethod

@@ -25,6 +25,7 @@ from registry.listings.schemas import ContactRead
 from registry.listings.service import get_listing
 from registry.listings.visibility import public_listing, revealed_on_introduction
 from registry.models import AuditEvent, Introduction, Listing, Organization
+from registry.notifications import events as notify
 
 EXPIRES_AFTER = timedelta(days=30)
 DAILY_LIMIT = 10
@@ -34,12 +35,28 @@ ENTITY = "introduction"
 
 
 async def expire_pending(session: AsyncSession) -> None:
-    """Pending introductions older than 30 days become expired (lazily, before any read)."""
-    await session.execute(
+    """Pending introductions older than 30 days become expired (lazily, before any read), and
+    whoever asked is told."""
+    expired = await session.execute(
         update(Introduction)
         .where(Introduction.status == "pending", Introduction.expires_at <= func.now())
         .values(status="expired", decided_at=Introduction.expires_at)
+        .returning(
+            Introduction.id,
+            Introduction.listing_id,
+            Introduction.initiator_email,
+            Introduction.requester_organization_id,
+        )
     )
+    for row in expired.all():
+        await notify.introduction_decided(
+            session,
+            intro_id=row.id,
+            outcome="expired",
+            listing_id=row.listing_id,
+            initiator_email=row.initiator_email,
+            requester_organization_id=row.requester_organization_id,
+        )
 
 
 def sides_meet(asking: str | None, asked: str | None) -> bool:
@@ -114,6 +131,7 @@ async def create_introduction(
         owner_organization_id=listing.organization_id,
         changed_fields=["message"],
     )
+    await notify.introduction_requested(session, intro, listing)
     return intro, listing
 
 
@@ -193,6 +211,7 @@ async def _between_groups(
         owner_organization_id=listing.organization_id,
         changed_fields=["message", "requester_listing_id"],
     )
+    await notify.introduction_requested(session, intro, listing)
     return intro, listing
 
 
@@ -264,6 +283,14 @@ async def decide(
         changed_fields=["status"],
     )
     await session.flush()
+    await notify.introduction_decided(
+        session,
+        intro_id=intro.id,
+        outcome=intro.status,
+        listing_id=intro.listing_id,
+        initiator_email=intro.initiator_email,
+        requester_organization_id=intro.requester_organization_id,
+    )
     return intro
 
 

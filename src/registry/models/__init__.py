@@ -5,6 +5,7 @@ from registry.models.guard import ChangeBase, ChangeTick, IdempotencyRecord, Rat
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally, ReportSnapshot
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import PUBLIC_STATUS, ApiKey, Organization
+from registry.models.outbox import OutboxAttempt, OutboxMessage
 from registry.models.taxonomy import TaxonomyTerm
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "IntroductionTally",
     "Listing",
     "Organization",
+    "OutboxAttempt",
+    "OutboxMessage",
     "RateLimitSlots",
     "ReportSnapshot",
     "TaxonomyTerm",

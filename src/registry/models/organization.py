@@ -29,6 +29,9 @@ class Organization(TimestampMixin, Base):
     verified_at: Mapped[datetime | None]
     suspended_at: Mapped[datetime | None]
     suspension_reason: Mapped[str | None] = mapped_column(String(1000))
+    # Where the registry writes to the organization (introductions, reminders): not a public
+    # contact; only the organization and stewards read it.
+    notification_email: Mapped[str | None] = mapped_column(String(320))
     # A counter bumped on every change; the ETag is derived from it.
     version: Mapped[int] = mapped_column(default=1)
 

@@ -7,7 +7,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated, require_role
-from registry.auth.principal import Role
+from registry.auth.principal import Principal, Role
 from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.http.etags import etag_for
 from registry.http.idempotency import KEY_SHOWN_ONCE_RESPONSES
@@ -32,12 +32,15 @@ VerificationFilter = Annotated[
 ]
 
 
-def to_read(org: Organization) -> OrganizationRead:
-    return msgspec.convert(org, OrganizationRead, from_attributes=True)
+def to_read(org: Organization, principal: Principal, *, own: bool = False) -> OrganizationRead:
+    read = msgspec.convert(org, OrganizationRead, from_attributes=True)
+    if not (own or principal.is_steward or principal.owns(org.id)):
+        read.notification_email = msgspec.UNSET  # where it is written to is its own business
+    return read
 
 
-def with_etag(org: Organization) -> Response[OrganizationRead]:
-    return Response(to_read(org), headers={"ETag": etag_for(org.id, org.version)})
+def with_etag(org: Organization, principal: Principal) -> Response[OrganizationRead]:
+    return Response(to_read(org, principal), headers={"ETag": etag_for(org.id, org.version)})
 
 
 class OrganizationController(Controller):
@@ -55,7 +58,7 @@ class OrganizationController(Controller):
     ) -> OrganizationRegistered:
         """Register an organization; the answer holds its first API key, shown only this once."""
         org, key = await service.register_organization(db_session, principal, data)
-        return OrganizationRegistered(organization=to_read(org), api_key=key)
+        return OrganizationRegistered(organization=to_read(org, principal, own=True), api_key=key)
 
     @get("/")
     async def list_organizations(
@@ -74,7 +77,7 @@ class OrganizationController(Controller):
             limit=per_page,
             offset=offset(page, per_page),
         )
-        return Page(items=[to_read(o) for o in rows], total=total, page=page, per_page=per_page)
+        return Page(items=[to_read(o, principal) for o in rows], total=total, page=page, per_page=per_page)
 
     @get("/{organization_id:uuid}")
     async def get_organization(
@@ -82,7 +85,7 @@ class OrganizationController(Controller):
     ) -> Response[OrganizationRead]:
         """Read one organization; the ETag header is what a later PATCH sends as If-Match."""
         org = await service.get_organization(db_session, principal, organization_id)
-        return with_etag(org)
+        return with_etag(org, principal)
 
     @patch("/{organization_id:uuid}")
     async def update_organization(
@@ -96,7 +99,7 @@ class OrganizationController(Controller):
         """Change your organization's details (If-Match required)."""
         require_authenticated(principal)
         org = await service.update_organization(db_session, principal, organization_id, data, if_match)
-        return with_etag(org)
+        return with_etag(org, principal)
 
     @post("/{organization_id:uuid}/verify", status_code=200)
     async def verify(
@@ -105,7 +108,7 @@ class OrganizationController(Controller):
         """Mark an organization verified so its listings become public (stewards only)."""
         require_role(principal, Role.STEWARD)
         org = await service.verify_organization(db_session, principal, organization_id)
-        return with_etag(org)
+        return with_etag(org, principal)
 
     @post("/{organization_id:uuid}/suspend", status_code=200)
     async def suspend(
@@ -115,7 +118,7 @@ class OrganizationController(Controller):
         answer, its keys stop working, pending introductions to it close; nothing is deleted."""
         require_role(principal, Role.STEWARD)
         org = await service.suspend_organization(db_session, principal, organization_id, data.reason)
-        return with_etag(org)
+        return with_etag(org, principal)
 
     @post("/{organization_id:uuid}/reinstate", status_code=200)
     async def reinstate(
@@ -129,7 +132,7 @@ class OrganizationController(Controller):
         require_role(principal, Role.STEWARD)
         reason = data.reason if data else None
         org = await service.reinstate_organization(db_session, principal, organization_id, reason)
-        return with_etag(org)
+        return with_etag(org, principal)
 
     @post(
         "/{organization_id:uuid}/api-keys",

@@ -18,6 +18,15 @@ Kinds = Annotated[
     list[Code],
     msgspec.Meta(min_length=1, max_length=5, description="partner kinds: " + ", ".join(ORGANIZATION_KINDS)),
 ]
+Email = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=320,
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        description="where the registry writes to the organization (introductions, reminders); "
+        "not a public contact: only the organization and stewards read it",
+    ),
+]
 KeyLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 
 
@@ -27,6 +36,7 @@ class OrganizationCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     website: Website | None = None
     country: CountryCode | None = None
     description: Description | None = None
+    notification_email: Email | None = None
 
 
 class OrganizationUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -35,6 +45,7 @@ class OrganizationUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=Tru
     website: Website | UnsetType | None = UNSET
     country: CountryCode | UnsetType | None = UNSET
     description: Description | UnsetType | None = UNSET
+    notification_email: Email | UnsetType | None = UNSET
 
 
 class OrganizationRead(msgspec.Struct, kw_only=True):
@@ -52,6 +63,10 @@ class OrganizationRead(msgspec.Struct, kw_only=True):
     ]
     created_at: datetime
     updated_at: datetime
+    notification_email: Annotated[
+        str | UnsetType | None,
+        msgspec.Meta(description="present only to the organization itself and to stewards"),
+    ] = UNSET
 
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000, pattern=r"\S")]

@@ -15,6 +15,7 @@ from registry.http.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.http.etags import check_if_match
 from registry.listings.visibility import PUBLIC_ORGANIZATION
 from registry.models import ApiKey, Introduction, Organization
+from registry.notifications import events as notify
 from registry.organizations.schemas import (
     ORGANIZATION_KINDS,
     ApiKeyCreate,
@@ -115,6 +116,7 @@ async def register_organization(
         website=data.website,
         country=data.country,
         description=data.description,
+        notification_email=data.notification_email,
         verification_status="unverified",
     )
     session.add(org)
@@ -194,6 +196,7 @@ async def verify_organization(
             changed_fields=["verification_status", "verified_at"],
         )
         await session.flush()
+        await notify.organization_verified(session, org)
     return org
 
 
