@@ -29,7 +29,9 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=20), server_default="queued", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "next_attempt_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
@@ -64,6 +66,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_outbox_attempt_message_id"), table_name="outbox_attempt")
     op.drop_table("outbox_attempt")
-    op.drop_index("ix_outbox_message_due", table_name="outbox_message", postgresql_where=sa.text("status = 'queued'"))
+    op.drop_index(
+        "ix_outbox_message_due", table_name="outbox_message", postgresql_where=sa.text("status = 'queued'")
+    )
     op.drop_table("outbox_message")
     op.drop_column("organization", "notification_email")

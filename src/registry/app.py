@@ -38,6 +38,7 @@ from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
+from registry.web.routes import PageSessionController, SearchPageController
 
 
 def warm_up() -> None:
@@ -139,6 +140,8 @@ def create_app(
             HsdsController,
             ReportController,
             DashboardController,
+            SearchPageController,
+            PageSessionController,
             assets,
         ],
         dependencies={

@@ -40,7 +40,16 @@ PROGRAMS = "programs.json"
 # Seeds are loaded as a steward: any organization may own a listing, and every row is audited.
 SEEDER = Principal(role=Role.STEWARD)
 
-_ORG_FIELDS = ("name", "kinds", "website", "country", "description", "verification_status", "verified_at")
+_ORG_FIELDS = (
+    "name",
+    "kinds",
+    "website",
+    "country",
+    "description",
+    "notification_email",
+    "verification_status",
+    "verified_at",
+)
 
 
 class SeedError(ValueError):
@@ -129,6 +138,7 @@ async def _upsert_organizations(session: AsyncSession, path: Path, rows: Sequenc
                     "website": data.website,
                     "country": data.country,
                     "description": data.description,
+                    "notification_email": data.notification_email,
                     "verification_status": "verified" if verified else "unverified",
                 }
             )

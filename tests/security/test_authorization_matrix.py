@@ -119,6 +119,7 @@ class Case:
     etag_from: Callable[[World], str] | None = None
     etag_role: str = ORG_A
     stale_etag: bool = False  # send an If-Match that is not the current ETag
+    headers: tuple[tuple[str, str], ...] = ()  # sent besides the role's key
     # Tables an allowed call must change (None: the operation's EFFECTS). A successful GET may
     # change nothing else: reads do not write, apart from the audited contact reveals.
     changes: tuple[str, ...] | None = None
@@ -425,6 +426,22 @@ TABLE: dict[str, list[Case]] = {
         Case("register", everyone(201), body=const({"display_name": "M", "email": "m@example.org"}))
     ],
     "GET /initiators/me": [Case("own profile", initiator_keys(200))],
+    # The search page's session: a new initiator whoever calls (its key only in a cookie); without
+    # the page's header nothing is created (a form on another site cannot send it).
+    "POST /web/session": [
+        Case(
+            "from the page",
+            everyone(201),
+            body=const({"display_name": "M", "email": "m@example.org"}),
+            headers=(("X-Registry-Page", "1"),),
+        ),
+        Case(
+            "without the page's header",
+            everyone(422),
+            body=const({"display_name": "M", "email": "m@example.org"}),
+        ),
+    ],
+    "DELETE /web/session": [Case("forget it", everyone(204))],
     "PATCH /initiators/me": with_preconditions(
         [
             Case(
@@ -531,6 +548,7 @@ EFFECTS: dict[str, tuple[str, ...]] = {
     },
     "POST /programs/{program_id}/evaluations": ("evaluation_record", "listing", AUDITED),
     "POST /initiators": ("initiator", "api_key"),
+    "POST /web/session": ("initiator", "api_key"),
     "PATCH /initiators/me": ("initiator",),
     "DELETE /initiators/me": ("initiator", "api_key", "introduction"),
     "POST /introductions": ("introduction", AUDITED),
@@ -569,7 +587,7 @@ async def run_case(
     path = template.format(**case.fill(world))
     expected = case.expected[role]
     async with rolled_back(connection):
-        headers = world.headers(role)
+        headers = {**world.headers(role), **dict(case.headers)}
         if case.etag_from is not None:
             reader = role if case.etag_role == SELF else case.etag_role
             owner_read = await client.get(case.etag_from(world), headers=world.headers(reader))

@@ -18,6 +18,13 @@ _BEARER = "bearer "
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 SCOPE_KEY = "registry_principal"
 DASHBOARD_COOKIE = "registry_dashboard"
+# The search page (registry.web) keeps an initiator's key in this HttpOnly cookie. It counts only
+# on the page's own calls (PAGE_COOKIE_PATHS) that carry PAGE_HEADER: a form or link on another
+# site cannot set a custom header (it would need a CORS preflight, which the API never grants),
+# so a cross-site request arrives without it and the cookie is ignored.
+PAGE_COOKIE = "registry_initiator"
+PAGE_HEADER = "X-Registry-Page"
+PAGE_COOKIE_PATHS = ("/introductions", "/initiators/me")
 _KEY_SQL = """
     SELECT k.id, k.role, k.organization_id, k.initiator_id, k.revoked_at, o.verification_status
     FROM api_key k LEFT JOIN organization o ON o.id = k.organization_id
@@ -66,18 +73,46 @@ def _cookie(scope: Scope, name: str) -> str | None:
     return None
 
 
+def from_the_page(scope: Scope) -> bool:
+    """Whether a request says it comes from the search page itself: PAGE_HEADER is "1" (Forbidden
+    when the browser's Sec-Fetch-Site says another site sent it). Origin is not compared with Host:
+    a proxy in front may rewrite Host, while Sec-Fetch-Site is set by the browser alone."""
+    if header_of(scope, PAGE_HEADER.lower().encode()) != "1":
+        return False
+    if header_of(scope, b"sec-fetch-site") not in (None, "same-origin"):
+        raise Forbidden("The search page's session is used only by pages of this site.")
+    return True
+
+
+def _page_key(scope: Scope) -> str | None:
+    path = scope["path"].rstrip("/")
+    if not any(path == p or path.startswith(f"{p}/") for p in PAGE_COOKIE_PATHS):
+        return None
+    cookie = _cookie(scope, PAGE_COOKIE)
+    if not cookie or not from_the_page(scope):
+        return None
+    return cookie
+
+
 def authentication_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
             header = header_of(scope, b"authorization")
+            page_key = None
             if header is None and scope["path"].startswith("/reports/dashboard"):
                 # The dashboard is opened in a browser, which keeps the key in a session cookie.
                 cookie = _cookie(scope, DASHBOARD_COOKIE)
                 if cookie:
                     header = f"Bearer {cookie}"
+            elif header is None and (page_key := _page_key(scope)):
+                header = f"Bearer {page_key}"
             principal = ANONYMOUS
             if header is not None:
                 principal = await resolve_key(scope["app"].state.reads, header)
+            if page_key and principal.role is not Role.INITIATOR:
+                raise Unauthorized(
+                    "The search page's session holds only an initiator's key.", headers=_CHALLENGE
+                )
             scope[SCOPE_KEY] = principal  # type: ignore[literal-required]
         await app(scope, receive, send)
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from registry.auth.dependencies import require_role, resolve_key
 from registry.auth.principal import Role
 from registry.http.dependencies import Caller, DbSession
-from registry.reports import dashboard, releases, service
+from registry.reports import dashboard, dashboard_names, releases, service
 from registry.reports.schemas import ReportRead
 
 Format = Annotated[Literal["json", "csv"] | None, QueryParameter(description="csv, or send Accept: text/csv")]
@@ -241,7 +241,12 @@ class DashboardController(Controller):
     async def dashboard(self, db_session: DbSession, principal: Caller, state: State) -> Response[str]:
         """The funders' dashboard: one HTML page with SVG charts of the suppressed reports."""
         if principal.is_anonymous:
-            return Response(dashboard.LOGIN_PAGE, status_code=401, media_type=MediaType.HTML)
+            return Response(
+                dashboard.LOGIN_PAGE,
+                status_code=401,
+                media_type=MediaType.HTML,
+                headers=dashboard.LOGIN_HEADERS,
+            )
         require_role(principal, Role.FUNDER, Role.STEWARD)
         t = state.settings.report_threshold
         period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
@@ -250,8 +255,11 @@ class DashboardController(Controller):
             await service.evidence_report([db_session], t),
             await service.partnerships_report([db_session], t, period),
             await service.coverage_report([db_session], t, period),
+            # The map marks regions with programs and no gap too; labels as stewards keep them.
+            places=await service.programs_report(db_session, ["country", "region"], t),
+            labels=await dashboard_names.vocabulary_labels(db_session),
         )
-        return Response(page, media_type=MediaType.HTML, headers={"Cache-Control": "no-store"})
+        return Response(page, media_type=MediaType.HTML, headers=dashboard.HEADERS)
 
     @post("/session", status_code=303)
     async def open_session(
