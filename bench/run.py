@@ -53,6 +53,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_DIR = ROOT / "bench" / "results"
 SINGLE_ROW = "GET /programs/{id}"
 WARM = "(warm)"  # the second pass's rows: "POST /matches (warm)"
+REPLICA_ROW = "(replica)"  # --replica: "POST /matches (replica)"
 REPORTS = ("programs", "evidence", "partnerships", "coverage")
 NEEDS = ["clinician", "treatment_program", "evaluator", "trainer", "peer_program"]
 SIDES = ["survivors", "people_who_use_violence", "both", None]
@@ -836,6 +837,69 @@ def settle(api: Api, url: str, max_wait: float) -> bool:
 # --- reporting ----------------------------------------------------------------------------
 
 
+async def _transactions(url: str) -> int:
+    """Transactions committed and rolled back in the database so far (pg_stat_database)."""
+    connection = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+def replica_pass(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    url: str,
+    workdir: Path,
+    sampler: MemorySampler,
+    todo: list[Endpoint],
+    single_server: dict[str, Result],
+) -> list[Result]:
+    """The same endpoints with one streaming replica of the database (tests/replicas/harness.py:
+    pg_basebackup -R from the same binaries): their figures beside the single-server run's, and
+    how many transactions each server ran meanwhile (where the queries went)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tests.replicas.harness import primary_address, start_replica
+
+    socket_dir, port, database_name = primary_address(url)
+    (workdir / "replica-work").mkdir(exist_ok=True)
+    replica = start_replica(socket_dir, workdir / "replica-work", database=database_name, primary_port=port)
+    api = Api(
+        env | {"REGISTRY_READ_DATABASE_URLS": replica.url}, args.workers, workdir / "api-replica.log", sampler
+    )
+    results: list[Result] = []
+    try:
+        asyncio.run(replica.catch_up())
+        api.start()
+        use_wrk = shutil.which("wrk") is not None and not args.python_client
+        generator = (Wrk if use_wrk else LoadGenerator)(
+            api.url, workdir, args.connections, args.duration, args.timeout
+        )
+        print(f"bench: with a streaming replica ({replica.url})", flush=True)
+        for endpoint in todo:
+            before = (asyncio.run(_transactions(url)), asyncio.run(_transactions(replica.url)))
+            result = generator.run(Endpoint(f"{endpoint.name} {REPLICA_ROW}", endpoint.requests), args.warmup)
+            after = (asyncio.run(_transactions(url)), asyncio.run(_transactions(replica.url)))
+            on_primary, on_replica = after[0] - before[0], after[1] - before[1]
+            alone = single_server.get(endpoint.name)
+            versus = f"{result.rps / alone.rps:.2f}x single server; " if alone and alone.rps > 0 else ""
+            result.note = f"{versus}transactions: primary {on_primary}, replica {on_replica}"
+            results.append(result)
+            print(
+                f"bench: {result.name}: {result.rps:.1f} req/s, p99 {result.p99_ms} ms; {result.note}",
+                flush=True,
+            )
+            settle(api, url, max_wait=args.report_timeout)
+    finally:
+        api.stop()
+        replica.close()
+    return results
+
+
 def git_commit() -> str:
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         done = subprocess.run(
@@ -944,6 +1008,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", help="embedded database folder to use (and keep), e.g. a kept one")
     parser.add_argument("--output", help="results file (default bench/results/<N>.json)")
+    parser.add_argument(
+        "--replica",
+        action="store_true",
+        help="run the endpoints again with one streaming replica of the (embedded) database, "
+        "beside the single-server figures, with the transactions each server ran",
+    )
     parser.add_argument(
         "--introductions",
         type=int,
@@ -1064,6 +1134,12 @@ def main(argv: list[str] | None = None) -> int:
                         mine[name].ratio_to_floor = mine[name].rps / result.rps
                     print(f"bench: {floor_name}: {result.rps:.1f} req/s, p99 {result.p99_ms} ms", flush=True)
                 floor.stop()
+                api.start()
+            if args.replica:
+                api.stop()
+                mine = {r.name: r for r in results}
+                todo = [e for e in endpoints(sample, funder_key, args.random_seed) if e.name in mine]
+                results += replica_pass(args, env, url, workdir, sampler, todo, mine)
                 api.start()
             baseline = next((r.rps for r in results if r.name == SINGLE_ROW), 0.0)
             for result in results:

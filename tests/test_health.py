@@ -13,7 +13,10 @@ async def test_health_and_ready(client: Client) -> None:
     health = await client.get("/health")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
     ready = await client.get("/ready")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready"}
+    assert ready.status_code == 200 and ready.json() == {
+        "status": "ready",
+        "databases": [{"name": "primary", "state": "ready", "lag_s": None, "reads_served": None}],
+    }
 
 
 async def test_ready_turns_503_without_the_database_and_recovers(

@@ -12,12 +12,13 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.static_files import create_static_files_router
 from litestar.types import Receive, Scope, Send
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.audit.routes import AuditController
 from registry.auth.dependencies import authentication_middleware, provide_principal
 from registry.caching.caches import Caches
 from registry.config import Settings
+from registry.database import routing
 from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
 from registry.health.routes import HealthController
@@ -27,6 +28,7 @@ from registry.http.bodies import guarded, strict_body
 from registry.http.errors import handle_exception
 from registry.http.idempotency import idempotency_middleware
 from registry.http.openapi import ASSETS_PATH, openapi_config, problem_documents
+from registry.http.read_routing import read_routing_middleware
 from registry.http.throttling import rate_limit_middleware
 from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
@@ -64,6 +66,31 @@ def settle_garbage_collector() -> None:
     gc.freeze()
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+
+
+async def _routing(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession], reads: Reads
+) -> routing.Routing:
+    """The primary and the replicas (REGISTRY_READ_DATABASE_URLS), checked once before serving."""
+    replicas = []
+    for number, url in enumerate(routing.read_urls(settings.read_database_urls), start=1):
+        replica_engine = create_engine(settings, url, pool_size=settings.replica_pool_size)
+        replicas.append(
+            routing.Replica(
+                name=f"replica {number}",
+                sessionmaker=create_sessionmaker(replica_engine),
+                reads=await Reads.open(url, settings, size=settings.replica_pool_size, lazy=True),
+                engine=replica_engine,
+            )
+        )
+    found = routing.Routing(
+        primary=routing.Target("primary", sessionmaker, reads, engine),
+        replicas=replicas,
+        max_lag_s=settings.replica_max_lag_s,
+    )
+    if replicas:
+        await found.check()
+    return found
 
 
 class RegistryApp(Litestar):
@@ -104,15 +131,22 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.reads = await Reads.open(engine.url.render_as_string(hide_password=False), settings)
         app.state.caches.reads = app.state.reads
+        app.state.routing = await _routing(settings, engine, app.state.sessionmaker, app.state.reads)
         # Every process runs a sender: the outbox's row locks keep them from sending twice.
         stop = asyncio.Event()
         sender = Sender(app.state.sessionmaker, Smtp.from_settings(settings))
         sending = asyncio.create_task(sender.run(stop, settings.outbox_interval_s))
+        checking = asyncio.create_task(app.state.routing.run(stop, settings.replica_check_interval_s))
         try:
             yield
         finally:
             stop.set()
             await sending
+            await checking
+            for replica in app.state.routing.replicas:
+                await replica.reads.close()
+                if replica.engine is not None:
+                    await replica.engine.dispose()
             await app.state.reads.close()
             await engine.dispose()
 
@@ -150,7 +184,12 @@ def create_app(
         },
         exception_handlers={Exception: handle_exception},
         before_request=strict_body,
-        middleware=[authentication_middleware, rate_limit_middleware, idempotency_middleware],
+        middleware=[
+            authentication_middleware,
+            rate_limit_middleware,
+            idempotency_middleware,
+            read_routing_middleware,
+        ],
         # A given sessionmaker (tests, tools) is used as is; otherwise the app owns its engine.
         lifespan=[database] if sessionmaker is None else [],
         state=State(

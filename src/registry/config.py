@@ -34,6 +34,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # A request body must arrive within this many seconds (else 408), so slow clients cannot
     # hold a worker's requests open.
     body_timeout_s: float = 10.0
+    # Streaming replicas for reads that may lag (database.routing): URLs, comma-separated. Empty:
+    # every query goes to DATABASE_URL.
+    read_database_urls: str = ""
+    # A replica further behind than this (seconds) is skipped; how often each process checks.
+    replica_max_lag_s: float = 10.0
+    replica_check_interval_s: float = 1.0
+    # Connections per API process to each replica.
+    replica_pool_size: int = 5
     # Notifications by SMTP (notifications.sender). No host: messages stay queued in the outbox
     # (`registry outbox` lists them). tls: starttls, tls (implicit, usually port 465) or none.
     smtp_host: str = ""

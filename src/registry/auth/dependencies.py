@@ -26,7 +26,8 @@ PAGE_COOKIE = "registry_initiator"
 PAGE_HEADER = "X-Registry-Page"
 PAGE_COOKIE_PATHS = ("/introductions", "/initiators/me")
 _KEY_SQL = """
-    SELECT k.id, k.role, k.organization_id, k.initiator_id, k.revoked_at, o.verification_status
+    SELECT k.id, k.role, k.organization_id, k.initiator_id, k.revoked_at, o.verification_status,
+           k.last_write_lsn
     FROM api_key k LEFT JOIN organization o ON o.id = k.organization_id
     WHERE k.key_hash = $1
 """
@@ -53,6 +54,7 @@ async def resolve_key(reads: Reads, header: str | None) -> Principal:
         organization_id=row["organization_id"],
         organization_verified=row["verification_status"] == PUBLIC_STATUS,
         initiator_id=row["initiator_id"],
+        written_lsn=row["last_write_lsn"] or 0,
     )
 
 

@@ -20,6 +20,9 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     organization_id: uuid.UUID | None = None
     organization_verified: bool = False
     initiator_id: uuid.UUID | None = None
+    # Where the primary's WAL stood after this key's holder last wrote (database.routing): its
+    # reads go to a replica that has replayed that far.
+    written_lsn: int = 0
 
     @property
     def is_steward(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any, Final, TypeVar
 
 from registry.caching.store import Store
 from registry.caching.version import Changes, Reader, Version
+from registry.database import routing
 
 V = TypeVar("V")
 MiB: Final = 1024 * 1024
@@ -55,6 +56,7 @@ class Caches:
     def __init__(self, budgets: Mapping[str, Budget] = BUDGETS) -> None:
         self._stores = {name: Store(b.entries, b.bytes, b.seconds) for name, b in budgets.items()}
         self._changes = Changes()
+        self._replica_changes: dict[str, Changes] = {}
         self.reads: Reader | None = None  # given by the app: database.reads.Reads
         # Builds under way, with the sequence number they began at (see `memo`).
         self._building: dict[tuple[str, Hashable, Hashable], tuple[int, asyncio.Future[Any]]] = {}
@@ -62,6 +64,10 @@ class Caches:
 
     async def version(self) -> Version:
         """The data's current version (read after this call began, through `reads`)."""
+        replica = routing.current()
+        if replica is not None:  # the version of the data this request reads
+            changes = self._replica_changes.setdefault(replica.name, Changes())
+            return await changes.version(replica.reads)
         assert self.reads is not None, "the app gives its caches a way to read"
         return await self._changes.version(self.reads)
 

@@ -22,11 +22,14 @@ class Reads:
         self._sessionmaker = sessionmaker
 
     @classmethod
-    async def open(cls, url: str, settings: Settings) -> "Reads":
+    async def open(
+        cls, url: str, settings: Settings, *, size: int | None = None, lazy: bool = False
+    ) -> "Reads":
+        """A pool on `url`; `lazy`: connect on first use (a replica may be down at start-up)."""
         pool = await asyncpg.create_pool(
             asyncpg_dsn(url),
-            min_size=1,
-            max_size=settings.db_pool_size,
+            min_size=0 if lazy else 1,
+            max_size=size or settings.db_pool_size,
             timeout=settings.ready_timeout_s,
             command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
             server_settings={

@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from registry.config import Settings, async_database_url
+from registry.database import routing
 
 
-def create_engine(settings: Settings, url: str | None = None) -> AsyncEngine:
+def create_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None) -> AsyncEngine:
     url = url or settings.database_url
     if not url:
         raise RuntimeError("no database URL: set DATABASE_URL or start the embedded database")
     return create_async_engine(
         async_database_url(url),
-        pool_size=settings.db_pool_size,
+        pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
         # A connection that died with the server is replaced instead of failing a request.
@@ -47,7 +48,8 @@ async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
     Litestar runs this cleanup before the response is sent, so a failed commit turns into an
     error response and a 2xx always means the write is durable.
     """
-    sessionmaker: async_sessionmaker[AsyncSession] = state.sessionmaker
+    replica = routing.current()
+    sessionmaker: async_sessionmaker[AsyncSession] = replica.sessionmaker if replica else state.sessionmaker
     async with sessionmaker() as session:
         try:
             yield session

@@ -65,6 +65,7 @@ def respond(answer: Json, params: ListParams) -> Response[Any]:
 
 class HsdsController(Controller):
     path = "/hsds"
+    opt = {"replica_reads": True}  # reads that may lag (database.routing)
     tags = ["hsds"]
 
     @get("/", sync_to_thread=False)

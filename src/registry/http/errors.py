@@ -3,6 +3,7 @@
 import logging
 from typing import Any
 
+import asyncpg
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
@@ -12,6 +13,8 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from registry.database import routing
 
 logger = logging.getLogger("registry.http.errors")
 
@@ -142,9 +145,16 @@ def _sqlstate(exc: DBAPIError) -> object:
     )
 
 
+REPLICA_FAILED = "registry_replica_failed"
+
+
 def database_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeoutError | OSError | TimeoutError | ConnectionError):
         return True
+    if isinstance(
+        exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError
+    ):
+        return True  # the one-statement reads' pool, on a connection the server dropped
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             return True
@@ -159,6 +169,13 @@ def database_unavailable(exc: BaseException) -> bool:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Render any exception as problem+json; internals never reach the client."""
+    if routing.current() is not None and (isinstance(exc, routing.NotReplayed) or database_unavailable(exc)):
+        # Read from a replica that went away or lags: the read routing drops this answer and has
+        # the primary answer instead.
+        request.scope[REPLICA_FAILED] = exc  # type: ignore[literal-required]
+        return problem_response(
+            503, "service-unavailable", "Service unavailable", "A read replica could not answer; retry."
+        )
     if isinstance(exc, RegistryError):
         return problem_response(
             exc.status_code, exc.slug, exc.title, exc.detail, extra=exc.extra, headers=exc.headers

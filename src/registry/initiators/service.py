@@ -12,6 +12,7 @@ from registry.audit import service as audit
 from registry.auth.dependencies import require_role
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
+from registry.database import routing
 from registry.database.base import utcnow
 from registry.http.errors import InvalidInput, NotFound
 from registry.http.etags import check_if_match
@@ -94,17 +95,17 @@ async def create_initiator(session: AsyncSession, data: InitiatorCreate) -> tupl
     session.add(initiator)
     await session.flush()
     key = generate_key()
-    session.add(
-        ApiKey(
-            prefix=visible_prefix(key),
-            key_hash=hash_key(key),
-            role=Role.INITIATOR.value,
-            initiator_id=initiator.id,
-            label="initiator",
-            created_at=utcnow(),
-        )
+    issued = ApiKey(
+        prefix=visible_prefix(key),
+        key_hash=hash_key(key),
+        role=Role.INITIATOR.value,
+        initiator_id=initiator.id,
+        label="initiator",
+        created_at=utcnow(),
     )
+    session.add(issued)
     await session.flush()
+    routing.wrote_as(issued.id)  # the new key's first reads follow this write
     actor = Principal(role=Role.INITIATOR, initiator_id=initiator.id)
     audit.record(
         session,

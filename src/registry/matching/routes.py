@@ -27,7 +27,7 @@ def _weights(text: str) -> Weights:
 class MatchController(Controller):
     tags = ["matching"]
 
-    @post("/matches", status_code=200, opt={"rate_limit": "matches"})
+    @post("/matches", status_code=200, opt={"rate_limit": "matches", "replica_reads": True})
     async def match(
         self, db_session: DbSession, principal: Caller, state: State, data: JSONBody[MatchRequest]
     ) -> Response[MatchResponse]:

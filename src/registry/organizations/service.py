@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.audit import service as audit
 from registry.auth.keys import generate_key, hash_key, visible_prefix
 from registry.auth.principal import Principal, Role
+from registry.database import routing
 from registry.database.base import utcnow
 from registry.http.errors import Conflict, Forbidden, InvalidInput, NotFound
 from registry.http.etags import check_if_match
@@ -96,6 +97,7 @@ async def _issue_key(
     )
     session.add(row)
     await session.flush()
+    routing.wrote_as(row.id)  # the new key's first reads follow this write
     return NewApiKey(
         id=row.id,
         key=key,

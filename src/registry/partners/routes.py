@@ -7,6 +7,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, QueryParameter
 
 from registry.auth.dependencies import require_authenticated
+from registry.database import routing
 from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.http.errors import NotFound
 from registry.http.etags import etag_for
@@ -41,7 +42,7 @@ class PartnerController(Controller):
             headers={"ETag": etag_for(listing.id, listing.version)},
         )
 
-    @get("/")
+    @get("/", opt={"replica_reads": True})
     async def list_partners(
         self,
         db_session: DbSession,
@@ -98,10 +99,10 @@ class PartnerController(Controller):
         # The body is a Page[PartnerRead] already encoded (bytes go out as they are).
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
-    @get("/{partner_id:uuid}")
+    @get("/{partner_id:uuid}", opt={"replica_reads": True})
     async def get_partner(self, state: State, principal: Caller, partner_id: IdPath) -> Response[PartnerRead]:
         """One partner; the ETag header is what PATCH and DELETE send as If-Match."""
-        record = await listing_record(state.reads, principal, partner_id, PARTNER_KINDS)
+        record = await listing_record(routing.reads_for(state.reads), principal, partner_id, PARTNER_KINDS)
         if record is None:
             raise NotFound(f"No listing {partner_id} of this kind is visible to you.")
         return Response(

@@ -5,6 +5,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody
 
 from registry.auth.dependencies import require_authenticated
+from registry.database import routing
 from registry.http.dependencies import Caller, DbSession, IdPath, IfMatch
 from registry.http.errors import NotFound
 from registry.http.etags import etag_for
@@ -36,7 +37,7 @@ class ProgramController(Controller):
             headers={"ETag": etag_for(listing.id, listing.version)},
         )
 
-    @get("/")
+    @get("/", opt={"replica_reads": True})
     async def list_programs(
         self,
         db_session: DbSession,
@@ -95,10 +96,10 @@ class ProgramController(Controller):
         # The body is a Page[ProgramRead] already encoded (bytes go out as they are).
         return Response(body, media_type=MediaType.JSON)  # type: ignore[arg-type]
 
-    @get("/{program_id:uuid}")
+    @get("/{program_id:uuid}", opt={"replica_reads": True})
     async def get_program(self, state: State, principal: Caller, program_id: IdPath) -> Response[ProgramRead]:
         """One program with its evaluation history; PATCH and DELETE send its ETag as If-Match."""
-        record = await listing_record(state.reads, principal, program_id, service.KINDS)
+        record = await listing_record(routing.reads_for(state.reads), principal, program_id, service.KINDS)
         if record is None:
             raise NotFound(f"No listing {program_id} of this kind is visible to you.")
         return Response(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry.database import routing
 from registry.models import ReportSnapshot
 
 _STATUS = "CASE WHEN i.status = 'pending' AND i.expires_at <= now() THEN 'expired' ELSE i.status END"
@@ -67,8 +68,14 @@ async def _exists(session: AsyncSession, period: datetime) -> bool:
 
 
 async def current_period(sessionmaker: async_sessionmaker[AsyncSession], hours: float) -> datetime:
-    """The current period's start, its snapshot taken (by this call, if no process has yet)."""
+    """The current period's start, its snapshot taken (by this call, if no process has yet, on
+    the primary: `sessionmaker`'s). A request reading from a replica that holds it asks no more."""
     period = period_start(datetime.now(UTC), hours)
+    replica = routing.current()
+    if replica is not None:
+        async with replica.sessionmaker() as session:
+            if await _exists(session, period):
+                return period
     async with sessionmaker() as session:
         if await _exists(session, period):
             return period
@@ -93,7 +100,10 @@ Row = tuple[tuple[str | None, ...], int, int]
 
 
 async def released(session: AsyncSession, period: datetime, measure: str) -> list[Row]:
-    """(key, count, sum of record keys) of a measure in the period's snapshot."""
+    """(key, count, sum of record keys) of a measure in the period's snapshot. On a replica that
+    has not replayed the snapshot yet, NotReplayed: the primary answers instead."""
+    if routing.current() is not None and not await _exists(session, period):
+        raise routing.NotReplayed(f"the report snapshot of {period:%Y-%m-%d %H:%M}")
     rows = await session.execute(
         select(ReportSnapshot.key, ReportSnapshot.n, ReportSnapshot.key_sum).where(
             ReportSnapshot.period_start == period, ReportSnapshot.measure == measure

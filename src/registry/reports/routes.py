@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.auth.dependencies import require_role, resolve_key
 from registry.auth.principal import Role
+from registry.database import routing
 from registry.http.dependencies import Caller, DbSession
 from registry.reports import dashboard, dashboard_names, releases, service
 from registry.reports.schemas import ReportRead
@@ -60,8 +61,10 @@ async def side_by_side(
     if not isinstance(db_session.bind, AsyncEngine):
         yield [db_session]
         return
+    replica = routing.current()  # on the database the request reads from
+    sessionmaker = replica.sessionmaker if replica is not None else state.sessionmaker
     async with AsyncExitStack() as stack:
-        others = [await stack.enter_async_context(state.sessionmaker()) for _ in range(count - 1)]
+        others = [await stack.enter_async_context(sessionmaker()) for _ in range(count - 1)]
         yield [db_session, *others]
 
 
@@ -117,7 +120,9 @@ async def respond(
 class ReportController(Controller):
     path = "/reports"
     tags = ["reports"]
-    opt = {"csv": True}  # the OpenAPI document lists text/csv beside JSON (registry.http.openapi)
+    # csv: the OpenAPI document lists text/csv beside JSON (registry.http.openapi); replica_reads:
+    # reads that may lag (database.routing)
+    opt = {"csv": True, "replica_reads": True}
 
     @get("/programs")
     async def programs(
