@@ -2,11 +2,12 @@
 
     BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/hsds.py [--clients 4] [--import]
 
-Starts `registry serve --workers 2` on the database, reads `/hsds/services?full=true` page by
-page (100 a page, `--clients` pages at a time) and again with `format=ndjson`, and prints
-services per second and the API workers' resident memory before and after each crawl (a crawl
-of the whole directory must not grow it). With `--import`, the ndjson read is imported by
-`registry import-hsds` into a fresh database on the same server, timed: services per second.
+Starts `registry serve --workers 2` on the database and reads the whole public directory four
+ways: `/hsds/services?full=true` page by page (100 a page, `--clients` pages at a time), the
+same with `format=ndjson`, and streamed in one answer (`format=ndjson&all=true`, then with
+`full=true`); prints services per second and the API workers' resident memory before and after
+each (reading the whole directory must not grow it). With `--import`, the full stream is
+imported by `registry import-hsds` into a fresh database on the same server, timed.
 """
 
 import argparse
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -39,7 +41,9 @@ async def crawl(base: str, clients: int, ndjson: bool, sink: Path | None) -> tup
     """(services read, seconds, bytes read) for the whole directory."""
     params = {"per_page": PER_PAGE} | ({"format": "ndjson"} if ndjson else {"full": "true"})
     async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        first = (await client.get("/hsds/services", params={"per_page": 1})).json()
+        answer = await client.get("/hsds/services", params={"per_page": 1})
+        answer.raise_for_status()
+        first = answer.json()
         pages = -(-int(first["total_items"]) // PER_PAGE)
         queue: asyncio.Queue[int] = asyncio.Queue()
         for page in range(1, pages + 1):
@@ -68,6 +72,29 @@ async def crawl(base: str, clients: int, ndjson: bool, sink: Path | None) -> tup
             if out:
                 out.close()
         return counts[0], time.perf_counter() - began, counts[1]
+
+
+async def stream(base: str, full: bool, sink: Path | None) -> tuple[int, float, int]:
+    """(services, seconds, bytes) of the whole directory in one streamed answer (all=true)."""
+    params = {"format": "ndjson", "all": "true"} | ({"full": "true"} if full else {})
+    count = size = 0
+    out = sink.open("wb") if sink else None
+    began = time.perf_counter()
+    try:
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=600) as client,
+            client.stream("GET", "/hsds/services", params=params) as response,
+        ):
+            response.raise_for_status()
+            async for chunk in response.aiter_bytes():
+                count += chunk.count(b"\n")
+                size += len(chunk)
+                if out:
+                    out.write(chunk)
+    finally:
+        if out:
+            out.close()
+    return count, time.perf_counter() - began, size
 
 
 async def fresh_database(url: str, name: str) -> str:
@@ -112,12 +139,15 @@ def main() -> int:
                 except httpx.HTTPError:
                     pass
                 time.sleep(0.2)
-            for ndjson in (False, True):
-                name = "ndjson" if ndjson else "full=true"
+            crawls: dict[str, Callable[[], Coroutine[Any, Any, tuple[int, float, int]]]] = {
+                "full=true, page by page": lambda: crawl(base, args.clients, False, None),
+                "format=ndjson, page by page": lambda: crawl(base, args.clients, True, None),
+                "format=ndjson&all=true, streamed": lambda: stream(base, False, None),
+                "format=ndjson&all=true&full=true, streamed": lambda: stream(base, True, export),
+            }
+            for name, run in crawls.items():
                 before = worker_rss_mb(server)
-                count, seconds, size = asyncio.run(
-                    crawl(base, args.clients, ndjson, export if ndjson else None)
-                )
+                count, seconds, size = asyncio.run(run())
                 after = worker_rss_mb(server)
                 results[name] = (count, seconds, size, before, after)
                 print(
@@ -141,8 +171,11 @@ def main() -> int:
                 text=True,
             )
             seconds = time.perf_counter() - began
-            count = results["ndjson"][0]
-            print(done.stdout.strip().splitlines()[-1] if done.stdout.strip() else done.stderr[-500:])
+            count = results["format=ndjson&all=true&full=true, streamed"][0]
+            lines = done.stdout.strip().splitlines()
+            print(
+                "\n".join(line for line in lines if not line.startswith("  #"))[-2000:] or done.stderr[-500:]
+            )
             rate = count / seconds
             print(f"registry import-hsds: {count:,} services in {seconds:.1f} s = {rate:,.0f} services/s")
     return 0

@@ -5,6 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import get_args
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from registry.hsds import filters, ids, mapping
 from registry.hsds.mapping import ServiceRow
@@ -345,3 +347,12 @@ def test_service_filters_resolve_term_and_taxonomy_ids() -> None:
     assert filters.service_filters(VOCAB, taxonomy_id=str(uuid.uuid4())).matches_nothing
     with pytest.raises(InvalidInput, match="organization_id"):
         filters.service_filters(VOCAB, organization_id="harbor")
+
+
+@given(
+    st.sampled_from(["attribute", "language", "location", "metadata"]),
+    st.lists(st.uuids() | st.text(max_size=20), max_size=3),
+)
+def test_derived_ids_are_the_uuid5_they_stand_for(kind: str, parts: list[object]) -> None:
+    assert ids.derived(kind, *parts) == str(ids.derived_id(kind, *parts))
+    assert uuid.UUID(ids.derived(kind, *parts)).version == 5

@@ -214,3 +214,24 @@ def test_a_page_without_its_envelope_is_rejected() -> None:
     assert any("'total_items' is a required property" in p for p in problems)
     bad_item = {"contents": [{"id": "x"}], **dict.fromkeys(validation.PAGE_FIELDS, 1)}
     assert validation.errors(validation.page_validator("/services"), bad_item)
+
+
+@pytest.mark.parametrize("params", VARIANTS, ids=["default", "full", "minimal"])
+async def test_the_whole_directory_streams_as_the_pages_give_it(
+    client: Client, params: dict[str, str]
+) -> None:
+    pages = await walk_pages(client, "/services", params)
+    item_schema = validation.item_validator("/services", full=bool(params.get("full")))
+    response = await client.get("/hsds/services", params={"format": "ndjson", "all": "true", **params})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert lines == pages  # every public service once, in the pages' order, the same objects
+    for line in lines:
+        assert_valid(item_schema, line, f"/services ndjson all {params}")
+    searched = await client.get(
+        "/hsds/services", params={"format": "ndjson", "all": "true", "search": "peer"}
+    )
+    assert 0 < len(searched.text.splitlines()) < len(lines)
+    refused = await client.get("/hsds/services", params={"all": "true"})
+    assert refused.status_code == 422 and "format=ndjson" in refused.text

@@ -186,7 +186,7 @@ def term_minimal(term: Term) -> Json:
 
 def attribute_object(link_id: uuid.UUID, link_entity: str, term: Term) -> Json:
     return {
-        "id": str(ids.derived_id("attribute", link_id, term.id)),
+        "id": ids.derived("attribute", link_id, term.id),
         "link_id": str(link_id),
         "link_type": term.taxonomy,
         "link_entity": link_entity,
@@ -304,9 +304,9 @@ def service_full(row: ServiceRow, vocab: Vocabulary, *, with_locations: bool = T
         obj["service_at_locations"] = [
             clean(
                 {
-                    "id": str(ids.service_at_location_id(listing.id)),
+                    "id": ids.derived("service_at_location", listing.id),
                     "service_id": str(listing.id),
-                    "location_id": str(ids.location_id(listing.id)),
+                    "location_id": ids.derived("location", listing.id),
                     "location": location_object(listing, full=True),
                 }
             )
@@ -326,7 +326,7 @@ def service_full(row: ServiceRow, vocab: Vocabulary, *, with_locations: bool = T
 def language_objects(listing: Listing, vocab: Vocabulary) -> list[Json]:
     return [
         {
-            "id": str(ids.derived_id("language", listing.id, code)),
+            "id": ids.derived("language", listing.id, code),
             "service_id": str(listing.id),
             "name": vocab.label("language", code),
             "code": code,
@@ -345,7 +345,7 @@ def contact_objects(listing: Listing, contacts: Iterable[Contact]) -> list[Json]
         if contact.phone:
             phones.append(
                 {
-                    "id": str(ids.derived_id("phone", contact.id)),
+                    "id": ids.derived("phone", contact.id),
                     "contact_id": str(contact.id),
                     "number": contact.phone,
                     "type": "voice",
@@ -376,7 +376,7 @@ def schedule_objects(listing: Listing) -> list[Json]:
     return [
         clean(
             {
-                "id": str(ids.derived_id("schedule", listing.id)),
+                "id": ids.derived("schedule", listing.id),
                 "service_id": str(listing.id),
                 "description": listing.schedule_text,
                 "freq": freq,
@@ -397,7 +397,7 @@ def service_area_objects(listing: Listing) -> list[Json]:
     name = f"Within {listing.service_radius_km} km" + (f" of {place}" if place else "")
     return [
         {
-            "id": str(ids.derived_id("service_area", listing.id)),
+            "id": ids.derived("service_area", listing.id),
             "service_id": str(listing.id),
             "name": name,
             "description": "How far the listing serves, measured from its published (coarse) point.",
@@ -413,7 +413,7 @@ def location_object(listing: Listing, *, full: bool) -> Json:
     place = place_name(shown.locality, shown.region, shown.country)
     description = REMOTE_NOTE if virtual else AREA_NOTE if shown.precision == "area" else None
     obj: Json = {
-        "id": str(ids.location_id(listing.id)),
+        "id": ids.derived("location", listing.id),
         "location_type": "virtual" if virtual else "physical",
         "organization_id": str(listing.organization_id),
         "name": place or ("Online" if virtual else None),
@@ -425,8 +425,8 @@ def location_object(listing: Listing, *, full: bool) -> Json:
     if full and shown.precision == "exact" and shown.address:
         obj["addresses"] = [
             {
-                "id": str(ids.derived_id("address", listing.id)),
-                "location_id": str(ids.location_id(listing.id)),
+                "id": ids.derived("address", listing.id),
+                "location_id": ids.derived("location", listing.id),
                 "address_1": shown.address,
                 "city": shown.locality or "",
                 "state_province": shown.region or "",
@@ -450,7 +450,7 @@ def _metadata(
     replacement: str,
 ) -> Json:
     return {
-        "id": str(ids.derived_id("metadata", key, field_name)),
+        "id": ids.derived("metadata", key, field_name),
         "resource_id": str(resource_id),
         "resource_type": resource_type,
         "last_action_date": iso_date(when),
@@ -532,9 +532,9 @@ def service_metadata(
 
 def service_at_location_minimal(listing: Listing) -> Json:
     return {
-        "id": str(ids.service_at_location_id(listing.id)),
+        "id": ids.derived("service_at_location", listing.id),
         "service_id": str(listing.id),
-        "location_id": str(ids.location_id(listing.id)),
+        "location_id": ids.derived("location", listing.id),
     }
 
 

@@ -5,7 +5,7 @@ whoever is asking."""
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -135,6 +135,32 @@ async def service_page(
         stmt = stmt.options(selectinload(Listing.contacts))
     rows = (await session.execute(stmt)).tuples().all()
     return list(rows), total
+
+
+async def service_batch(
+    session: AsyncSession,
+    filters: ServiceFilters,
+    *,
+    after: tuple[str, uuid.UUID] | None,
+    limit: int,
+    with_contacts: bool,
+) -> list[ServicePair]:
+    """The next `limit` public services in (name, id) order after `after`: the whole directory
+    read batch by batch, each batch from the (name, id) index, however deep."""
+    if filters.matches_nothing:
+        return []
+    stmt = (
+        select(Listing, Organization)
+        .join(Organization, Organization.id == Listing.organization_id)
+        .where(*_predicates(filters))
+        .order_by(Listing.name, Listing.id)
+        .limit(limit)
+    )
+    if after is not None:
+        stmt = stmt.where(tuple_(Listing.name, Listing.id) > tuple_(*after))
+    if with_contacts:
+        stmt = stmt.options(selectinload(Listing.contacts))
+    return list((await session.execute(stmt)).tuples().all())
 
 
 async def public_service(session: AsyncSession, listing_id: uuid.UUID) -> ServicePair | None:

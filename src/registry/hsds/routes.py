@@ -4,13 +4,16 @@ from typing import Annotated, Any, TypeAlias
 
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.datastructures import State
 from litestar.params import QueryParameter
+from litestar.response import Stream
 
+from registry.database import routing
 from registry.hsds import profile, service
 from registry.hsds.mapping import HSDS_VERSION, Json
 from registry.hsds.service import ListParams, ServiceQuery
 from registry.http.dependencies import DbSession
-from registry.http.errors import NotFound
+from registry.http.errors import InvalidInput, NotFound
 from registry.http.pagination import DEFAULT_PER_PAGE, PageNumber, PerPage
 
 NDJSON = "application/x-ndjson"
@@ -37,6 +40,14 @@ Proximity: TypeAlias = Annotated[
     QueryParameter(
         max_length=100,
         description="meters from the postcode's centroid, or 'lat,lon,meters'; filters, never sorts",
+    ),
+]
+Every: TypeAlias = Annotated[
+    bool | None,
+    QueryParameter(
+        query="all",
+        description="with format=ndjson: every matching service, one a line, streamed from one "
+        "snapshot of the data in (name, id) order (page and per_page are ignored)",
     ),
 ]
 FullService: TypeAlias = Annotated[
@@ -95,6 +106,7 @@ class HsdsController(Controller):
     async def list_services(
         self,
         db_session: DbSession,
+        state: State,
         page: PageNumber = 1,
         per_page: PerPage = DEFAULT_PER_PAGE,
         full: Full = None,
@@ -105,8 +117,10 @@ class HsdsController(Controller):
         taxonomy_term_id: IdQuery = None,
         organization_id: IdQuery = None,
         modified_after: ModifiedAfter = None,
+        every: Every = None,
     ) -> Response[Any]:
-        """A page of public services (programs and partners), ordered by name."""
+        """A page of public services (programs and partners), ordered by name; with
+        `format=ndjson&all=true`, every one of them, streamed."""
         params = list_params(page, per_page, full, minimal, format)
         query = ServiceQuery(
             search=search,
@@ -115,6 +129,13 @@ class HsdsController(Controller):
             organization_id=organization_id,
             modified_after=modified_after,
         )
+        if every:
+            if not params.ndjson:
+                raise InvalidInput("all: the whole directory streams as ndjson; add format=ndjson")
+            replica = routing.current()  # the stream reads where the request reads
+            sessionmaker = replica.sessionmaker if replica is not None else state.sessionmaker
+            stream = service.stream_services(sessionmaker, query, params)
+            return Stream(stream, media_type=NDJSON, headers={"Cache-Control": "no-store"})
         return respond(await service.list_services(db_session, query, params), params)
 
     @get("/services/{service_id:str}")

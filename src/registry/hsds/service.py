@@ -1,10 +1,11 @@
 """One function per HSDS endpoint: query the public subset, map it, wrap it in a page."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from registry.hsds import filters as hsds_filters
 from registry.hsds import ids, mapping, queries
@@ -13,6 +14,8 @@ from registry.http.errors import InvalidInput, NotFound
 from registry.http.pagination import offset
 from registry.models import EvaluationRecord
 from registry.taxonomies.vocabulary import TAXONOMIES
+
+_encoder = msgspec.json.Encoder()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +113,42 @@ async def list_services(session: AsyncSession, query: ServiceQuery, params: List
         refs = await _refs(session, pairs, {})
         contents = [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
     return _page(contents, total, params)
+
+
+STREAM_BATCH = 500
+
+
+async def stream_services(
+    sessionmaker: async_sessionmaker[AsyncSession], query: ServiceQuery, params: ListParams
+) -> AsyncIterator[bytes]:
+    """Every matching service, one JSON object a line, read in batches from one snapshot of the
+    data (a repeatable-read transaction): memory stays that of a batch however big the directory."""
+    async with sessionmaker() as session:
+        if isinstance(session.bind, AsyncEngine):  # (the tests' sessions share one transaction)
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        vocab = await queries.vocabulary(session)
+        found = hsds_filters.service_filters(
+            vocab,
+            search=query.search,
+            organization_id=query.organization_id,
+            modified_after=query.modified_after,
+            taxonomy_term_id=query.taxonomy_term_id,
+            taxonomy_id=query.taxonomy_id,
+        )
+        after: tuple[str, uuid.UUID] | None = None
+        while pairs := await queries.service_batch(
+            session, found, after=after, limit=STREAM_BATCH, with_contacts=params.full
+        ):
+            if params.full:
+                contents = [mapping.service_full(row, vocab) for row in await _rows(session, pairs)]
+            elif params.minimal:
+                contents = [mapping.service_minimal(listing) for listing, _ in pairs]
+            else:
+                refs = await _refs(session, pairs, {})
+                contents = [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
+            yield b"".join(_encoder.encode(item) + b"\n" for item in contents)
+            session.expunge_all()  # the batch's rows are not needed again
+            after = (pairs[-1][0].name, pairs[-1][0].id)
 
 
 async def get_service(session: AsyncSession, service_id: str) -> Json:

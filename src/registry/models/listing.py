@@ -113,6 +113,7 @@ class Listing(TimestampMixin, Base):
             name="address_only_when_exact",
         ),
         Index("ix_listing_kind_name", "kind", "name", "id"),
+        Index("ix_listing_name_id", "name", "id"),  # the HSDS directory in name order
         Index("ix_listing_search_vector", "search_vector", postgresql_using="gin"),
         Index("ix_listing_updated_at", "updated_at"),
     )
