@@ -477,3 +477,33 @@ async def test_run_import_commits_and_is_idempotent(scratch_database_url: str, t
             assert await conn.scalar(select(Organization.verification_status)) == "unverified"
     finally:
         await engine.dispose()
+
+
+async def test_an_export_is_imported_chunk_by_chunk_with_one_report(
+    scratch_database_url: str, tmp_path: Path
+) -> None:
+    """Several transactions (a few records each), one report whose record numbers are the export's."""
+    url = scratch_database_url
+    await asyncio.to_thread(upgrade, url)
+    records: list[Any] = [
+        foreign_record(
+            id=f"svc-{n}", name=f"Chunked Circle {n}", organization={"id": f"org-{n}", "name": f"Org {n}"}
+        )
+        for n in range(7)
+    ]
+    records.insert(3, "junk")
+    path = tmp_path / "export.ndjson"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    settings = Settings(database_url=url)
+
+    first = await asyncio.to_thread(lambda: run_import(url, path, settings, chunk=3))
+    again = await asyncio.to_thread(lambda: run_import(url, path, settings, chunk=2))
+
+    assert (first.created, first.organizations_created, [p.index for p in first.failed]) == (7, 7, [3])
+    assert (again.unchanged, again.created) == (7, 0)
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            assert await conn.scalar(select(func.count()).select_from(Listing)) == 7
+    finally:
+        await engine.dispose()

@@ -64,6 +64,14 @@ class ImportReport:
     # What was left out of records that were imported.
     notes: list[ImportProblem] = field(default_factory=list)
 
+    def add(self, other: "ImportReport") -> None:
+        """Fold in the report of a later chunk of the same import."""
+        for name in ("created", "updated", "unchanged", "organizations_created", "organizations_updated"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.notes += other.notes
+
     @property
     def imported(self) -> int:
         return self.created + self.updated + self.unchanged
@@ -109,11 +117,20 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-async def import_services(session: AsyncSession, records: Iterable[dict[str, Any]]) -> ImportReport:
-    """Create or update one program (and its organization) per HSDS service; never commits."""
+# Records per transaction. One transaction for a whole export made PostgreSQL slower with every
+# record: each record's savepoint is a subtransaction, and past 64 of them in one transaction
+# every row visibility check consults pg_subtrans.
+CHUNK = 200
+
+
+async def import_services(
+    session: AsyncSession, records: Iterable[dict[str, Any]], *, start: int = 0
+) -> ImportReport:
+    """Create or update one program (and its organization) per HSDS service; never commits.
+    `start`: the first record's position in the export (for the report)."""
     vocab = await queries.vocabulary(session)
     report = ImportReport()
-    for index, record in enumerate(records):
+    for index, record in enumerate(records, start):
         record_id, name = _identity(record)
         try:
             draft = inbound.translate(record, vocab)
@@ -299,17 +316,23 @@ def format_report(report: ImportReport) -> str:
     return "\n".join(lines)
 
 
-def run_import(url: str, path: Path | str, settings: Settings | None = None) -> ImportReport:
-    """Read `path` and import it into the database at `url` in one transaction (a savepoint per
-    record), committed at the end. For the CLI: print `format_report(report)`."""
+def run_import(
+    url: str, path: Path | str, settings: Settings | None = None, *, chunk: int = CHUNK
+) -> ImportReport:
+    """Read `path` and import it into the database at `url`, `chunk` records per transaction (a
+    savepoint per record within it). Importing is idempotent: after an interruption, importing
+    the same file again completes it. For the CLI: print `format_report(report)`."""
     records = read_export(path)
     settings = settings or Settings.from_env()
 
     async def run() -> ImportReport:
         engine = create_engine(settings, url)
+        report = ImportReport()
         try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                return await import_services(session, records)
+            for first in range(0, len(records), chunk):
+                async with create_sessionmaker(engine)() as session, session.begin():
+                    report.add(await import_services(session, records[first : first + chunk], start=first))
+            return report
         finally:
             await engine.dispose()
 
