@@ -2,6 +2,7 @@
 
 import asyncio
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -34,6 +35,7 @@ from registry.initiators.routes import InitiatorController
 from registry.introductions.routes import IntroductionController
 from registry.locations.geo import nearest_locality, resolve_place, resolve_postal_code
 from registry.matching.routes import MatchController
+from registry.matching.service import warm_pools
 from registry.notifications.sender import Sender, Smtp
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
@@ -93,6 +95,13 @@ async def _routing(
     return found
 
 
+async def _warm_matching(app: Litestar) -> None:
+    try:
+        await warm_pools(app.state.sessionmaker, app.state.caches)
+    except Exception:
+        logging.getLogger("registry.matching").warning("could not warm the match pools", exc_info=True)
+
+
 class RegistryApp(Litestar):
     body_timeout_s = 10.0
 
@@ -137,9 +146,11 @@ def create_app(
         sender = Sender(app.state.sessionmaker, Smtp.from_settings(settings))
         sending = asyncio.create_task(sender.run(stop, settings.outbox_interval_s))
         checking = asyncio.create_task(app.state.routing.run(stop, settings.replica_check_interval_s))
+        warming = asyncio.create_task(_warm_matching(app))
         try:
             yield
         finally:
+            warming.cancel()
             stop.set()
             await sending
             await checking

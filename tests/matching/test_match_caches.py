@@ -185,3 +185,19 @@ async def test_chosen_listings_show_their_contacts_in_order_and_none_when_none_m
         }
         assert by_name["Trainer Private Contacts"]["contacts"] == []
         assert by_name["Trainer Private Contacts"]["description"] is None
+
+
+async def test_a_starting_server_reads_every_kinds_remote_pool_before_the_first_match(
+    app: Any, sessionmaker: Any, client: Client, searches: list[tuple[str, str]]
+) -> None:
+    from registry.matching.service import warm_pools
+
+    caches = app.state.caches
+    await warm_pools(sessionmaker, caches)
+    version = await caches.version()
+    kept = caches.store("match_remote").keys()
+    assert sorted(kept) == sorted((kind, False) for kind in queries.KNOWN_KINDS)
+    assert all(caches.get("match_remote", key, version) is not None for key in kept)
+    searches.clear()
+    await answer(client, needs=["clinician", "evaluator"])
+    assert not [s for s in searches if s[0] == "remote"]  # the pools were ready

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.principal import Principal, Role
 from registry.caching.caches import Caches
@@ -152,6 +152,16 @@ async def _pool(
         "match_remote", (kind, planning), version, fetch, weigh=arrays.Candidates.weight
     )
     return pool
+
+
+async def warm_pools(sessionmaker: async_sessionmaker[AsyncSession], caches: Caches) -> None:
+    """Read every kind's remote pool for the data's current version, so that the first matches a
+    process answers do not each wait for one (a server's start-up runs this in the background;
+    after a change, the first match of a kind reads its pool again)."""
+    version = await caches.version()
+    for kind in sorted(queries.KNOWN_KINDS):
+        async with sessionmaker() as session:
+            await _pool(session, caches, version, kind, planning=False)
 
 
 # --- score ---------------------------------------------------------------------------------------
