@@ -83,11 +83,8 @@ def _page(contents: list[Json], total: int, params: ListParams) -> Json:
     return mapping.page_envelope(contents, total=total, page=params.page, per_page=params.per_page)
 
 
-async def _service_pairs(
-    session: AsyncSession, query: ServiceQuery, params: ListParams
-) -> tuple[Vocabulary, list[queries.ServicePair], int]:
-    vocab = await queries.vocabulary(session)
-    found = hsds_filters.service_filters(
+def _filters(vocab: Vocabulary, query: ServiceQuery) -> hsds_filters.ServiceFilters:
+    return hsds_filters.service_filters(
         vocab,
         search=query.search,
         organization_id=query.organization_id,
@@ -97,6 +94,25 @@ async def _service_pairs(
         postcode=query.postcode,
         proximity=query.proximity,
     )
+
+
+async def _contents(
+    session: AsyncSession, pairs: Sequence[queries.ServicePair], vocab: Vocabulary, params: ListParams
+) -> list[Json]:
+    """The services in the form asked for: full, minimal or the default summary."""
+    if params.full:
+        return [mapping.service_full(row, vocab) for row in await _rows(session, pairs)]
+    if params.minimal:
+        return [mapping.service_minimal(listing) for listing, _ in pairs]
+    refs = await _refs(session, pairs, {})
+    return [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
+
+
+async def _service_pairs(
+    session: AsyncSession, query: ServiceQuery, params: ListParams
+) -> tuple[Vocabulary, list[queries.ServicePair], int]:
+    vocab = await queries.vocabulary(session)
+    found = _filters(vocab, query)
     pairs, total = await queries.service_page(
         session, found, limit=params.per_page, offset=params.offset, with_contacts=params.full
     )
@@ -105,14 +121,7 @@ async def _service_pairs(
 
 async def list_services(session: AsyncSession, query: ServiceQuery, params: ListParams) -> Json:
     vocab, pairs, total = await _service_pairs(session, query, params)
-    if params.full:
-        contents = [mapping.service_full(row, vocab) for row in await _rows(session, pairs)]
-    elif params.minimal:
-        contents = [mapping.service_minimal(listing) for listing, _ in pairs]
-    else:
-        refs = await _refs(session, pairs, {})
-        contents = [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
-    return _page(contents, total, params)
+    return _page(await _contents(session, pairs, vocab, params), total, params)
 
 
 STREAM_BATCH = 500
@@ -127,25 +136,12 @@ async def stream_services(
         if isinstance(session.bind, AsyncEngine):  # (the tests' sessions share one transaction)
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         vocab = await queries.vocabulary(session)
-        found = hsds_filters.service_filters(
-            vocab,
-            search=query.search,
-            organization_id=query.organization_id,
-            modified_after=query.modified_after,
-            taxonomy_term_id=query.taxonomy_term_id,
-            taxonomy_id=query.taxonomy_id,
-        )
+        found = _filters(vocab, query)
         after: tuple[str, uuid.UUID] | None = None
         while pairs := await queries.service_batch(
             session, found, after=after, limit=STREAM_BATCH, with_contacts=params.full
         ):
-            if params.full:
-                contents = [mapping.service_full(row, vocab) for row in await _rows(session, pairs)]
-            elif params.minimal:
-                contents = [mapping.service_minimal(listing) for listing, _ in pairs]
-            else:
-                refs = await _refs(session, pairs, {})
-                contents = [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
+            contents = await _contents(session, pairs, vocab, params)
             yield b"".join(_encoder.encode(item) + b"\n" for item in contents)
             session.expunge_all()  # the batch's rows are not needed again
             after = (pairs[-1][0].name, pairs[-1][0].id)
