@@ -63,3 +63,15 @@ async def test_unexpected_error_is_500_problem_without_internals(app: Litestar) 
     body = assert_problem(response, 500)
     assert "secret" not in response.text and "Traceback" not in response.text
     assert body["type"] == "/problems/internal-error"
+
+
+def test_a_server_that_refuses_for_now_is_unavailable_not_an_internal_error() -> None:
+    """The one-statement reads meet asyncpg's own errors, not SQLAlchemy's: a server shutting down
+    or starting (SQLSTATE 57P03) or out of connections (53300) is a 503 to retry, not a 500."""
+    import asyncpg
+
+    from registry.http.errors import database_unavailable
+
+    assert database_unavailable(asyncpg.CannotConnectNowError("the database system is shutting down"))
+    assert database_unavailable(asyncpg.TooManyConnectionsError("too many clients"))
+    assert not database_unavailable(asyncpg.UniqueViolationError("duplicate key"))

@@ -155,6 +155,10 @@ def database_unavailable(exc: BaseException) -> bool:
         exc, asyncpg.InterfaceError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError
     ):
         return True  # the one-statement reads' pool, on a connection the server dropped
+    if isinstance(exc, asyncpg.PostgresError) and str(getattr(exc, "sqlstate", "")).startswith(
+        _UNAVAILABLE_SQLSTATES
+    ):
+        return True  # the same reads, refused for now (shutting down, too many connections)
     if isinstance(exc, DBAPIError):
         if exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError):
             return True
