@@ -661,6 +661,14 @@ async def count_rows(url: str, table: str) -> int:
         await conn.close()
 
 
+async def execute(url: str, statement: str) -> None:
+    conn = await asyncpg.connect(synthetic.asyncpg_dsn(url))
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
 async def top_up_introductions(url: str, total: int, seed: int) -> tuple[int, float]:
     """Add introductions (random listings, initiators, dates over two years, statuses by age)
     until there are `total`; returns (how many were added, seconds)."""
@@ -1009,6 +1017,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data-dir", help="embedded database folder to use (and keep), e.g. a kept one")
     parser.add_argument("--output", help="results file (default bench/results/<N>.json)")
     parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="run only the endpoints whose name contains TEXT (repeatable), e.g. --only /matches",
+    )
+    parser.add_argument(
         "--replica",
         action="store_true",
         help="run the endpoints again with one streaming replica of the (embedded) database, "
@@ -1067,6 +1081,8 @@ def main(argv: list[str] | None = None) -> int:
             funder_key = run_registry(env, "keys", "create", "--role", "funder", "--label", "bench")
             funder_key = funder_key.strip().splitlines()[-1]
             sample = asyncio.run(sample_data(url, args.random_seed))
+            # Cold means cold: no answer kept by an earlier run's processes (caching.shared).
+            asyncio.run(execute(url, "DELETE FROM shared_answer"))
             api = Api(env, args.workers, workdir / "api.log", sampler)
             api.start()
             use_wrk = shutil.which("wrk") is not None and not args.python_client
@@ -1079,6 +1095,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             results: list[Result] = []
             for endpoint in endpoints(sample, funder_key, args.random_seed):
+                if args.only and not any(text in endpoint.name for text in args.only):
+                    continue
                 # Reports are cached for a minute; timed alone, each one is computed (no-cache).
                 alone = endpoint.requests
                 if endpoint.report:
@@ -1126,6 +1144,8 @@ def main(argv: list[str] | None = None) -> int:
                 mine = {r.name: r for r in results}
                 endpoints_by_name = {e.name: e for e in endpoints(sample, funder_key, args.random_seed)}
                 for name, floor_name in FLOOR_ROWS.items():
+                    if name not in mine:
+                        continue  # not run (--only)
                     result = floor_generator.run(
                         Endpoint(floor_name, endpoints_by_name[name].requests), args.warmup
                     )

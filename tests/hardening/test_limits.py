@@ -138,6 +138,7 @@ async def test_forwarded_addresses_count_only_from_trusted_proxies(
     limit = int(LIMITS["matches"] * 0.1)
     # Each request claims another client address; the test client connects from 127.0.0.1.
     claims = [{"X-Forwarded-For": f"203.0.113.{i}"} for i in range(limit + 2)]
+    await db.execute(text("DELETE FROM rate_limit_slots"))  # other tests' committed requests
     untrusted = await match_statuses(with_proxies(settings, sessionmaker, ""), claims)
     assert untrusted.count(429) == 2  # headers from anyone else are ignored: one client
     await db.execute(text("DELETE FROM rate_limit_slots"))

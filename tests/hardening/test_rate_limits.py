@@ -19,8 +19,11 @@ from tests.factories import app_client
 
 @pytest.fixture
 async def two_processes(settings: Settings, database_url: str) -> AsyncIterator[list[AsyncEngine]]:
-    """Two apps on two engines: as far as the database can tell, two API processes."""
+    """Two apps on two engines: as far as the database can tell, two API processes. Whatever
+    other tests' processes committed in the last minute (requests from this address) is gone."""
     engines = [create_engine(settings, database_url), create_engine(settings, database_url)]
+    async with engines[0].begin() as conn:
+        await conn.execute(delete(RateLimitSlots))
     yield engines
     async with engines[0].begin() as conn:
         await conn.execute(delete(RateLimitSlots))

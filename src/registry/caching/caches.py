@@ -11,9 +11,11 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
+from registry.caching.shared import Shared
 from registry.caching.store import Store
-from registry.caching.version import Changes, Reader, Version
+from registry.caching.version import Changes, Version
 from registry.database import routing
+from registry.database.reads import Reads
 
 V = TypeVar("V")
 MiB: Final = 1024 * 1024
@@ -57,7 +59,8 @@ class Caches:
         self._stores = {name: Store(b.entries, b.bytes, b.seconds) for name, b in budgets.items()}
         self._changes = Changes()
         self._replica_changes: dict[str, Changes] = {}
-        self.reads: Reader | None = None  # given by the app: database.reads.Reads
+        self.reads: Reads | None = None  # given by the app: the primary's
+        self.shared = Shared()
         # Builds under way, with the sequence number they began at (see `memo`).
         self._building: dict[tuple[str, Hashable, Hashable], tuple[int, asyncio.Future[Any]]] = {}
         self._sequence = 0
@@ -127,6 +130,25 @@ class Caches:
         if value is not None:  # None is "nothing to keep" (a place too big, say)
             self._stores[name].put(key, version, value, weigh(value) if weigh else None)
         outcome.set_result(value)
+        return value
+
+    async def memo_shared(
+        self, name: str, key: Hashable, digest: bytes, version: Version, build: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        """`memo` for an encoded answer that every API process may reuse (caching.shared): kept
+        here, else one another process built for this version (`digest` names the question in
+        every process), else `build()`'s, kept here and for the others (on the primary)."""
+
+        async def reuse_or_build() -> bytes:
+            assert self.reads is not None, "the app gives its caches a way to read"
+            found = await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
+            if found is not None:
+                return found
+            value = await build()
+            await self.shared.keep(self.reads, name, digest, version, value)
+            return value
+
+        value: bytes = await self.memo(name, key, version, reuse_or_build)
         return value
 
     def clear(self) -> None:

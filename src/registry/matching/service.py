@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.auth.principal import Principal, Role
+from registry.caching import shared
 from registry.caching.caches import Caches
 from registry.caching.version import Version
 from registry.database.base import utcnow
@@ -31,7 +32,7 @@ from registry.listings.schemas import ContactRead
 from registry.listings.visibility import contact_view
 from registry.locations import countries
 from registry.locations.geo import distance_band, haversine_km
-from registry.matching import arrays, queries, scoring
+from registry.matching import arrays, queries, schemas, scoring
 from registry.matching.schemas import (
     Explanation,
     Explanations,
@@ -55,6 +56,8 @@ ALL_NEEDS = ("clinician", "treatment_program", "evaluator", "trainer", "peer_pro
 DEFAULT_RADIUS_KM = 50.0
 _encoder = msgspec.json.Encoder()
 CANDIDATE_BYTES = 500  # roughly, one scoring.Candidate (its code sets are shared)
+# Answers are shared between processes (caching.shared) of the same matching code only.
+_CODE = shared.code_digest(sys.modules[__name__], arrays, queries, schemas, scoring)
 
 
 def explanations() -> Explanations:
@@ -467,7 +470,8 @@ async def match(
         results, held_back = await _answer(session, principal, caches, version, question, needs)
         return _encoder.encode(_Answer(results, held_back))[1:-1]  # the members, spliced below
 
-    encoded: bytes = await caches.memo("match_answers", key, version, build)
+    digest = shared.digest(_CODE, *key)
+    encoded = await caches.memo_shared("match_answers", key, digest, version, build)
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,

@@ -1,7 +1,13 @@
 """All ORM models, imported here so Alembic and the mappers see every table."""
 
 from registry.models.audit import AuditEvent
-from registry.models.guard import ChangeBase, ChangeTick, IdempotencyRecord, RateLimitSlots
+from registry.models.guard import (
+    ChangeBase,
+    ChangeTick,
+    IdempotencyRecord,
+    RateLimitSlots,
+    SharedAnswer,
+)
 from registry.models.initiator import DemandPlace, Initiator, Introduction, IntroductionTally, ReportSnapshot
 from registry.models.listing import PROGRAM_KIND, Contact, EvaluationRecord, EvaluationTally, Listing
 from registry.models.organization import PUBLIC_STATUS, ApiKey, Organization
@@ -29,5 +35,6 @@ __all__ = [
     "OutboxMessage",
     "RateLimitSlots",
     "ReportSnapshot",
+    "SharedAnswer",
     "TaxonomyTerm",
 ]

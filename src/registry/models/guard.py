@@ -1,4 +1,5 @@
-"""Shared state that keeps API processes stateless: rate-limit windows and idempotency records."""
+"""Shared state that keeps API processes stateless: rate-limit windows, idempotency records, the
+data's version and the answers every process may reuse."""
 
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -68,3 +70,16 @@ class ChangeBase(Base):
     total: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+
+class SharedAnswer(Base):
+    """An encoded answer one API process built for a version of the data, for every process to
+    reuse for a few minutes (registry.caching.shared); rows of older versions are swept."""
+
+    __tablename__ = "shared_answer"
+
+    cache: Mapped[str] = mapped_column(String(40), primary_key=True)
+    digest: Mapped[bytes] = mapped_column(LargeBinary, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    made_at: Mapped[datetime] = mapped_column(server_default=func.now())
