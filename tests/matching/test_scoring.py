@@ -5,6 +5,7 @@ import gc
 from datetime import UTC, datetime, timedelta
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -280,6 +281,36 @@ def test_the_array_scores_are_the_quick_scores_and_within_the_margin_of_the_repo
         assert abs(value - score(need, c, where, now).score) < scoring.QUICK_MARGIN
     offered_ = rows.offered(need).tolist()
     assert offered_ == [offered(need, c) for c in pool]
+
+
+@given(st.lists(needs, min_size=2, max_size=6), kinds, st.lists(candidates, min_size=1, max_size=12))
+def test_the_tables_kept_for_one_request_never_answer_another(
+    asked: list[Need], kind: str, drawn: list[Candidate]
+) -> None:
+    """One set of candidates serves request after request: what a table keeps for one request's
+    populations (say) must be what the next request, with other ones, would compute."""
+    pool = [msgspec.structs.replace(c, kind=kind, id=f"c{i}") for i, c in enumerate(drawn)]
+    rows = arrays.Candidates(pool)
+    for need in asked:
+        quick = scoring.quick_scorer(need, kind, Weights())
+        remote = rows.remote_closeness(need)
+        values = rows.quick(need, kind, Weights(), remote, NOW)
+        for c, value, closeness in zip(pool, values.tolist(), remote.tolist(), strict=True):
+            assert value == pytest.approx(quick(c, closeness, NOW), abs=1e-12)
+        assert rows.offered(need).tolist() == [offered(need, c) for c in pool]
+
+
+@given(st.lists(st.integers(0, 20), min_size=0, max_size=300), st.integers(0, 20), st.integers(1, 70))
+def test_best_first_is_every_usable_row_above_the_floor_in_order_however_many(
+    drawn: list[int], floor: int, first: int
+) -> None:
+    """Past the first rows picked out, the rest come in order too (ties in row order)."""
+    values = arrays.floats([v / 20 for v in drawn])
+    usable = np.array([v % 7 != 3 for v in drawn], dtype=bool)
+    found = list(arrays.best_first(values, usable, lambda: floor / 20, first=first))
+    expected = sorted((r for r, v in enumerate(drawn) if v % 7 != 3 and v >= floor), key=lambda r: -drawn[r])
+    assert [drawn[r] for r in found] == [drawn[r] for r in expected]
+    assert sorted(found) == sorted(expected)
 
 
 def test_array_bands_put_a_boundary_in_the_farther_band() -> None:

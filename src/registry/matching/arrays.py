@@ -4,7 +4,9 @@
 What a factor reads of a candidate takes few distinct values (a hundred sets of populations among
 thousands of listings): each row holds the number of its value, and a request evaluates the
 factor once per distinct value, with scoring's own functions on a candidate that has it, then
-reads the row's from that table. Only distance and freshness are computed per row."""
+reads the row's from that table (kept per part of the request the function reads: the next
+request asking for the same populations reads it again). Only distance and freshness are computed
+per row."""
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -26,6 +28,8 @@ _BAND_VALUES = np.array([scoring.BAND_CLOSENESS[code] for _, code in DISTANCE_BA
 class Table:
     """The distinct values of one thing the candidates hold, and which one each row has."""
 
+    KEPT = 256  # tables of the function's values, per part of a request
+
     def __init__(self, candidates: Sequence[scoring.Candidate], key: Callable[[scoring.Candidate], Hashable]):
         number: dict[Hashable, int] = {}
         self.examples: list[scoring.Candidate] = []
@@ -38,10 +42,18 @@ class Table:
                 self.examples.append(candidate)
             ids[row] = found
         self.ids: Ints = ids
+        self._kept: dict[Hashable, Floats] = {}
 
-    def values(self, function: Callable[[scoring.Candidate], float]) -> Floats:
-        """`function` of each row's value (evaluated once per distinct one)."""
-        return np.array([function(c) for c in self.examples], dtype=np.float64)[self.ids]
+    def values(self, asked: Hashable, function: Callable[[scoring.Candidate], float]) -> Floats:
+        """`function` of each row's value, evaluated once per distinct one and kept under `asked`:
+        all that `function` reads of the request (and which factor it is)."""
+        table = self._kept.get(asked)
+        if table is None:
+            if len(self._kept) >= self.KEPT:
+                self._kept.clear()
+            table = np.array([function(c) for c in self.examples], dtype=np.float64)
+            self._kept[asked] = table
+        return table[self.ids]
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -95,10 +107,13 @@ class Candidates:
         return 120 * len(self.candidates)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
-        return self.places.values(lambda c: scoring.REMOTE_CLOSENESS[scoring.remote_where(need, c)])
+        return self.places.values(
+            ("remote", need.country, need.continent),
+            lambda c: scoring.REMOTE_CLOSENESS[scoring.remote_where(need, c)],
+        )
 
     def offered(self, need: scoring.Need) -> npt.NDArray[np.bool_]:
-        return self.sides.values(lambda c: float(scoring.offered(need, c))) > 0
+        return self.sides.values(("offered", need.side), lambda c: float(scoring.offered(need, c))) > 0
 
     def quick(
         self, need: scoring.Need, kind: str, weights: scoring.Weights, closeness: Floats, now: datetime
@@ -106,20 +121,28 @@ class Candidates:
         """scoring.quick_scorer(need, kind, weights)(candidate, closeness, now) for every row."""
         share = scoring.shares(need, kind, weights)
         value = share["distance"] * closeness
-        value += share["strength"] * self.strengths.values(lambda c: scoring.strength(need, c))
+        value += share["strength"] * self.strengths.values(
+            ("strength", need.topics), lambda c: scoring.strength(need, c)
+        )
         value += share["freshness"] * freshness(self.verified, now)
         if share["accepting"]:
             value += share["accepting"] * self.accepting
         if share["side"]:
-            value += share["side"] * self.sides.values(lambda c: scoring.side_fit(need, c) or 0.0)
+            value += share["side"] * self.sides.values(
+                ("side", need.side), lambda c: scoring.side_fit(need, c) or 0.0
+            )
         if share["population"]:
             value += share["population"] * self.populations.values(
-                lambda c: scoring.overlap(need.populations, c.populations)
+                ("population", need.populations), lambda c: scoring.overlap(need.populations, c.populations)
             )
         if share["language"]:
-            value += share["language"] * self.languages.values(_language(need))
+            value += share["language"] * self.languages.values(
+                ("language", need.languages, need.inferred_languages), _language(need)
+            )
         if share["format"]:
-            value += share["format"] * self.formats.values(lambda c: scoring.overlap(need.formats, c.formats))
+            value += share["format"] * self.formats.values(
+                ("format", need.formats), lambda c: scoring.overlap(need.formats, c.formats)
+            )
         return value
 
 
@@ -145,17 +168,27 @@ def band_closeness(meters: Floats) -> Floats:
     return _BAND_VALUES[np.searchsorted(_BAND_UPPERS, meters / 1000, side="right")]
 
 
-def best_first(values: Floats, usable: npt.NDArray[np.bool_], floor: Callable[[], float]) -> Any:
+def best_first(
+    values: Floats, usable: npt.NDArray[np.bool_], floor: Callable[[], float], first: int = 64
+) -> Any:
     """The usable rows' positions, highest value first, while the value is at least `floor()`
-    (read again after each row: the caller raises it as its list fills)."""
+    (read again after each row: the caller raises it as its list fills). The best `first` are
+    picked out and sorted; the rest only if the list is not settled by then."""
     rows = np.flatnonzero(usable)
     if not len(rows):
         return
-    ordered = rows[np.argsort(-values[rows], kind="stable")]
-    for row in ordered.tolist():
-        if values[row] < floor():
-            return
-        yield row
+    scores = values[rows]
+    if len(rows) > first:
+        best = np.argpartition(-scores, first - 1)  # the first `first`: the best, in no order
+        parts = [best[:first], best[first:]]
+    else:
+        parts = [np.arange(len(rows))]
+    for part in parts:
+        ordered = part[np.argsort(-scores[part], kind="stable")]
+        for row, value in zip(rows[ordered].tolist(), scores[ordered].tolist(), strict=True):
+            if value < floor():
+                return
+            yield row
 
 
 def floats(values: Sequence[Any]) -> Floats:
