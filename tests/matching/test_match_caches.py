@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.matching import queries
+from registry.matching import queries, service
 from tests.factories import Client, bearer, register_org
 from tests.matching.fixtures import UTRECHT, build_world, create
 
@@ -201,3 +201,9 @@ async def test_a_starting_server_reads_every_kinds_remote_pool_before_the_first_
     searches.clear()
     await answer(client, needs=["clinician", "evaluator"])
     assert not [s for s in searches if s[0] == "remote"]  # the pools were ready
+
+
+def test_the_shown_fields_are_read_in_the_order_details_takes_them() -> None:
+    assert queries.DETAIL_FIELDS[0] == "id"
+    assert queries.DETAIL_FIELDS[1:] == service.Details.__struct_fields__[:-1]
+    assert service.Details.__struct_fields__[-1] == "contacts"

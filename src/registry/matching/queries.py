@@ -16,8 +16,8 @@ from registry.models import Contact, Initiator, Listing
 
 KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "evaluator", "trainer"})
 
-# What scoring needs, named as `scoring.Candidate` names it; what is only shown comes later, for
-# the few candidates chosen (`shown_of`).
+# What scoring needs, named as `scoring.Candidate` names it (in the order service.to_candidate
+# reads them); what is only shown comes later, for the few candidates chosen (`shown_of`).
 _REMOTE_SQL = (
     "(l.remote_ok OR coalesce(l.delivery, '') IN ('online', 'hybrid') OR l.location_precision = 'remote')"
 )
@@ -89,19 +89,21 @@ async def remote_capable(session: AsyncSession, kind: str, *, planning: bool) ->
     return (await session.execute(_remote_capable(_checked(kind), planning))).all()
 
 
-_DETAIL_COLUMNS = (
-    Listing.id,
-    Listing.organization_id,
-    Listing.description,
-    Listing.specialties,
-    Listing.formats,
-    Listing.populations,
-    Listing.languages,
-    Listing.location_precision,
-    Listing.locality,
-    Listing.region,
-    Listing.country,
+# The id, then service.Details's fields in its order.
+DETAIL_FIELDS = (
+    "id",
+    "organization_id",
+    "description",
+    "specialties",
+    "formats",
+    "populations",
+    "languages",
+    "location_precision",
+    "locality",
+    "region",
+    "country",
 )
+_DETAIL_COLUMNS = tuple(getattr(Listing, f) for f in DETAIL_FIELDS)
 # Named contact_<field>, the fields as ContactRead names them.
 CONTACT_FIELDS = ("id", "name", "role", "email", "phone", "preferred_method", "visibility")
 _CONTACT_COLUMNS = tuple(getattr(Contact, f).label(f"contact_{f}") for f in CONTACT_FIELDS)
@@ -109,12 +111,12 @@ _CONTACT_COLUMNS = tuple(getattr(Contact, f).label(f"contact_{f}") for f in CONT
 
 async def shown_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
     """The shown-only fields of the chosen candidates, with the contacts that may leave through
-    matching (in order), in one round trip: a row per contact (the listing's fields, then the
-    contact's as contact_<field>), and one row with no contact for a listing without."""
+    matching (in order), in one round trip: a row per contact (DETAIL_FIELDS, then the contact's
+    CONTACT_FIELDS), and one row with no contact for a listing without."""
     if not listing_ids:
         return []
     contact_shown = and_(Contact.listing_id == Listing.id, contact_listed())
-    return (  # type: ignore[return-value]
+    return (
         await session.execute(
             select(*_DETAIL_COLUMNS, *_CONTACT_COLUMNS)
             .outerjoin(Contact, contact_shown)

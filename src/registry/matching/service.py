@@ -71,30 +71,55 @@ def explanations() -> Explanations:
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
-    country = row.country
+    """A row of queries' columns (in their order) as scoring reads it."""
+    (
+        listing_id,
+        kind,
+        name,
+        organization_id,
+        country,
+        service_radius_km,
+        status,
+        side,
+        specialties,
+        populations,
+        formats,
+        languages,
+        ipv_trained,
+        methods,
+        course_topics,
+        certifications,
+        evaluation_stage,
+        open_to_mentoring,
+        accepting_partnerships,
+        last_verified_at,
+        remote_capable,
+        *_,  # the distance, for rows within a radius
+    ) = row
+    codes = scoring.shared_codes
     return scoring.Candidate(
-        id=str(row.id),
-        kind=sys.intern(row.kind),
-        name=row.name,
-        organization_id=str(row.organization_id),
-        remote_capable=bool(row.remote_capable),
-        country=country,
-        continent=countries.continent(country),
-        service_radius_km=row.service_radius_km,
-        status=sys.intern(row.status),
-        side=None if row.side is None else sys.intern(row.side),
-        specialties=scoring.shared_codes(row.specialties),
-        populations=scoring.shared_codes(row.populations),
-        formats=scoring.shared_codes(row.formats),
-        languages=scoring.shared_codes(row.languages),
-        ipv_trained=row.ipv_trained,
-        methods=scoring.shared_codes(row.methods),
-        course_topics=scoring.shared_codes(row.course_topics),
-        certifications=row.certifications or 0,
-        evaluation_stage=sys.intern(row.evaluation_stage),
-        open_to_mentoring=row.open_to_mentoring,
-        accepting_partnerships=row.accepting_partnerships,
-        last_verified_at=row.last_verified_at,
+        str(listing_id),
+        sys.intern(kind),
+        name,
+        str(organization_id),
+        bool(remote_capable),
+        country,
+        countries.continent(country),
+        service_radius_km,
+        sys.intern(status),
+        None if side is None else sys.intern(side),
+        codes(specialties),
+        codes(populations),
+        codes(formats),
+        codes(languages),
+        ipv_trained,
+        codes(methods),
+        codes(course_topics),
+        certifications or 0,
+        sys.intern(evaluation_stage),
+        open_to_mentoring,
+        accepting_partnerships,
+        last_verified_at,
     )
 
 
@@ -329,17 +354,19 @@ async def _details(
         else:
             missing.append(listing_id)
     if missing:
-        fields: dict[uuid.UUID, dict[str, Any]] = {}
+        fields: dict[uuid.UUID, Sequence[Any]] = {}
         contacts: defaultdict[uuid.UUID, list[ContactRead]] = defaultdict(list)
-        for row in await queries.shown_of(session, missing):  # named columns
-            values = row._mapping
-            fields.setdefault(row.id, {k: values[k] for k in Details.__struct_fields__ if k != "contacts"})
-            if row.contact_id is not None:
-                contacts[row.id].append(
-                    ContactRead(**{f: values[f"contact_{f}"] for f in queries.CONTACT_FIELDS})
+        shown = len(queries.DETAIL_FIELDS)  # the listing's id, its fields, then the contact's
+        for row in await queries.shown_of(session, missing):
+            listing_id = row[0]
+            if listing_id not in fields:
+                fields[listing_id] = row[1:shown]
+            if row[shown] is not None:
+                contacts[listing_id].append(
+                    ContactRead(**dict(zip(queries.CONTACT_FIELDS, row[shown:], strict=True)))
                 )
         for listing_id in missing:
-            details = Details(**fields[listing_id], contacts=tuple(contacts[listing_id]))
+            details = Details(*(*fields[listing_id], tuple(contacts[listing_id])))
             caches.put(
                 "listing_details", listing_id, version, details, weight=600 + 200 * len(details.contacts)
             )
