@@ -10,6 +10,7 @@ per row."""
 
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -31,17 +32,12 @@ class Table:
     KEPT = 256  # tables of the function's values, per part of a request
 
     def __init__(self, candidates: Sequence[scoring.Candidate], key: Callable[[scoring.Candidate], Hashable]):
-        number: dict[Hashable, int] = {}
-        self.examples: list[scoring.Candidate] = []
-        ids = np.empty(len(candidates), dtype=np.int32)
-        for row, candidate in enumerate(candidates):
-            value = key(candidate)
-            found = number.get(value)
-            if found is None:
-                found = number[value] = len(self.examples)
-                self.examples.append(candidate)
-            ids[row] = found
-        self.ids: Ints = ids
+        keys = list(map(key, candidates))
+        # Any candidate with a value stands for it: the functions read only what `key` reads.
+        example = dict(zip(keys, candidates, strict=True))
+        number = {value: n for n, value in enumerate(example)}
+        self.examples: list[scoring.Candidate] = list(example.values())
+        self.ids: Ints = np.fromiter(map(number.__getitem__, keys), dtype=np.int32, count=len(keys))
         self._kept: dict[Hashable, Floats] = {}
 
     def values(self, asked: Hashable, function: Callable[[scoring.Candidate], float]) -> Floats:
@@ -74,9 +70,9 @@ class Candidates:
         self.candidates = tuple(candidates)
         self.position = {c.id: row for row, c in enumerate(self.candidates)}
         self.sides = Table(self.candidates, scoring.sides_served)
-        self.populations = Table(self.candidates, lambda c: c.populations)
-        self.languages = Table(self.candidates, lambda c: c.languages)
-        self.formats = Table(self.candidates, lambda c: c.formats)
+        self.populations = Table(self.candidates, attrgetter("populations"))
+        self.languages = Table(self.candidates, attrgetter("languages"))
+        self.formats = Table(self.candidates, attrgetter("formats"))
         # Strength reads the request only for trainers (the topics): the rest of it is the row's.
         self.strengths = Table(
             self.candidates,
@@ -96,7 +92,7 @@ class Candidates:
             ],
             dtype=np.float64,
         )
-        self.places = Table(self.candidates, lambda c: (c.country, c.continent))
+        self.places = Table(self.candidates, attrgetter("country", "continent"))
 
     def __len__(self) -> int:
         return len(self.candidates)
