@@ -97,7 +97,7 @@ async def _routing(
 
 async def _warm_matching(app: Litestar) -> None:
     try:
-        await warm_pools(app.state.sessionmaker, app.state.caches)
+        await warm_pools(app.state.caches)
     except Exception:
         logging.getLogger("registry.matching").warning("could not warm the match pools", exc_info=True)
 

@@ -193,7 +193,7 @@ async def test_a_starting_server_reads_every_kinds_remote_pool_before_the_first_
     from registry.matching.service import warm_pools
 
     caches = app.state.caches
-    await warm_pools(sessionmaker, caches)
+    await warm_pools(caches)
     version = await caches.version()
     kept = caches.store("match_remote").keys()
     assert sorted(kept) == sorted((kind, False) for kind in queries.KNOWN_KINDS)

@@ -30,9 +30,9 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     built: list[str] = []
     answer = service._answer
 
-    async def counted(session: Any, principal: Any, *args: Any) -> Any:
+    async def counted(principal: Any, *args: Any) -> Any:
         built.append(service.contact_view(principal))
-        return await answer(session, principal, *args)
+        return await answer(principal, *args)
 
     monkeypatch.setattr(service, "_answer", counted)
     return built

@@ -44,6 +44,9 @@ class Reads:
             command_timeout=settings.db_statement_timeout_ms / 1000 + 1,
             server_settings={
                 "statement_timeout": str(settings.db_statement_timeout_ms),
+                # Statements here are prepared once per connection, and planned once too: they
+                # are small, or (matching's) take longer to plan than to run, whatever the values.
+                "plan_cache_mode": "force_generic_plan",
                 "application_name": "registry-reads",
             },
         )
@@ -61,6 +64,16 @@ class Reads:
             if writes:
                 await session.commit()
             return value
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        """Every row (positional, and by column name)."""
+        if self._pool is not None:
+            found: list[Any] = await self._pool.fetch(query, *args)
+            return found
+        assert self._sessionmaker is not None
+        async with self._sessionmaker() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            return await connection.driver_connection.fetch(query, *args)  # type: ignore[union-attr,no-any-return]
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         if self._pool is not None:

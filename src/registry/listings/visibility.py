@@ -114,6 +114,11 @@ def contact_listed() -> ColumnElement[bool]:
     return Contact.visibility != "on_introduction"
 
 
+def contact_listed_sql(contact: str = "c") -> str:
+    """`contact_listed` as SQL, for a `contact` row alias."""
+    return f"{contact}.visibility <> 'on_introduction'"
+
+
 def revealed_on_introduction(contact: Contact) -> bool:
     """What an accepted introduction shows its initiator: the listing's public and
     on-introduction contacts; `verified_orgs` ones stay for verified organizations."""

@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, TextClause, and_, func, or_, select, text
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings.visibility import contact_listed, public_listing_sql
+from registry.database.reads import Reads
+from registry.listings.visibility import contact_listed_sql, public_listing_sql
 from registry.locations import distance
 from registry.locations.distance import distance_sql
-from registry.models import Contact, Initiator, Listing
+from registry.models import Initiator
 
 KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "evaluator", "trainer"})
 
@@ -36,35 +37,29 @@ def _live(kind: str, planning: bool) -> str:
 
 
 @functools.cache
-def _in_radius(kind: str, planning: bool) -> TextClause:
+def _in_radius(kind: str, planning: bool) -> str:
     # From that kind's GiST index: the box bounds the walk; the corners beyond the radius go.
-    return text(
-        f"""
+    lat, lon, meters = "$1::float8", "$2::float8", "$3::float8"
+    return f"""
         SELECT * FROM (
-            SELECT {_COLUMNS_SQL}, {distance_sql("l.latitude", "l.longitude")} AS d
+            SELECT {_COLUMNS_SQL}, {distance_sql("l.latitude", "l.longitude", lat, lon)} AS d
             FROM listing l
             JOIN organization o ON o.id = l.organization_id
             WHERE {_live(kind, planning)} AND l.latitude IS NOT NULL
-              AND earth_box(ll_to_earth(:lat, :lon), :meters) @> ll_to_earth(l.latitude, l.longitude)
+              AND earth_box(ll_to_earth({lat}, {lon}), {meters}) @> ll_to_earth(l.latitude, l.longitude)
         ) n
-        WHERE d <= :meters
+        WHERE d <= {meters}
         """
-    )
 
 
 @functools.cache
-def _remote_capable(kind: str, planning: bool) -> TextClause:
-    return text(
-        f"""
+def _remote_capable(kind: str, planning: bool) -> str:
+    return f"""
         SELECT {_COLUMNS_SQL}
         FROM listing l
         JOIN organization o ON o.id = l.organization_id
         WHERE {_live(kind, planning)} AND {_REMOTE_SQL}
         """
-    )
-
-
-_GENERIC_PLANS = text("SELECT set_config('plan_cache_mode', 'force_generic_plan', true)")
 
 
 def _checked(kind: str) -> str:
@@ -73,20 +68,26 @@ def _checked(kind: str) -> str:
     return kind
 
 
+# These read through the request's one-statement reads (no session, one round trip each), whose
+# pool plans a statement once per connection (Reads: plan_cache_mode): planning these takes
+# longer than running them, and their plans never depend on the values.
+
+
 async def in_radius(
-    session: AsyncSession, kind: str, point: tuple[float, float], radius_km: float, *, planning: bool
-) -> Sequence[Row[Any]]:
-    """Every public listing of the kind whose stored point lies within the radius, with `d`, its
-    distance in metres. Active ones, and programs being planned when `planning`."""
-    # Planning takes longer than running, and the plan never depends on the values: one per connection.
-    await session.execute(_GENERIC_PLANS)
-    params = {"lat": point[0], "lon": point[1], "meters": radius_km * 1000}
-    return (await session.execute(_in_radius(_checked(kind), planning), params)).all()
+    reads: Reads, kind: str, point: tuple[float, float], radius_km: float, *, planning: bool
+) -> list[Any]:
+    """Every public listing of the kind whose stored point lies within the radius: _COLUMNS_SQL,
+    then its distance in metres. Active ones, and programs being planned when `planning`."""
+    found: list[Any] = await reads.fetch(
+        _in_radius(_checked(kind), planning), point[0], point[1], radius_km * 1000
+    )
+    return found
 
 
-async def remote_capable(session: AsyncSession, kind: str, *, planning: bool) -> Sequence[Row[Any]]:
+async def remote_capable(reads: Reads, kind: str, *, planning: bool) -> list[Any]:
     """Every public listing of the kind that works remotely, wherever it is."""
-    return (await session.execute(_remote_capable(_checked(kind), planning))).all()
+    found: list[Any] = await reads.fetch(_remote_capable(_checked(kind), planning))
+    return found
 
 
 # The id, then service.Details's fields in its order.
@@ -103,27 +104,25 @@ DETAIL_FIELDS = (
     "region",
     "country",
 )
-_DETAIL_COLUMNS = tuple(getattr(Listing, f) for f in DETAIL_FIELDS)
-# Named contact_<field>, the fields as ContactRead names them.
+# The fields as ContactRead names them.
 CONTACT_FIELDS = ("id", "name", "role", "email", "phone", "preferred_method", "visibility")
-_CONTACT_COLUMNS = tuple(getattr(Contact, f).label(f"contact_{f}") for f in CONTACT_FIELDS)
+_SHOWN_SQL = f"""
+    SELECT {", ".join(f"l.{f}" for f in DETAIL_FIELDS)}, {", ".join(f"c.{f}" for f in CONTACT_FIELDS)}
+    FROM listing l
+    LEFT JOIN contact c ON c.listing_id = l.id AND {contact_listed_sql("c")}
+    WHERE l.id = ANY($1::uuid[])
+    ORDER BY l.id, c.position
+"""
 
 
-async def shown_of(session: AsyncSession, listing_ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
+async def shown_of(reads: Reads, listing_ids: Sequence[uuid.UUID]) -> list[Any]:
     """The shown-only fields of the chosen candidates, with the contacts that may leave through
     matching (in order), in one round trip: a row per contact (DETAIL_FIELDS, then the contact's
     CONTACT_FIELDS), and one row with no contact for a listing without."""
     if not listing_ids:
         return []
-    contact_shown = and_(Contact.listing_id == Listing.id, contact_listed())
-    return (
-        await session.execute(
-            select(*_DETAIL_COLUMNS, *_CONTACT_COLUMNS)
-            .outerjoin(Contact, contact_shown)
-            .where(Listing.id.in_(list(listing_ids)))
-            .order_by(Listing.id, Contact.position)
-        )
-    ).all()
+    found: list[Any] = await reads.fetch(_SHOWN_SQL, list(listing_ids))
+    return found
 
 
 async def initiators_near(

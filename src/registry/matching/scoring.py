@@ -167,12 +167,16 @@ class Scored:
 # --- sides ---------------------------------------------------------------------------------------
 
 
+_BOTH: Final = frozenset(SIDES)
+_ONE: Final = {side: frozenset({side}) for side in SIDES}
+
+
 def sides_served(candidate: Candidate) -> frozenset[str]:
     if candidate.kind == "peer_program":
         if candidate.side == "both":
-            return frozenset(SIDES)
-        return frozenset({candidate.side}) if candidate.side in SIDES else frozenset()
-    return candidate.specialties & frozenset(SIDES)
+            return _BOTH
+        return _ONE.get(candidate.side or "", frozenset())
+    return candidate.specialties & _BOTH
 
 
 def wanted_sides(side: str | None) -> frozenset[str] | None:

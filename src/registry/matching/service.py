@@ -16,13 +16,15 @@ from typing import Any
 
 import msgspec
 import numpy as np
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal, Role
 from registry.caching import shared
 from registry.caching.caches import Caches
 from registry.caching.version import Version
+from registry.database import routing
 from registry.database.base import utcnow
+from registry.database.reads import Reads
 from registry.http.errors import Forbidden, InvalidInput
 from registry.initiators.schemas import VOCABULARIES as INITIATOR_VOCABULARIES
 from registry.initiators.service import coarse_location
@@ -129,10 +131,11 @@ def _candidates(caches: Caches, version: Version, rows: Sequence[Any]) -> arrays
     known = caches.store("match_rows")
     found = []
     for row in rows:
-        candidate = known.get(row.id, version)
+        listing_id = row[0]
+        candidate = known.get(listing_id, version)
         if candidate is None:
             candidate = to_candidate(row)
-            known.put(row.id, version, candidate, CANDIDATE_BYTES)
+            known.put(listing_id, version, candidate, CANDIDATE_BYTES)
         found.append(candidate)
     return arrays.Candidates(found)
 
@@ -145,7 +148,7 @@ class Near(msgspec.Struct, frozen=True, gc=False):
 
 
 async def _near(
-    session: AsyncSession,
+    reads: Reads,
     caches: Caches,
     version: Version,
     kind: str,
@@ -154,8 +157,8 @@ async def _near(
     planning: bool,
 ) -> Near:
     async def fetch() -> Near:
-        rows = await queries.in_radius(session, kind, point, radius_km, planning=planning)
-        return Near(_candidates(caches, version, rows), arrays.floats([r.d for r in rows]))
+        rows = await queries.in_radius(reads, kind, point, radius_km, planning=planning)
+        return Near(_candidates(caches, version, rows), arrays.floats([r[-1] for r in rows]))
 
     near: Near = await caches.memo(
         "match_candidates",
@@ -168,12 +171,12 @@ async def _near(
 
 
 async def _pool(
-    session: AsyncSession, caches: Caches, version: Version, kind: str, planning: bool
+    reads: Reads, caches: Caches, version: Version, kind: str, planning: bool
 ) -> arrays.Candidates:
     """A kind's remote-capable listings."""
 
     async def fetch() -> arrays.Candidates:
-        rows = await queries.remote_capable(session, kind, planning=planning)
+        rows = await queries.remote_capable(reads, kind, planning=planning)
         return _candidates(caches, version, rows)
 
     pool: arrays.Candidates = await caches.memo(
@@ -182,14 +185,14 @@ async def _pool(
     return pool
 
 
-async def warm_pools(sessionmaker: async_sessionmaker[AsyncSession], caches: Caches) -> None:
+async def warm_pools(caches: Caches) -> None:
     """Read every kind's remote pool for the data's current version, so that the first matches a
     process answers do not each wait for one (a server's start-up runs this in the background;
     after a change, the first match of a kind reads its pool again)."""
+    assert caches.reads is not None, "the app gives its caches a way to read"
     version = await caches.version()
     for kind in sorted(queries.KNOWN_KINDS):
-        async with sessionmaker() as session:
-            await _pool(session, caches, version, kind, planning=False)
+        await _pool(caches.reads, caches, version, kind, planning=False)
 
 
 # --- score ---------------------------------------------------------------------------------------
@@ -302,7 +305,7 @@ def _rank_remote(
 
 
 async def rank(
-    session: AsyncSession, caches: Caches, version: Version, question: Question, kinds: Sequence[str]
+    reads: Reads, caches: Caches, version: Version, question: Question, kinds: Sequence[str]
 ) -> dict[str, tuple[list[scoring.Scored], int]]:
     """Per kind: the chosen (best first) and how many were held back (two per organization)."""
     now = utcnow()
@@ -312,11 +315,11 @@ async def rank(
         near = None
         if question.point is not None:
             near = await _near(
-                session, caches, version, kind, question.point, question.radius_km, question.planning
+                reads, caches, version, kind, question.point, question.radius_km, question.planning
             )
             _rank_near(question, kind, near, ranking)
         if question.include_remote:
-            pool = await _pool(session, caches, version, kind, question.planning)
+            pool = await _pool(reads, caches, version, kind, question.planning)
             _rank_remote(question, kind, pool, near, ranking)
         out[kind] = ranking.chosen()
     return out
@@ -343,7 +346,7 @@ class Details(msgspec.Struct, frozen=True, gc=False):
 
 
 async def _details(
-    session: AsyncSession, caches: Caches, version: Version, ids: Sequence[uuid.UUID]
+    reads: Reads, caches: Caches, version: Version, ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, Details]:
     found: dict[uuid.UUID, Details] = {}
     missing = []
@@ -357,7 +360,7 @@ async def _details(
         fields: dict[uuid.UUID, Sequence[Any]] = {}
         contacts: defaultdict[uuid.UUID, list[ContactRead]] = defaultdict(list)
         shown = len(queries.DETAIL_FIELDS)  # the listing's id, its fields, then the contact's
-        for row in await queries.shown_of(session, missing):
+        for row in await queries.shown_of(reads, missing):
             listing_id = row[0]
             if listing_id not in fields:
                 fields[listing_id] = row[1:shown]
@@ -410,16 +413,14 @@ def _present(scored: scoring.Scored, details: Details, principal: Principal) -> 
 
 
 async def _answer(
-    session: AsyncSession,
-    principal: Principal,
-    caches: Caches,
-    version: Version,
-    question: Question,
-    kinds: Sequence[str],
+    principal: Principal, caches: Caches, version: Version, question: Question, kinds: Sequence[str]
 ) -> tuple[dict[str, list[MatchCandidate]], dict[str, int]]:
-    chosen = await rank(session, caches, version, question, kinds)
+    """Read through the request's database (a replica's, or the primary's)."""
+    assert caches.reads is not None, "the app gives its caches a way to read"
+    reads = routing.reads_for(caches.reads)
+    chosen = await rank(reads, caches, version, question, kinds)
     ids = [uuid.UUID(s.candidate.id) for picks, _ in chosen.values() for s in picks]
-    details = await _details(session, caches, version, ids)
+    details = await _details(reads, caches, version, ids)
     results = {
         kind: [_present(s, details[uuid.UUID(s.candidate.id)], principal) for s in picks]
         for kind, (picks, _) in chosen.items()
@@ -494,7 +495,7 @@ async def match(
     version = await caches.version()
 
     async def build() -> bytes:
-        results, held_back = await _answer(session, principal, caches, version, question, needs)
+        results, held_back = await _answer(principal, caches, version, question, needs)
         return _encoder.encode(_Answer(results, held_back))[1:-1]  # the members, spliced below
 
     digest = shared.digest(_CODE, *key)
@@ -552,7 +553,7 @@ async def peers(
     )
     question = Question(need, point, radius, point is None, True, 20, weights, exclude=str(program.id))
     version = await caches.version()
-    results, _ = await _answer(session, principal, caches, version, question, ("peer_program",))
+    results, _ = await _answer(principal, caches, version, question, ("peer_program",))
     # Same kind of work: the sides are kept apart already; when the program names formats, an
     # overlapping one.
     same_work = [
