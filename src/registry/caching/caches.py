@@ -37,8 +37,8 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     "nearby_places": Budget(1024, 32 * MiB),
     # Places too big to keep: their searches go to SQL (not tied to a version)
     "nearby_too_big": Budget(1024, 1 * MiB, seconds=3600.0),
-    # POST /matches answers, encoded, per request
-    "match_answers": Budget(4096, 32 * MiB),
+    # POST /matches answers, encoded, per request (other processes' are in PostgreSQL: shared)
+    "match_answers": Budget(4096, 16 * MiB),
     # Scored candidates per (kind, point): matching.service
     "match_candidates": Budget(1024, 64 * MiB),
     # Listings as scoring reads them, per listing: shared by the two above

@@ -8,10 +8,11 @@ reads the row's from that table (kept per part of the request the function reads
 request asking for the same populations reads it again). Only distance and freshness are computed
 per row."""
 
+import functools
 from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +25,9 @@ Ints = npt.NDArray[np.int32]
 
 _BAND_UPPERS = np.array([upper for upper, _ in DISTANCE_BANDS[:-1]], dtype=np.float64)
 _BAND_VALUES = np.array([scoring.BAND_CLOSENESS[code] for _, code in DISTANCE_BANDS], dtype=np.float64)
+
+
+_ANY_NEED: Final = scoring.Need()  # strength reads the request only for trainers
 
 
 class Table:
@@ -68,7 +72,6 @@ class Candidates:
 
     def __init__(self, candidates: Sequence[scoring.Candidate]) -> None:
         self.candidates = tuple(candidates)
-        self.position = {c.id: row for row, c in enumerate(self.candidates)}
         self.sides = Table(self.candidates, scoring.sides_served)
         self.populations = Table(self.candidates, attrgetter("populations"))
         self.languages = Table(self.candidates, attrgetter("languages"))
@@ -79,7 +82,7 @@ class Candidates:
             lambda c: (
                 (c.kind, c.course_topics, c.certifications > 0)
                 if c.kind == "trainer"
-                else (c.kind, scoring.strength(scoring.Need(), c))
+                else (c.kind, scoring.strength(_ANY_NEED, c))
             ),
         )
         self.accepting = np.array([c.accepting_partnerships for c in self.candidates], dtype=np.float64)
@@ -93,6 +96,12 @@ class Candidates:
             dtype=np.float64,
         )
         self.places = Table(self.candidates, attrgetter("country", "continent"))
+
+    @functools.cached_property
+    def position(self) -> dict[str, int]:
+        """Each listing id's row (made when first asked: a remote pool's always is, a list near a
+        point only to leave one listing out)."""
+        return {c.id: row for row, c in enumerate(self.candidates)}
 
     def __len__(self) -> int:
         return len(self.candidates)

@@ -293,7 +293,8 @@ def _rank_remote(
     number."""
     need = question.need
     usable = pool.offered(need)
-    for listing_id in [question.exclude, *(near.candidates.position if near else ())]:
+    within = near.candidates.candidates if near is not None else ()
+    for listing_id in [question.exclude, *(c.id for c in within)]:
         row = pool.position.get(listing_id or "")
         if row is not None:
             usable[row] = False
