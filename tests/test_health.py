@@ -1,6 +1,7 @@
 """Liveness, readiness, and readiness when the database goes away and comes back."""
 
 import time
+from typing import Any
 
 from registry.app import create_app
 from registry.config import Settings
@@ -46,3 +47,36 @@ async def test_ready_turns_503_without_the_database_and_recovers(
     finally:
         await proxy.stop()
         await engine.dispose()
+
+
+async def test_liveness_is_answered_before_the_app_as_its_route_would(client: Client, app: Any) -> None:
+    """GET /health skips the app's middleware: the answer is the route's, byte for byte."""
+    fast = await client.get("/health", headers={"Authorization": "Bearer not-a-key"})
+    routed: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        routed.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/health",
+        "raw_path": b"/health",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"registry.test")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("registry.test", 80),
+        "state": {},
+    }
+    await app._litestar(scope, receive, send)  # the route, through every middleware
+    assert routed[0]["status"] == fast.status_code == 200
+    assert dict(routed[0]["headers"]) == {k.encode(): v.encode() for k, v in fast.headers.items()}
+    assert b"".join(m.get("body", b"") for m in routed[1:]) == fast.content == b'{"status":"ok"}'
+    assert (await client.head("/health")).status_code == (await client.put("/health")).status_code == 405

@@ -22,7 +22,7 @@ from registry.config import Settings
 from registry.database import routing
 from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
-from registry.health.routes import HealthController
+from registry.health.routes import HealthController, alive, is_liveness_probe
 from registry.hsds.routes import HsdsController
 from registry.http.access_log import configure_logging, log_request
 from registry.http.bodies import guarded, strict_body
@@ -106,7 +106,7 @@ class RegistryApp(Litestar):
     body_timeout_s = 10.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
-        await log_request(self._with_body, scope, receive, send)
+        await log_request(alive if is_liveness_probe(scope) else self._with_body, scope, receive, send)
 
     async def _with_body(self, scope: Scope, receive: Receive, send: Send) -> None:
         await guarded(self._litestar, scope, receive, send, self.body_timeout_s)

@@ -38,7 +38,7 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # Places too big to keep: their searches go to SQL (not tied to a version)
     "nearby_too_big": Budget(1024, 1 * MiB, seconds=3600.0),
     # POST /matches answers, encoded, per request (other processes' are in PostgreSQL: shared)
-    "match_answers": Budget(4096, 16 * MiB),
+    "match_answers": Budget(4096, 8 * MiB),
     # Scored candidates per (kind, point): matching.service
     "match_candidates": Budget(1024, 64 * MiB),
     # Listings as scoring reads them, per listing: shared by the two above
