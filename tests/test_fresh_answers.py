@@ -15,6 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from registry.caching import version
+from tests.factories import Client
 from tests.tcp_proxy import upstream_of
 from tests.test_cli import cli_env, free_port, run_cli
 from tests.test_contract import contract_database  # noqa: F401 (a scratch database of its own)
@@ -318,3 +320,30 @@ async def test_an_answer_never_waits_for_news_of_a_change(
     finally:
         await asyncio.to_thread(stop, proc)
         await link.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/matches", {"location": {"latitude": 52.09, "longitude": 5.12}, "languages": ["nl"]}),
+        ("GET", "/programs?near=Utrecht%2C%20NL&format=peer_led_support_group", None),
+        ("GET", "/partners?near=Utrecht%2C%20NL&language=nl", None),
+    ],
+)
+async def test_a_cached_read_reads_the_datas_version_once(
+    client: Client, monkeypatch: pytest.MonkeyPatch, method: str, path: str, body: Any
+) -> None:
+    """Checking the request's codes and finding its answer ask for the same version: one read."""
+    reads: list[int] = []
+    stored = version.stored_version
+
+    async def counted(*args: Any) -> int:
+        reads.append(1)
+        return await stored(*args)
+
+    monkeypatch.setattr(version, "stored_version", counted)
+    for _ in range(2):  # built, then kept
+        reads.clear()
+        response = await client.request(method, path, json=body)
+        assert response.status_code == 200, response.text
+        assert len(reads) == 1

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
+from registry.caching.version import Version
 from registry.http.pagination import Page, offset
 from registry.listings import nearby, queries
 from registry.listings.queries import ListingFilters
@@ -29,6 +30,7 @@ async def search_page(
     session: AsyncSession,
     principal: Principal,
     caches: Caches,
+    version: Version,
     filters: ListingFilters,
     *,
     page: int,
@@ -37,10 +39,9 @@ async def search_page(
     present: Present,
 ) -> bytes:
     """One page of the search, JSON-encoded: a Page of what `present` makes of each listing
-    (`what` names that presentation in the cache)."""
+    (`what` names that presentation in the cache), for the data's `version` (read by the caller)."""
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
     key = (what, listing_view(principal), repr(filters), page, per_page)
-    version = await caches.version()
 
     async def build() -> bytes:
         if nearby.serves(filters):

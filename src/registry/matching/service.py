@@ -454,8 +454,9 @@ async def match(
     topics = data.topics if data.topics is not None else sorted(scoring.DEFAULT_TOPICS)
     needs = list(dict.fromkeys(data.needs or (profile.needs if profile and profile.needs else ALL_NEEDS)))
     wanted = {"side": side, "populations": populations, "formats": formats, "languages": languages}
-    await check_fields(session, wanted, INITIATOR_VOCABULARIES, caches=caches)
-    await check_fields(session, {"topics": topics}, {"topics": "course_topic"}, caches=caches)
+    version = await caches.version()  # once for the request: the codes' and the answer's
+    vocabularies = {**INITIATOR_VOCABULARIES, "topics": "course_topic"}
+    await check_fields(session, {**wanted, "topics": topics}, vocabularies, caches=caches, version=version)
     # The search point is coarse whatever was sent: identical requests from one area look alike.
     if data.location is not None:
         place = coarse_location(data.location)
@@ -493,7 +494,6 @@ async def match(
         data.per_kind,
         weights,
     )
-    version = await caches.version()
 
     async def build() -> bytes:
         results, held_back = await _answer(principal, caches, version, question, needs)

@@ -66,9 +66,11 @@ class PartnerController(Controller):
         per_page: PerPage = DEFAULT_PER_PAGE,
     ) -> Response[Page[PartnerRead]]:
         """Find partners by kind, vocabulary, text and place; with `near`, ordered by distance band."""
+        version = await state.caches.version()  # once for the request: the codes' and the page's
         filters = await service.partner_filters(
             db_session,
             caches=state.caches,
+            version=version,
             kind=kind,
             specialties=specialty or [],
             populations=population or [],
@@ -90,6 +92,7 @@ class PartnerController(Controller):
             db_session,
             principal,
             state.caches,
+            version,
             filters,
             page=page,
             per_page=per_page,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
+from registry.caching.version import Version
 from registry.http.errors import InvalidInput
 from registry.listings import location as locations
 from registry.listings import service as listings
@@ -157,6 +158,7 @@ async def partner_filters(
     accepting_partnerships: bool | None,
     ipv_trained: bool | None,
     caches: Caches,
+    version: Version,
     **common: Any,
 ) -> ListingFilters:
     filters = {
@@ -171,6 +173,7 @@ async def partner_filters(
         VOCABULARIES,
         allow_retired=True,
         caches=caches,
+        version=version,
         named={
             "specialties": "specialty",
             "populations": "population",

@@ -62,9 +62,11 @@ class ProgramController(Controller):
         per_page: PerPage = DEFAULT_PER_PAGE,
     ) -> Response[Page[ProgramRead]]:
         """Find programs by vocabulary, text and place; with `near`, ordered by distance band then name."""
+        version = await state.caches.version()  # once for the request: the codes' and the page's
         filters = await service.program_filters(
             db_session,
             caches=state.caches,
+            version=version,
             side=side,
             formats=format or [],
             group_type=group_type,
@@ -87,6 +89,7 @@ class ProgramController(Controller):
             db_session,
             principal,
             state.caches,
+            version,
             filters,
             page=page,
             per_page=per_page,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
+from registry.caching.version import Version
 from registry.http.errors import InvalidInput
 from registry.listings import location as locations
 from registry.listings import service as listings
@@ -164,6 +165,7 @@ async def program_filters(
     evaluation_stage: str | None,
     open_to_mentoring: bool | None,
     caches: Caches,
+    version: Version,
     **common: Any,
 ) -> ListingFilters:
     filters = {
@@ -181,6 +183,7 @@ async def program_filters(
         VOCABULARIES,
         allow_retired=True,
         caches=caches,
+        version=version,
         named={"formats": "format", "populations": "population", "languages": "language"},
     )
     equals = {

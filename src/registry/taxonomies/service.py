@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.audit import service as audit
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
+from registry.caching.version import Version
 from registry.database.base import utcnow
 from registry.http.errors import Conflict, InvalidInput, NotFound
 from registry.models import TaxonomyTerm
@@ -43,9 +44,12 @@ async def term_counts(session: AsyncSession) -> dict[str, int]:
 Term = tuple[str, str, object]  # (taxonomy, code, retired_at)
 
 
-async def _term_rows(session: AsyncSession, wanted: set[str], caches: Caches | None) -> list[Term]:
+async def _term_rows(
+    session: AsyncSession, wanted: set[str], caches: Caches | None, version: Version | None = None
+) -> list[Term]:
     """The terms of the taxonomies wanted: from the app's cache for reads (searches, matches; the
-    version moves when a term changes), from the table for writes."""
+    version moves when a term changes; given, when the caller has read it already), from the
+    table for writes."""
 
     async def every_term() -> tuple[Term, ...]:
         columns = (TaxonomyTerm.taxonomy, TaxonomyTerm.code, TaxonomyTerm.retired_at)
@@ -53,7 +57,8 @@ async def _term_rows(session: AsyncSession, wanted: set[str], caches: Caches | N
         return tuple((r[0], r[1], r[2]) for r in rows)
 
     if caches is not None:
-        version = await caches.version()
+        if version is None:
+            version = await caches.version()
         terms = await caches.memo("vocabulary", "terms", version, every_term, weigh=lambda t: 100 * len(t))
         return [row for row in terms if row[0] in wanted]
     rows = await session.execute(
@@ -70,6 +75,7 @@ async def check_codes(
     *,
     allow_retired: bool = False,
     caches: Caches | None = None,
+    version: Version | None = None,
 ) -> None:
     """Raise one 422 naming every field with unknown (or retired) codes and the allowed codes.
 
@@ -77,7 +83,7 @@ async def check_codes(
     wanted = {taxonomy for taxonomy, codes in fields.values() if codes}
     if not wanted:
         return
-    rows = await _term_rows(session, wanted, caches)
+    rows = await _term_rows(session, wanted, caches, version)
     active: dict[str, set[str]] = {t: set() for t in wanted}
     retired: dict[str, set[str]] = {t: set() for t in wanted}
     for taxonomy, code, retired_at in rows:
@@ -108,6 +114,7 @@ async def check_fields(
     *,
     allow_retired: bool = False,
     caches: Caches | None = None,
+    version: Version | None = None,
     named: Mapping[str, str] | None = None,
 ) -> None:
     """`check_codes` for the fields of `values` that a kind's `vocabularies` (field -> taxonomy)
@@ -119,7 +126,7 @@ async def check_fields(
             value = values[field]
             codes = [] if value is None else [value] if isinstance(value, str) else list(value)  # type: ignore[call-overload]
             fields[(named or {}).get(field, field)] = (taxonomy, codes)
-    await check_codes(session, fields, allow_retired=allow_retired, caches=caches)
+    await check_codes(session, fields, allow_retired=allow_retired, caches=caches, version=version)
 
 
 async def add_term(
