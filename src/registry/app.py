@@ -40,6 +40,7 @@ from registry.notifications.sender import Sender, Smtp
 from registry.organizations.routes import ApiKeyController, OrganizationController
 from registry.partners.routes import PartnerController
 from registry.programs.routes import ProgramController
+from registry.reports import releases
 from registry.reports.routes import DashboardController, ReportController
 from registry.taxonomies.routes import TaxonomyController
 from registry.web.routes import PageSessionController, SearchPageController
@@ -95,11 +96,17 @@ async def _routing(
     return found
 
 
-async def _warm_matching(app: Litestar) -> None:
+async def _warm_up(app: Litestar) -> None:
+    """What a starting server does in the background, so its first users do not wait for it: read
+    every kind's remote pool, and take the period's report snapshot if no process has yet."""
     try:
         await warm_pools(app.state.caches)
     except Exception:
         logging.getLogger("registry.matching").warning("could not warm the match pools", exc_info=True)
+    try:
+        await releases.current_period(app.state.sessionmaker, app.state.settings.report_period_hours)
+    except Exception:
+        logging.getLogger("registry.reports").warning("could not take the report snapshot", exc_info=True)
 
 
 class RegistryApp(Litestar):
@@ -146,7 +153,7 @@ def create_app(
         sender = Sender(app.state.sessionmaker, Smtp.from_settings(settings))
         sending = asyncio.create_task(sender.run(stop, settings.outbox_interval_s))
         checking = asyncio.create_task(app.state.routing.run(stop, settings.replica_check_interval_s))
-        warming = asyncio.create_task(_warm_matching(app))
+        warming = asyncio.create_task(_warm_up(app))
         try:
             yield
         finally:

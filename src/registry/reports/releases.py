@@ -46,18 +46,22 @@ def _insert(measure: str) -> str:
     keys, source = MEASURES[measure]
     return (
         "INSERT INTO report_snapshot (period_start, measure, key, n, key_sum) "
-        f"SELECT :period, '{measure}', ARRAY[{keys}]::varchar[], count(*), coalesce(sum(report_key), 0) "
+        f"SELECT $1, '{measure}', ARRAY[{keys}]::varchar[], count(*), coalesce(sum(report_key), 0) "
         f"{source} GROUP BY 3"
     )
 
 
 # One statement, so one snapshot of the database for every measure: the tables agree.
-_TAKE = text(
+_TAKE = (
     "WITH "
     + ", ".join(f"m{i} AS ({_insert(measure)})" for i, measure in enumerate(MEASURES))
     + " INSERT INTO report_snapshot (period_start, measure, key, n, key_sum) "
-    "VALUES (:period, :marker, '{}', 0, 0)"
+    "VALUES ($1, $2, '{}', 0, 0)"
 )
+# Counting everyone once a period may take longer than any request may: 9 s at 1,000,000
+# introductions on two shared cores. Requests that find it under way wait for the lock, and are
+# told to retry (503) if it outlasts their own statement timeout.
+TAKE_TIMEOUT_S = 300.0
 
 
 async def _exists(session: AsyncSession, period: datetime) -> bool:
@@ -91,9 +95,14 @@ async def current_period(sessionmaker: async_sessionmaker[AsyncSession], hours: 
     return period
 
 
-async def take(session: AsyncSession, period: datetime) -> None:
-    """Count everyone for `period` (in the session's transaction; the caller commits)."""
-    await session.execute(_TAKE, {"period": period, "marker": _MARKER})
+async def take(session: AsyncSession, period: datetime, timeout_s: float = TAKE_TIMEOUT_S) -> None:
+    """Count everyone for `period` (in the session's transaction; the caller commits), allowed
+    `timeout_s` rather than a request's statement timeout."""
+    await session.execute(text(f"SET LOCAL statement_timeout = {int(timeout_s * 1000)}"))
+    connection = await (await session.connection()).get_raw_connection()
+    driver = connection.driver_connection
+    assert driver is not None
+    await driver.execute(_TAKE, period, _MARKER, timeout=timeout_s + 1)
 
 
 Row = tuple[tuple[str | None, ...], int, int]
