@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.app import create_app
 from registry.config import Settings
+from registry.listings.visibility import contact_view
 from registry.matching import service
 from tests.factories import Client, app_client, bearer
 from tests.matching.fixtures import UTRECHT, build_world
@@ -31,7 +32,7 @@ def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     answer = service._answer
 
     async def counted(principal: Any, *args: Any) -> Any:
-        built.append(service.contact_view(principal))
+        built.append(contact_view(principal))
         return await answer(principal, *args)
 
     monkeypatch.setattr(service, "_answer", counted)
