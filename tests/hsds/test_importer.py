@@ -6,7 +6,8 @@ import asyncio
 import copy
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -18,8 +19,9 @@ from sqlalchemy.orm import selectinload
 
 from registry.config import Settings
 from registry.database.migrations import upgrade
-from registry.hsds import ids
-from registry.hsds.importer import format_report, import_services, read_export, run_import
+from registry.hsds import ids, importer, queries
+from registry.hsds.importer import format_report, import_services, iter_export, read_export, run_import
+from registry.hsds.inbound import ProgramDraft
 from registry.models import AuditEvent, EvaluationRecord, Listing, Organization
 from tests.factories import Client
 from tests.hsds.conftest import all_pages
@@ -507,3 +509,209 @@ async def test_an_export_is_imported_chunk_by_chunk_with_one_report(
             assert await conn.scalar(select(func.count()).select_from(Listing)) == 7
     finally:
         await engine.dispose()
+
+
+# --- the importer's batches: the same rows as importing record by record -------------------------
+
+# What differs between two runs of the same import: generated ids and the times of the run.
+RUN_COLUMNS = {"created_at", "updated_at", "at", "recorded_at"}
+IMPORTED_TABLES = (
+    ("organization", "id", ()),
+    ("listing", "id", ()),
+    ("contact", "listing_id, position", ("id",)),
+    ("evaluation_record", "listing_id, recorded_at, id", ("id",)),
+    ("audit_event", "id", ("id",)),
+    ("evaluation_tally", "fact, code, quarter", ("id",)),
+    ("demand_place", "country, region, lat, lon", ("id",)),
+)
+
+
+async def written(db: AsyncSession, audit_after: int) -> dict[str, list[dict[str, Any]]]:
+    """Every row an import writes or counts (the reports' tallies), as comparable values."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for table, order, generated in IMPORTED_TABLES:
+        where = f"WHERE id > {audit_after}" if table == "audit_event" else ""
+        query = f"SELECT * FROM {table} {where} ORDER BY {order}"  # noqa: S608 - the tables above
+        rows = (await db.execute(text(query))).mappings().all()
+        found[table] = []
+        for row in rows:
+            values = {k: v for k, v in row.items() if k not in RUN_COLUMNS and k not in generated}
+            verified = values.get("last_verified_at")
+            if verified is not None and verified.time() != datetime.min.time():
+                values["last_verified_at"] = "the time of the import"
+            found[table].append(values)
+    return found
+
+
+async def test_batches_write_what_importing_record_by_record_writes(
+    seeded: AsyncSession, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """New programs are written a batch at a time; everything else by the services, record by
+    record. Whatever a batch holds (updates, an organization created then renamed, one id twice,
+    failures, junk; batches of 7), the rows, the audit log, the tallies and the report are those of
+    importing each record in a savepoint of its own through the services."""
+    db = seeded
+    records: list[Any] = await export(client)
+    programs = programs_of(records)
+    await db.execute(delete(Listing).where(Listing.id.in_([uuid.UUID(r["id"]) for r in programs[::2]])))
+    await db.commit()
+    renamed_org = copy.deepcopy(programs[1])
+    renamed_org["organization"]["description"] = "Described anew by the import."
+    twice = copy.deepcopy(programs[0])
+    twice["name"] = "Imported Twice, Renamed the Second Time"
+    records[5:5] = [
+        foreign_record(id="svc-new", organization={"id": "org-new", "name": "New Collective"}),
+        foreign_record(id="svc-renamed", organization={"id": "org-new", "name": "Renamed Collective"}),
+        "junk",
+        renamed_org,
+        foreign_record(
+            id="svc-half",
+            organization={"id": "org-half", "name": "Half Collective"},
+            metadata=[
+                {
+                    "field_name": "evaluation_stage",
+                    "replacement_value": stage,
+                    "last_action_type": "evaluation",
+                }
+                for stage in ("published", "pilot_running")
+            ],
+        ),
+        twice,
+        foreign_record(id="svc-no-org", organization=None, organization_id="org-nowhere"),
+    ]
+    records.append(twice)
+    monkeypatch.setattr(importer, "CHUNK", 7)
+    mark = await db.scalar(select(func.max(AuditEvent.id))) or 0
+
+    in_batches = await db.begin_nested()
+    batched = await import_services(db, records)
+    after_batches = await written(db, mark)
+    await in_batches.rollback()
+    one_by_one = await db.begin_nested()
+    vocab = await queries.vocabulary(db)
+    reference = await importer._import_one_by_one(db, list(enumerate(records)), vocab)
+    after_one_by_one = await written(db, mark)
+    await one_by_one.rollback()
+
+    assert batched.created > len(programs) // 3 and batched.updated == 1 and batched.unchanged > 0
+    assert batched.organizations_created == 1 and batched.organizations_updated >= 2
+    assert {p.record_id for p in batched.failed} == {None, "svc-half", "svc-no-org"}
+    assert batched == reference
+    assert format_report(batched) == format_report(reference)
+    assert after_batches == after_one_by_one
+    assert any(after_batches["evaluation_tally"]) and any(after_batches["demand_place"])
+
+
+REFUSE_BY_NAME = """
+    CREATE FUNCTION refuse_by_name() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'refused';
+    END $$"""
+
+
+async def test_a_record_the_database_refuses_fails_alone(seeded: AsyncSession) -> None:
+    """A write the database refuses in a batch of new programs rolls the batch back, and its records
+    go in again one by one: only the refused one is left out, with nothing of it behind."""
+    db = seeded
+    await db.execute(text(REFUSE_BY_NAME))
+    await db.execute(
+        text(
+            "CREATE TRIGGER refuse_by_name BEFORE INSERT OR UPDATE ON listing FOR EACH ROW "
+            "WHEN (NEW.name = 'Refused Circle') EXECUTE FUNCTION refuse_by_name()"
+        )
+    )
+
+    def record(n: int, name: str | None = None) -> dict[str, Any]:
+        return foreign_record(
+            id=f"svc-r{n}", name=name or f"Circle {n}", organization={"id": f"org-r{n}", "name": f"Org {n}"}
+        )
+
+    events = await audit_count(db)
+    report = await import_services(db, [record(0), record(1), record(2, "Refused Circle"), record(3)])
+
+    assert (report.created, report.organizations_created) == (3, 3)
+    assert [(p.index, p.record_id) for p in report.failed] == [(2, "svc-r2")]
+    assert report.failed[0].reason.startswith("the database refused it (")
+    assert {p.index for p in report.notes} == {0, 1, 3}
+    assert await db.get(Listing, ids.imported_id("service", "svc-r2")) is None
+    assert await db.get(Organization, ids.imported_id("organization", "org-r2")) is None
+    for n in (0, 1, 3):
+        assert await db.get(Listing, ids.imported_id("service", f"svc-r{n}")) is not None
+    assert await audit_count(db) == events + 6  # an organization and a program each
+
+    # An update the database refuses (written by the services, in a savepoint of its own).
+    again = await import_services(db, [record(4), record(0, "Refused Circle"), record(5)])
+    assert (again.created, again.updated, [p.index for p in again.failed]) == (2, 0, [1])
+    listing = await db.get(Listing, ids.imported_id("service", "svc-r0"))
+    assert listing is not None and listing.name == "Circle 0"
+
+
+def test_iter_export_reads_what_read_export_reads(tmp_path: Path) -> None:
+    """run_import reads ndjson a line at a time; it must read every file as read_export does, and
+    refuse the same files with the same error before anything is imported."""
+    records = [foreign_record(), foreign_record(id="svc-43"), foreign_record(id="svc-44")]
+    lines = [json.dumps(r) for r in records]
+    cases = {
+        "array.json": json.dumps(records),
+        "pretty.json": json.dumps(records, indent=2),
+        "page.json": json.dumps({"total_items": 3, "contents": records}),
+        "one.json": json.dumps(records[0]),
+        "one-line.ndjson": lines[0] + "\n",
+        "lines.ndjson": "\n".join(lines) + "\n\n",
+        "crlf.ndjson": "\r\n".join(lines),
+        "blank-lines.ndjson": "\n \n" + "\n\n".join(lines) + "\n  \n",
+        "values.ndjson": '{"a": NaN}\n"text"\n42\n',
+        "empty.json": "  \n",
+        "broken.ndjson": "\n\n" + lines[0] + "\n\n{oops\n" + lines[1],
+        "number.json": "42",
+        "bom.ndjson": "\ufeff" + "\n".join(lines),
+    }
+    for name, content in cases.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+    (tmp_path / "latin1.ndjson").write_bytes(b'{"name": "caf\xe9"}\n{"name": "tea"}\n')
+
+    def outcome(read: Callable[[Path], Iterable[Any]], path: Path) -> tuple[str, str]:
+        try:
+            return "read", repr(list(read(path)))
+        except ValueError as exc:
+            return type(exc).__name__, str(exc)
+
+    for path in sorted(tmp_path.iterdir()):
+        assert outcome(iter_export, path) == outcome(read_export, path), path.name
+
+
+async def test_records_are_read_ahead_in_order_with_the_terms_of_the_chunk(db: AsyncSession) -> None:
+    """run_import reads and translates the next records while it waits for the database: they come
+    in the export's order, translated with the terms of the chunk then imported (a record
+    translated with older terms is translated again), and a file that fails to read stops it."""
+    vocab = await queries.vocabulary(db)
+    newer = type(vocab)(dict(vocab.terms))  # the same terms, read again: another vocabulary
+    records: list[Any] = [foreign_record(id=f"svc-{n}") for n in range(5)]
+
+    def reading() -> Iterator[Any]:
+        yield from records
+        raise OSError("the disk went away")
+
+    ahead = importer._Ahead(reading(), limit=3)
+    work = asyncio.create_task(ahead.work())
+    try:
+        ahead.use(vocab)
+        first = ahead.take(1)
+        await asyncio.sleep(0.05)  # waiting, as for the database: three more are read and translated
+        assert [r.index for r in ahead.ready] == [1, 2, 3]
+        assert all(r.vocab is vocab and isinstance(r.translated, ProgramDraft) for r in ahead.ready)
+        ahead.use(newer)
+        second = ahead.take(2)
+        drafts = [r.translated for r in second]
+        report = await importer._Batch(db, newer).run(second)
+        assert report.created == 2
+        assert all(
+            isinstance(r.translated, ProgramDraft) and r.translated is not d
+            for r, d in zip(second, drafts, strict=True)
+        )
+        with pytest.raises(OSError, match="disk"):
+            ahead.take(5)
+    finally:
+        work.cancel()
+    assert [r.index for r in first + second] == [0, 1, 2]
+    assert [r.record["id"] for r in first + second] == ["svc-0", "svc-1", "svc-2"]

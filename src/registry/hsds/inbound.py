@@ -4,6 +4,7 @@ Pure: the database work is the importer's.
 What cannot be mapped either makes the record unmappable (`Unmappable`, with the reason) or is
 left out with a note; see profile.md ("Importing") for the full list."""
 
+import functools
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from registry.hsds.mapping import (
     clean,
 )
 from registry.http.errors import InvalidInput
-from registry.listings.location import to_stored
+from registry.listings.location import StoredLocation, to_stored
 from registry.listings.schemas import ContactInput, LocationInput
 from registry.listings.visibility import contact_visible
 from registry.models import PROGRAM_KIND, Contact
@@ -131,10 +132,46 @@ def _cut(text: str | None, limit: int, what: str, notes: list[str]) -> str | Non
 # --- terms -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Lookups:
+    """What the mapping looks terms up by, made once per vocabulary."""
+
+    vocab: Vocabulary
+    # str(term id) -> term: a term id as written (in its usual form) needs no parsing.
+    by_text: dict[str, Term]
+    # The codes of the active terms of the language vocabulary.
+    languages: frozenset[str]
+
+
+_lookups: _Lookups | None = None
+
+
+def _lookups_of(vocab: Vocabulary) -> _Lookups:
+    global _lookups
+    found = _lookups
+    if found is None or found.vocab is not vocab:
+        found = _lookups = _Lookups(
+            vocab=vocab,
+            by_text={str(term_id): term for term_id, term in vocab.by_id.items()},
+            languages=frozenset(
+                c
+                for (taxonomy, c), term in vocab.terms.items()
+                if taxonomy == "language" and not term.retired
+            ),
+        )
+    return found
+
+
 def _find_term(attribute: dict[str, Any], vocab: Vocabulary) -> Term | None:
     nested = _obj(attribute.get("taxonomy_term"))
+    by_text = _lookups_of(vocab).by_text
     for candidate in (attribute.get("taxonomy_term_id"), nested.get("id")):
-        term_id = ids.parse_id(str(candidate)) if candidate else None
+        if not candidate:
+            continue
+        text = str(candidate)
+        if (term := by_text.get(text)) is not None:
+            return term
+        term_id = ids.parse_id(text)
         if term_id is not None and term_id in vocab.by_id:
             return vocab.by_id[term_id]
     code = _text(nested.get("code"))
@@ -173,7 +210,7 @@ def _one(codes: list[str], what: str, notes: list[str]) -> str | None:
 
 
 def language_code(code: str | None, name: str | None, vocab: Vocabulary) -> str | None:
-    active = {c for (taxonomy, c), term in vocab.terms.items() if taxonomy == "language" and not term.retired}
+    active = _lookups_of(vocab).languages
     if code:
         lowered = code.strip().lower().replace("_", "-")
         for candidate in (lowered, lowered.split("-")[0], ISO_639_3.get(lowered.split("-")[0], "")):
@@ -263,12 +300,34 @@ def _candidates(
     return candidates
 
 
-def _stored_point(candidate: dict[str, Any], precision: str) -> tuple[float | None, float | None] | None:
+def _to_stored(candidate: dict[str, Any], precision: str) -> StoredLocation | None:
     try:
-        stored = to_stored(msgspec.convert(candidate, LocationInput), precision)
+        return to_stored(msgspec.convert(candidate, LocationInput), precision)
     except (InvalidInput, msgspec.ValidationError):
         return None
-    return stored.latitude, stored.longitude
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _to_stored_kept(precision: str, items: tuple[tuple[str, Any], ...]) -> StoredLocation | None:
+    return _to_stored(dict(items), precision)
+
+
+def stored_location(candidate: dict[str, Any], precision: str) -> StoredLocation | None:
+    """What the registry stores for a location body at a precision (`to_stored`), None if it cannot
+    place it. Kept for the last places asked: records name the same places (a city, a ZIP code, a
+    grid cell's centre) over and over, and the importer asks again for the one chosen."""
+    items = tuple(candidate.items())
+    if any(isinstance(value, float) and value == 0 for _, value in items):
+        return _to_stored(candidate, precision)  # 0.0 and -0.0 would share a key
+    try:
+        return _to_stored_kept(precision, items)
+    except TypeError:  # not hashable
+        return _to_stored(candidate, precision)
+
+
+def _stored_point(candidate: dict[str, Any], precision: str) -> tuple[float | None, float | None] | None:
+    stored = stored_location(candidate, precision)
+    return None if stored is None else (stored.latitude, stored.longitude)
 
 
 def _same_point(a: tuple[float | None, float | None], b: tuple[float, float]) -> bool:
