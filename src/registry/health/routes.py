@@ -51,7 +51,14 @@ _ALIVE_BODY: Final[HTTPResponseBodyEvent] = {"type": "http.response.body", "body
 
 
 def is_liveness_probe(scope: Scope) -> bool:
-    return scope["type"] == ScopeType.HTTP and scope["path"] == "/health" and scope.get("method") == "GET"
+    """GET /health without credentials (a key sent along goes the whole way: a revoked one is a
+    401 everywhere)."""
+    return (
+        scope["type"] == ScopeType.HTTP
+        and scope["path"] == "/health"
+        and scope.get("method") == "GET"
+        and not any(name == b"authorization" for name, _ in scope["headers"])
+    )
 
 
 async def alive(scope: Scope, receive: Receive, send: Send) -> None:
@@ -68,8 +75,8 @@ class HealthController(Controller):
 
     @get("/health")
     async def health(self) -> HealthStatus:
-        """The process is alive (no database check). Answered before any other work on the
-        request (`alive`): an API key sent along is not looked at."""
+        """The process is alive (no database check). Asked without a key, answered before any
+        other work on the request (`alive`)."""
         return HealthStatus(status="ok")
 
     @get("/ready")
