@@ -2,6 +2,8 @@
 and the same version of the data only, for a few minutes only, and never across callers who see
 different contacts."""
 
+import json
+import zlib
 from typing import Any
 
 import pytest
@@ -52,6 +54,10 @@ async def test_another_process_reuses_an_answer_for_the_same_question_and_versio
     assert first.status_code == 200, first.text
     assert builds == ["public"]
     assert [cache for cache, _ in await rows(db)] == ["match_answers"]
+    # Kept compressed: the answer's results and held_back, as given.
+    body = await db.scalar(text("SELECT body FROM shared_answer"))
+    kept = json.loads(b"{" + zlib.decompress(body) + b"}")
+    assert kept == {k: first.json()[k] for k in ("results", "held_back")}
     async with app_client(other_process) as other:
         again = await other.post("/matches", json=ASK)
         assert again.status_code == 200

@@ -6,7 +6,8 @@ A process looks in its own cache first (`Caches.memo`), then here, and only then
 builds it keeps here too. An answer is found only for the version it was built from and for
 `SECONDS` (scores follow the clock, as a process's own caches do); each process sweeps older
 rows when it sees a new version, and once a minute. Keeping is best effort: an answer that
-cannot be kept is still given."""
+cannot be kept is still given. What is kept is what the caller gives (Caches.memo_shared: the
+answer compressed)."""
 
 import hashlib
 import logging
