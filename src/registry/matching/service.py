@@ -103,9 +103,9 @@ def to_candidate(row: Any) -> scoring.Candidate:
         str(listing_id),
         sys.intern(kind),
         name,
-        str(organization_id),
+        sys.intern(str(organization_id)),  # an organization's listings share one string
         bool(remote_capable),
-        country,
+        None if country is None else sys.intern(country),
         countries.continent(country),
         service_radius_km,
         sys.intern(status),
