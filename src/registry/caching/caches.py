@@ -135,20 +135,26 @@ class Caches:
         return value
 
     async def memo_shared(
-        self, name: str, key: Hashable, digest: bytes, version: Version, build: Callable[[], Awaitable[bytes]]
+        self,
+        name: str,
+        key: Hashable,
+        digest: Callable[[], bytes],
+        version: Version,
+        build: Callable[[], Awaitable[bytes]],
     ) -> bytes:
         """`memo` for an encoded answer that every API process may reuse (caching.shared): kept
-        here, else one another process built for this version (`digest` names the question in
-        every process), else `build()`'s, kept here and for the others (on the primary); kept
-        compressed (zlib) in both places."""
+        here, else one another process built for this version (`digest()` names the question in
+        every process; made only when this process does not have the answer), else `build()`'s,
+        kept here and for the others (on the primary); kept compressed (zlib) in both places."""
 
         async def reuse_or_build() -> bytes:
             assert self.reads is not None, "the app gives its caches a way to read"
-            found = await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
+            named = digest()
+            found = await self.shared.fetch(routing.reads_for(self.reads), name, named, version)
             if found is not None:
                 return found
             packed = zlib.compress(await build(), 1)
-            await self.shared.keep(self.reads, name, digest, version, packed)
+            await self.shared.keep(self.reads, name, named, version, packed)
             return packed
 
         # Kept compressed, here and in PostgreSQL: a match answer's JSON shrinks about 6.7 times

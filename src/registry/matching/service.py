@@ -499,8 +499,9 @@ async def match(
         results, held_back = await _answer(principal, caches, version, question, needs)
         return _encoder.encode(_Answer(results, held_back))[1:-1]  # the members, spliced below
 
-    digest = shared.digest(_CODE, *key)
-    encoded = await caches.memo_shared("match_answers", key, digest, version, build)
+    encoded = await caches.memo_shared(
+        "match_answers", key, lambda: shared.digest(_CODE, *key), version, build
+    )
     echo = MatchQueryEcho(
         radius_km=radius,
         needs=needs,
