@@ -165,7 +165,9 @@ async def _near(
         (kind, point, radius_km, planning),
         version,
         fetch,
-        weigh=lambda n: n.candidates.weight(),
+        # Its candidates too: the rows cache (`match_rows`) holds 65,536, and past that (a million
+        # listings) a list near a big place is what keeps thousands of them alive.
+        weigh=lambda n: n.candidates.weight() + CANDIDATE_BYTES * len(n.candidates),
     )
     return near
 
