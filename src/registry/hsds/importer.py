@@ -328,22 +328,32 @@ async def _import_one_by_one(
 # --- one record at a time, with the API's services ----------------------------------------------
 
 
+def _described(draft: OrganizationDraft) -> OrganizationCreate:
+    """What a record says of its organization, checked as the API checks a new one (it names it)."""
+    return msgspec.convert(
+        {
+            "name": draft.name,
+            "kinds": [PROGRAM_KIND],
+            "website": draft.website,
+            "description": draft.description,
+        },
+        OrganizationCreate,
+    )
+
+
+def _new_organization(draft: OrganizationDraft) -> OrganizationCreate:
+    """An organization this registry does not have, as the record describes it."""
+    if draft.name is None:
+        raise Unmappable(
+            f"organization {draft.hsds_id} is not in this registry and the record does not describe it"
+        )
+    return _described(draft)
+
+
 async def _upsert_organization(session: AsyncSession, draft: OrganizationDraft) -> str | None:
     org = await session.get(Organization, draft.id)
     if org is None:
-        if draft.name is None:
-            raise Unmappable(
-                f"organization {draft.hsds_id} is not in this registry and the record does not describe it"
-            )
-        data = msgspec.convert(
-            {
-                "name": draft.name,
-                "kinds": [PROGRAM_KIND],
-                "website": draft.website,
-                "description": draft.description,
-            },
-            OrganizationCreate,
-        )
+        data = _new_organization(draft)
         org = Organization(
             id=draft.id,
             name=data.name.strip(),
@@ -391,15 +401,7 @@ def _organization_changes(
     stored."""
     wanted: dict[str, Any] = {}
     if draft.name is not None:
-        checked = msgspec.convert(
-            {
-                "name": draft.name,
-                "kinds": [PROGRAM_KIND],
-                "website": draft.website,
-                "description": draft.description,
-            },
-            OrganizationCreate,
-        )
+        checked = _described(draft)
         wanted = {
             "name": checked.name.strip(),
             "website": checked.website,
@@ -834,19 +836,7 @@ class _Batch:
         org_outcome: str | None = None
         clock = self.clock
         if stored_org is None:
-            if org.name is None:
-                raise Unmappable(
-                    f"organization {org.hsds_id} is not in this registry and the record does not describe it"
-                )
-            data = msgspec.convert(
-                {
-                    "name": org.name,
-                    "kinds": [PROGRAM_KIND],
-                    "website": org.website,
-                    "description": org.description,
-                },
-                OrganizationCreate,
-            )
+            data = _new_organization(org)
             new_org = _Org(data.name.strip(), (PROGRAM_KIND,), data.website, data.description)
             now = clock.now()
             rows.organizations.append(
