@@ -19,6 +19,17 @@ async def create(client: Client, key: str, path: str, body: dict[str, Any]) -> d
     return data
 
 
+async def edit(client: Client, key: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """PATCH `path` as its owner, with the ETag it has now."""
+    current = await client.get(path, headers=bearer(key))
+    changed = await client.patch(
+        path, json=body, headers={**bearer(key), "If-Match": current.headers["etag"]}
+    )
+    assert changed.status_code == 200, changed.text
+    data: dict[str, Any] = changed.json()
+    return data
+
+
 async def build_world(client: Client, db: AsyncSession) -> dict[str, Any]:
     steward = await role_key(db)
     _, key = await verified_org(client, steward, kinds=["clinician", "evaluator", "trainer", "peer_program"])

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.matching import queries, service
 from tests.factories import Client, bearer, register_org
-from tests.matching.fixtures import UTRECHT, build_world, create
+from tests.matching.fixtures import UTRECHT, build_world, create, edit
 
 NEEDS = ["clinician", "evaluator", "trainer", "peer_program", "treatment_program"]
 
@@ -55,15 +55,12 @@ async def test_candidates_are_read_once_per_place_and_version_whatever_is_asked(
     assert [await answer(client, None, **ask) for ask in asks] == first
     assert len(searches) == 2
     # Any change to listings moves the version: read again, and the answers follow.
-    owner = bearer(world["org_key"])
-    remote = world["remote_clinician"]
-    current = await client.get(f"/partners/{remote['id']}", headers=owner)
-    renamed = await client.patch(
-        f"/partners/{remote['id']}",
-        json={"name": "Clinician Remote II"},
-        headers={**owner, "If-Match": current.headers["etag"]},
+    await edit(
+        client,
+        world["org_key"],
+        f"/partners/{world['remote_clinician']['id']}",
+        {"name": "Clinician Remote II"},
     )
-    assert renamed.status_code == 200
     again = await answer(client, None, **asks[3])  # people who use violence, as the partner
     assert "Clinician Remote II" in str(again)
     assert len(searches) == 4
@@ -93,11 +90,7 @@ async def test_shown_contacts_follow_the_caller_and_every_change(client: Client,
         assert ("peers-only@example.org" in text) is sees_peers
 
     async def change(body: dict[str, Any]) -> None:
-        current = await client.get(f"/partners/{partner['id']}", headers=verified)
-        changed = await client.patch(
-            f"/partners/{partner['id']}", json=body, headers={**verified, "If-Match": current.headers["etag"]}
-        )
-        assert changed.status_code == 200, changed.text
+        await edit(client, world["org_key"], f"/partners/{partner['id']}", body)
 
     # A contact made private is gone at once, though nothing else about the listing changed.
     await change(
@@ -121,15 +114,10 @@ async def test_remote_partners_follow_every_change_to_them(client: Client, db: A
     """Cuts of the remote pool are reused per place: a new pool (after any change) must replace them."""
     world = await build_world(client, db)
     remote = world["remote_clinician"]
-    owner = bearer(world["org_key"])
     ask: dict[str, Any] = {"needs": ["clinician"], "radius_km": 10, "per_kind": 20, "include_remote": True}
 
     async def change(body: dict[str, Any]) -> None:
-        current = await client.get(f"/partners/{remote['id']}", headers=owner)
-        changed = await client.patch(
-            f"/partners/{remote['id']}", json=body, headers={**owner, "If-Match": current.headers["etag"]}
-        )
-        assert changed.status_code == 200, changed.text
+        await edit(client, world["org_key"], f"/partners/{remote['id']}", body)
 
     assert "Clinician Remote" in str(await answer(client, **ask))  # Groningen: remote beyond 10 km
     await change({"status": "paused"})
