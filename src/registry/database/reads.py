@@ -55,33 +55,27 @@ class Reads:
     async def fetchval(self, query: str, *args: Any, writes: bool = False) -> Any:
         """The first column of the first row. A statement that `writes` commits (it always does
         on the pool, each statement its own transaction)."""
-        if self._pool is not None:
-            return await self._pool.fetchval(query, *args)
-        assert self._sessionmaker is not None
-        async with self._sessionmaker() as session:
-            connection = await (await session.connection()).get_raw_connection()
-            value = await connection.driver_connection.fetchval(query, *args)  # type: ignore[union-attr]
-            if writes:
-                await session.commit()
-            return value
+        return await self._run("fetchval", query, args, writes)
 
     async def fetch(self, query: str, *args: Any) -> list[Any]:
         """Every row (positional, and by column name)."""
-        if self._pool is not None:
-            found: list[Any] = await self._pool.fetch(query, *args)
-            return found
-        assert self._sessionmaker is not None
-        async with self._sessionmaker() as session:
-            connection = await (await session.connection()).get_raw_connection()
-            return await connection.driver_connection.fetch(query, *args)  # type: ignore[union-attr,no-any-return]
+        found: list[Any] = await self._run("fetch", query, args)
+        return found
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
+        return await self._run("fetchrow", query, args)
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...], writes: bool = False) -> Any:
+        """asyncpg's `method` on the pool, or on the sessionmaker's connection."""
         if self._pool is not None:
-            return await self._pool.fetchrow(query, *args)
+            return await getattr(self._pool, method)(query, *args)
         assert self._sessionmaker is not None
         async with self._sessionmaker() as session:
             connection = await (await session.connection()).get_raw_connection()
-            return await connection.driver_connection.fetchrow(query, *args)  # type: ignore[union-attr]
+            value = await getattr(connection.driver_connection, method)(query, *args)
+            if writes:
+                await session.commit()
+            return value
 
     async def close(self) -> None:
         if self._pool is not None:
