@@ -108,14 +108,9 @@ def contact_visible(contact: HasVisibility, principal: Principal) -> bool:
     return False
 
 
-def contact_listed() -> ColumnElement[bool]:
-    """As an ORM clause over Contact: the contacts that may leave through listings to someone
-    (`contact_visible` then says to whom); `on_introduction` ones never do."""
-    return Contact.visibility != "on_introduction"
-
-
 def contact_listed_sql(contact: str = "c") -> str:
-    """`contact_listed` as SQL, for a `contact` row alias."""
+    """As SQL over a `contact` row alias: the contacts that may leave through listings to someone
+    (`contact_visible` then says to whom); `on_introduction` ones never do."""
     return f"{contact}.visibility <> 'on_introduction'"
 
 
