@@ -24,6 +24,25 @@ async def app_client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """An ASGI HTTP scope, for calling an app (or a layer of it) directly."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("registry.test", 80),
+        "state": {},
+    }
+
+
 _counter = itertools.count(1)
 
 

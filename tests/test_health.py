@@ -6,7 +6,7 @@ from typing import Any
 from registry.app import create_app
 from registry.config import Settings
 from registry.database.sessions import create_engine, create_sessionmaker
-from tests.factories import Client, app_client
+from tests.factories import Client, app_client, http_scope
 from tests.tcp_proxy import DatabaseProxy
 
 
@@ -60,21 +60,7 @@ async def test_liveness_is_answered_before_the_app_as_its_route_would(client: Cl
     async def send(message: Any) -> None:
         routed.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": "/health",
-        "raw_path": b"/health",
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"host", b"registry.test")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("registry.test", 80),
-        "state": {},
-    }
+    scope = http_scope("GET", "/health", [(b"host", b"registry.test")])
     await app._litestar(scope, receive, send)  # the route, through every middleware
     assert routed[0]["status"] == fast.status_code == 200
     assert dict(routed[0]["headers"]) == {k.encode(): v.encode() for k, v in fast.headers.items()}

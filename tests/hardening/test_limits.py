@@ -18,7 +18,7 @@ from registry.app import create_app
 from registry.config import Settings
 from registry.http.throttling import LIMITS
 from registry.organizations.service import MAX_ACTIVE_KEYS
-from tests.factories import Client, app_client, bearer, role_key, verified_org
+from tests.factories import Client, app_client, bearer, http_scope, role_key, verified_org
 from tests.listings.builders import create_program
 
 
@@ -201,21 +201,9 @@ async def test_a_body_that_never_arrives_is_a_408(settings: Settings, sessionmak
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/matches",
-        "raw_path": b"/matches",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"1000")],
-        "client": ("127.0.0.1", 5000),
-        "server": ("registry.test", 80),
-        "state": {},
-    }
+    scope = http_scope(
+        "POST", "/matches", [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    )
     await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
     start = next(m for m in sent if m["type"] == "http.response.start")
     assert start["status"] == 408
