@@ -69,6 +69,7 @@ from registry.programs.service import (
     create_program,
     default_precision,
     update_program,
+    works_remotely,
 )
 from registry.taxonomies.service import check_codes, check_fields
 from registry.taxonomies.vocabulary import STAGE_ORDER
@@ -904,7 +905,7 @@ class _Batch:
                 "clinical_partner_id": partner,
                 "clinical_partner_name": program.clinical_partner_name or partner_name,
             }
-        values["remote_ok"] = program.delivery in ("online", "hybrid") or precision == "remote"
+        values["remote_ok"] = works_remotely(program.delivery, precision)
         # create_listing (a steward names the owner, which exists: read, or created above)
         if program.organization_id is None:
             raise InvalidInput("organization_id: stewards must say which organization owns the listing")
@@ -950,18 +951,8 @@ class _Batch:
         for position, evaluation in enumerate(draft.evaluations):
             try:
                 data_ = msgspec.convert(evaluation, EvaluationCreate)
-                await self._check(
-                    {
-                        "stage": ("evaluation_stage", [data_.stage]),
-                        "design": ("evaluation_design", [data_.design] if data_.design else []),
-                        "outcomes": ("outcome", data_.outcomes),
-                    }
-                )
-                listings.check_stage_move(
-                    stage, data_.stage, correction=data_.correction, reason=data_.correction_reason
-                )
-                if data_.started_on and data_.ended_on and data_.ended_on < data_.started_on:
-                    raise InvalidInput("ended_on: before started_on")
+                await self._check(listings.evaluation_codes(data_))
+                listings.check_evaluation(stage, data_)
                 evaluator_name = data_.evaluator_name
                 if data_.evaluator_id is not None:
                     evaluator = await self._listing_name(data_.evaluator_id, ("evaluator",))

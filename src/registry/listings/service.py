@@ -277,23 +277,28 @@ def check_stage_move(current: str, new: str, *, correction: bool, reason: str | 
         )
 
 
+def evaluation_codes(data: EvaluationCreate) -> dict[str, tuple[str, list[str]]]:
+    """The vocabulary codes an evaluation names, as check_codes takes them."""
+    return {
+        "stage": ("evaluation_stage", [data.stage]),
+        "design": ("evaluation_design", [data.design] if data.design else []),
+        "outcomes": ("outcome", data.outcomes),
+    }
+
+
+def check_evaluation(stage_now: str, data: EvaluationCreate) -> None:
+    """What an evaluation must be besides its codes: a move allowed from `stage_now`, dates in order."""
+    check_stage_move(stage_now, data.stage, correction=data.correction, reason=data.correction_reason)
+    if data.started_on and data.ended_on and data.ended_on < data.started_on:
+        raise InvalidInput("ended_on: before started_on")
+
+
 async def add_evaluation(
     session: AsyncSession, principal: Principal, listing: Listing, data: EvaluationCreate
 ) -> EvaluationRecord:
     _require_editor(principal, listing)
-    await check_codes(
-        session,
-        {
-            "stage": ("evaluation_stage", [data.stage]),
-            "design": ("evaluation_design", [data.design] if data.design else []),
-            "outcomes": ("outcome", data.outcomes),
-        },
-    )
-    check_stage_move(
-        listing.evaluation_stage, data.stage, correction=data.correction, reason=data.correction_reason
-    )
-    if data.started_on and data.ended_on and data.ended_on < data.started_on:
-        raise InvalidInput("ended_on: before started_on")
+    await check_codes(session, evaluation_codes(data))
+    check_evaluation(listing.evaluation_stage, data)
     evaluator_name = data.evaluator_name
     if data.evaluator_id is not None:
         evaluator = await get_listing(session, principal, data.evaluator_id, ["evaluator"])

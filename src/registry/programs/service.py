@@ -61,6 +61,11 @@ async def _clinical_partner(
     return {"clinical_partner_id": partner.id, "clinical_partner_name": name or partner.name}
 
 
+def works_remotely(delivery: str | None, precision: str) -> bool:
+    """A program meets online (or partly), or is listed without a place: it reaches people anywhere."""
+    return delivery in ("online", "hybrid") or precision == "remote"
+
+
 async def create_program(
     session: AsyncSession, principal: Principal, data: ProgramCreate, *, listing_id: uuid.UUID | None = None
 ) -> Listing:
@@ -76,7 +81,7 @@ async def create_program(
     values |= await _clinical_partner(
         session, principal, data.clinical_partner_id, data.clinical_partner_name
     )
-    values["remote_ok"] = data.delivery in ("online", "hybrid") or precision == "remote"
+    values["remote_ok"] = works_remotely(data.delivery, precision)
     return await listings.create_listing(
         session,
         principal,
@@ -139,7 +144,7 @@ async def update_program(
         stored = kept
     delivery = values.get("delivery", listing.delivery)
     precision_now = stored.precision if stored else listing.location_precision
-    values["remote_ok"] = delivery in ("online", "hybrid") or precision_now == "remote"
+    values["remote_ok"] = works_remotely(delivery, precision_now)
     return await listings.update_listing(
         session,
         principal,
