@@ -2,6 +2,7 @@
 version, and the shown fields and contacts of chosen listings follow each caller's visibility and
 every change to the listing."""
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -31,9 +32,10 @@ def searches(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         seen.append(("near", kind))
         return await in_radius(session, kind, *args, **kwargs)
 
-    async def remote(session: Any, kind: str, **kwargs: Any) -> Any:
+    async def remote(session: Any, kind: str, **kwargs: Any) -> AsyncIterator[Any]:
         seen.append(("remote", kind))
-        return await remote_capable(session, kind, **kwargs)
+        async for rows in remote_capable(session, kind, **kwargs):
+            yield rows
 
     monkeypatch.setattr(queries, "in_radius", near)
     monkeypatch.setattr(queries, "remote_capable", remote)

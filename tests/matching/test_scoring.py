@@ -270,7 +270,7 @@ def test_the_array_scores_are_the_quick_scores_and_within_the_margin_of_the_repo
     need: Need, kind: str, drawn: list[Candidate], now: datetime
 ) -> None:
     pool = [msgspec.structs.replace(c, kind=kind, id=f"c{i}") for i, c in enumerate(drawn)]
-    rows = arrays.Candidates(pool)
+    rows = arrays.Candidates.of(pool)
     remote = rows.remote_closeness(need)
     quick = scoring.quick_scorer(need, kind, Weights())
     values = rows.quick(need, kind, Weights(), remote, now)
@@ -290,7 +290,7 @@ def test_the_tables_kept_for_one_request_never_answer_another(
     """One set of candidates serves request after request: what a table keeps for one request's
     populations (say) must be what the next request, with other ones, would compute."""
     pool = [msgspec.structs.replace(c, kind=kind, id=f"c{i}") for i, c in enumerate(drawn)]
-    rows = arrays.Candidates(pool)
+    rows = arrays.Candidates.of(pool)
     for need in asked:
         quick = scoring.quick_scorer(need, kind, Weights())
         remote = rows.remote_closeness(need)

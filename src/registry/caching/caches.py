@@ -41,11 +41,11 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # POST /matches answers, encoded and compressed, per request (other processes' are in
     # PostgreSQL: shared)
     "match_answers": Budget(4096, 8 * MiB),
-    # Scored candidates per (kind, point): matching.service
+    # A kind's listings within a radius of a point, as arrays for scoring: matching.service
     "match_candidates": Budget(1024, 64 * MiB),
-    # Listings as scoring reads them, per listing: shared by the two above
-    "match_rows": Budget(65536, 32 * MiB),
-    # Every remote-capable listing of a kind, prepared for scoring
+    # The listings a match kept, read again by id, as scoring reads them, per (listing, planning)
+    "match_rows": Budget(16384, 8 * MiB),
+    # Every remote-capable listing of a kind, as arrays for scoring
     "match_remote": Budget(16, 64 * MiB),
     # Shown-only details and contacts of chosen listings, per listing
     "listing_details": Budget(4096, 8 * MiB),

@@ -3,6 +3,8 @@ no connection ping per request, one round trip. A server app reads through an as
 its own; an app given a sessionmaker (tests, tools) reads through that sessionmaker's
 connection, so that it sees what the test wrote."""
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
@@ -64,6 +66,30 @@ class Reads:
 
     async def fetchrow(self, query: str, *args: Any) -> Any:
         return await self._run("fetchrow", query, args)
+
+    async def parts(self, query: str, *args: Any, size: int) -> AsyncIterator[list[Any]]:
+        """Every row, `size` at a time, all from one snapshot of the data (a cursor in a read-only
+        repeatable-read transaction): a large answer without all its rows in memory at once."""
+        async with self._connection() as connection:
+            if connection.is_in_transaction():  # the sessionmaker's, which is one already
+                transaction: Any = contextlib.nullcontext()
+            else:
+                transaction = connection.transaction(isolation="repeatable_read", readonly=True)
+            async with transaction:
+                cursor = await connection.cursor(query, *args)
+                while rows := await cursor.fetch(size):
+                    yield rows
+
+    @contextlib.asynccontextmanager
+    async def _connection(self) -> "AsyncIterator[asyncpg.Connection[Any]]":
+        if self._pool is not None:
+            async with self._pool.acquire() as connection:
+                yield connection
+            return
+        assert self._sessionmaker is not None
+        async with self._sessionmaker() as session:
+            connection = await (await session.connection()).get_raw_connection()
+            yield connection.driver_connection
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...], writes: bool = False) -> Any:
         """asyncpg's `method` on the pool, or on the sessionmaker's connection."""

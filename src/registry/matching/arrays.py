@@ -8,8 +8,9 @@ reads the row's from that table (kept per part of the request the function reads
 request asking for the same populations reads it again). Only distance and freshness are computed
 per row."""
 
+import array
 import functools
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 from typing import Any, Final
@@ -28,6 +29,14 @@ _BAND_VALUES = np.array([scoring.BAND_CLOSENESS[code] for _, code in DISTANCE_BA
 
 
 _ANY_NEED: Final = scoring.Need()  # strength reads the request only for trainers
+_ID: Final = np.dtype("S36")  # an id's text (a UUID's; shorter ones are padded)
+
+
+def _text(identifier: str) -> bytes:
+    encoded = identifier.encode()
+    if len(encoded) > _ID.itemsize:
+        raise ValueError(f"an id of at most {_ID.itemsize} characters, not {identifier!r}")
+    return encoded.ljust(_ID.itemsize, b"\0")
 
 
 class Table:
@@ -35,14 +44,30 @@ class Table:
 
     KEPT = 256  # tables of the function's values, per part of a request
 
-    def __init__(self, candidates: Sequence[scoring.Candidate], key: Callable[[scoring.Candidate], Hashable]):
-        keys = list(map(key, candidates))
+    def __init__(self, key: Callable[[scoring.Candidate], Hashable]) -> None:
+        self._key = key
+        self._number: dict[Hashable, int] = {}
+        self._rows = array.array("i")
         # Any candidate with a value stands for it: the functions read only what `key` reads.
-        example = dict(zip(keys, candidates, strict=True))
-        number = {value: n for n, value in enumerate(example)}
-        self.examples: list[scoring.Candidate] = list(example.values())
-        self.ids: Ints = np.fromiter(map(number.__getitem__, keys), dtype=np.int32, count=len(keys))
+        self.examples: list[scoring.Candidate] = []
+        self.ids: Ints = np.zeros(0, dtype=np.int32)
         self._kept: dict[Hashable, Floats] = {}
+
+    def add(self, candidate: scoring.Candidate) -> None:
+        value = self._key(candidate)
+        number = self._number.get(value)
+        if number is None:
+            number = self._number[value] = len(self.examples)
+            self.examples.append(candidate)
+        self._rows.append(number)
+
+    def done(self) -> None:
+        self.ids = np.array(self._rows, dtype=np.int32)
+        del self._number, self._rows
+
+    def example(self, row: int) -> scoring.Candidate:
+        """A candidate with the row's value (which is all that `key` reads)."""
+        return self.examples[int(self.ids[row])]
 
     def values(self, asked: Hashable, function: Callable[[scoring.Candidate], float]) -> Floats:
         """`function` of each row's value, evaluated once per distinct one and kept under `asked`:
@@ -67,49 +92,98 @@ def _microseconds(at: datetime | None) -> int:
     return _NEVER if at is None else (at - _EPOCH) // _MICROSECOND
 
 
+def _strength_key(c: scoring.Candidate) -> Hashable:
+    # Strength reads the request only for trainers (the topics): the rest of it is the row's.
+    if c.kind == "trainer":
+        return (c.kind, c.course_topics, c.certifications > 0)
+    return (c.kind, scoring.strength(_ANY_NEED, c))
+
+
 class Candidates:
-    """A kind's candidates, in a fixed order, as scoring reads them."""
+    """A kind's candidates, in a fixed order, as scoring reads them: numbers per row and the few
+    distinct values of the rest (`Table`), but no object per listing: a remote pool holds every
+    listing of its kind that works remotely (hundreds of thousands in a big directory), so the
+    few candidates a request keeps are read again by id (`ids`)."""
 
-    def __init__(self, candidates: Sequence[scoring.Candidate]) -> None:
-        self.candidates = tuple(candidates)
-        self.sides = Table(self.candidates, scoring.sides_served)
-        self.populations = Table(self.candidates, attrgetter("populations"))
-        self.languages = Table(self.candidates, attrgetter("languages"))
-        self.formats = Table(self.candidates, attrgetter("formats"))
-        # Strength reads the request only for trainers (the topics): the rest of it is the row's.
-        self.strengths = Table(
-            self.candidates,
-            lambda c: (
-                (c.kind, c.course_topics, c.certifications > 0)
-                if c.kind == "trainer"
-                else (c.kind, scoring.strength(_ANY_NEED, c))
-            ),
-        )
-        self.accepting = np.array([c.accepting_partnerships for c in self.candidates], dtype=np.float64)
-        self.verified = np.array([_microseconds(c.last_verified_at) for c in self.candidates], dtype=np.int64)
-        self.remote_capable = np.array([c.remote_capable for c in self.candidates], dtype=bool)
-        self.service_radius_m = np.array(
-            [
-                np.inf if c.service_radius_km is None else c.service_radius_km * 1000.0
-                for c in self.candidates
-            ],
-            dtype=np.float64,
-        )
-        self.places = Table(self.candidates, attrgetter("country", "continent"))
+    def __init__(self) -> None:
+        """Empty: `add` the candidates (in as many parts as they are read), then `done`."""
+        self.sides = Table(scoring.sides_served)
+        self.populations = Table(attrgetter("populations"))
+        self.languages = Table(attrgetter("languages"))
+        self.formats = Table(attrgetter("formats"))
+        self.strengths = Table(_strength_key)
+        self.places = Table(attrgetter("country", "continent"))
+        self._ids, self._organizations = bytearray(), bytearray()
+        self._accepting, self._verified = array.array("d"), array.array("q")
+        self._remote, self._radius = array.array("b"), array.array("d")
 
-    @functools.cached_property
-    def position(self) -> dict[str, int]:
-        """Each listing id's row (made when first asked: a remote pool's always is, a list near a
-        point only to leave one listing out)."""
-        return {c.id: row for row, c in enumerate(self.candidates)}
+    @classmethod
+    def of(cls, candidates: Iterable[scoring.Candidate]) -> "Candidates":
+        made = cls()
+        made.add(candidates)
+        made.done()
+        return made
+
+    def add(self, candidates: Iterable[scoring.Candidate]) -> None:
+        tables = self._tables()
+        for c in candidates:
+            for table in tables:
+                table.add(c)
+            self._ids += _text(c.id)
+            self._organizations += _text(c.organization_id)
+            self._accepting.append(float(c.accepting_partnerships))
+            self._verified.append(_microseconds(c.last_verified_at))
+            self._remote.append(c.remote_capable)
+            self._radius.append(np.inf if c.service_radius_km is None else c.service_radius_km * 1000.0)
+
+    def done(self) -> None:
+        for table in self._tables():
+            table.done()
+        # Each listing's id and its organization's, as text: no object per listing (a string each
+        # would be made among the rows read, and keep the memory they were read into).
+        self.ids = np.frombuffer(self._ids, dtype=_ID).copy()
+        self.organizations = np.frombuffer(self._organizations, dtype=_ID).copy()
+        self.accepting = np.array(self._accepting, dtype=np.float64)
+        self.verified = np.array(self._verified, dtype=np.int64)
+        self.remote_capable = np.array(self._remote, dtype=bool)
+        self.service_radius_m = np.array(self._radius, dtype=np.float64)
+        del self._ids, self._organizations
+        del self._accepting, self._verified, self._remote, self._radius
 
     def __len__(self) -> int:
-        return len(self.candidates)
+        return len(self.ids)
+
+    def id(self, row: int) -> str:
+        return str(self.ids[row], "ascii")
+
+    def organization_id(self, row: int) -> str:
+        return str(self.organizations[row], "ascii")
+
+    @functools.cached_property
+    def _sorted(self) -> tuple[Ints, npt.NDArray[np.bytes_]]:
+        order = np.argsort(self.ids, kind="stable").astype(np.int32)
+        return order, self.ids[order]
+
+    def rows_of(self, ids: npt.NDArray[np.bytes_] | Sequence[str]) -> Ints:
+        """The rows of those of the listings `ids` names that are here."""
+        wanted = np.asarray(ids, dtype=np.bytes_)
+        if wanted.itemsize > _ID.itemsize:  # longer than any id: none of them is here
+            wanted = wanted[np.char.str_len(wanted) <= _ID.itemsize]
+        wanted = wanted.astype(_ID)
+        order, ordered = self._sorted
+        if not len(ordered) or not len(wanted):
+            return np.zeros(0, dtype=np.int32)
+        at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
+        rows: Ints = order[at[ordered[at] == wanted]]
+        return rows
 
     def weight(self) -> int:
-        """Roughly the bytes held, for the caches' budgets (the candidates themselves are
-        shared with the other lists that hold them and weighed where they are made)."""
-        return 120 * len(self.candidates)
+        """Roughly the bytes held, for the caches' budgets: the rows' numbers and ids, and a candidate
+        standing for each distinct value."""
+        return 120 * len(self.ids) + 600 * sum(len(t.examples) for t in self._tables())
+
+    def _tables(self) -> tuple[Table, ...]:
+        return (self.sides, self.populations, self.languages, self.formats, self.strengths, self.places)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
         return self.places.values(

@@ -3,7 +3,7 @@ one, the shown-only details of those chosen, and initiators who chose to be list
 
 import functools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -15,6 +15,7 @@ from registry.locations import distance
 from registry.locations.distance import distance_sql
 from registry.models import Initiator
 
+REMOTE_PART = 2_000  # rows
 KNOWN_KINDS = frozenset({"peer_program", "clinician", "treatment_program", "evaluator", "trainer"})
 
 # What scoring needs, named as `scoring.Candidate` names it (in the order service.to_candidate
@@ -30,10 +31,19 @@ _COLUMNS_SQL = f"""
 """
 
 
+def _statuses(planning: bool, kind: str | None) -> str:
+    """What matching offers: active listings, and programs being planned when asked (`kind`: the
+    one kind read, else any)."""
+    if not planning or kind not in (None, "peer_program"):
+        return "l.status = 'active'"
+    if kind == "peer_program":
+        return "l.status IN ('active', 'planning')"
+    return "(l.status = 'active' OR (l.kind = 'peer_program' AND l.status = 'planning'))"
+
+
 def _live(kind: str, planning: bool) -> str:
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
-    statuses = "('active', 'planning')" if planning and kind == "peer_program" else "('active')"
-    return f"l.kind = '{kind}' AND l.status IN {statuses} AND {public_listing_sql('l', 'o')}"
+    return f"l.kind = '{kind}' AND {_statuses(planning, kind)} AND {public_listing_sql('l', 'o')}"
 
 
 @functools.cache
@@ -62,6 +72,16 @@ def _remote_capable(kind: str, planning: bool) -> str:
         """
 
 
+@functools.cache
+def _by_id(planning: bool) -> str:
+    return f"""
+        SELECT {_COLUMNS_SQL}
+        FROM listing l
+        JOIN organization o ON o.id = l.organization_id
+        WHERE l.id = ANY($1::uuid[]) AND {_statuses(planning, None)} AND {public_listing_sql("l", "o")}
+        """
+
+
 def _checked(kind: str) -> str:
     if kind not in KNOWN_KINDS:
         raise ValueError(f"unknown kind {kind!r}")
@@ -84,9 +104,20 @@ async def in_radius(
     return found
 
 
-async def remote_capable(reads: Reads, kind: str, *, planning: bool) -> list[Any]:
-    """Every public listing of the kind that works remotely, wherever it is."""
-    found: list[Any] = await reads.fetch(_remote_capable(_checked(kind), planning))
+async def remote_capable(reads: Reads, kind: str, *, planning: bool) -> AsyncIterator[list[Any]]:
+    """Every public listing of the kind that works remotely, wherever it is, REMOTE_PART rows at a
+    time (_COLUMNS_SQL): a million listings hold hundreds of thousands, and their rows read at
+    once took far more memory than what is made of them (and kept it)."""
+    async for rows in reads.parts(_remote_capable(_checked(kind), planning), size=REMOTE_PART):
+        yield rows
+
+
+async def by_id(reads: Reads, listing_ids: Sequence[str], *, planning: bool) -> list[Any]:
+    """Those of the listings that are still what matching may offer (_COLUMNS_SQL): read again for
+    the few a request keeps, since the lists it ranked hold numbers, not listings."""
+    if not listing_ids:
+        return []
+    found: list[Any] = await reads.fetch(_by_id(planning), [uuid.UUID(i) for i in listing_ids])
     return found
 
 

@@ -1,15 +1,16 @@
 """Matching: a request (and the caller's profile) -> the best partners per kind, by fit.
 
 Fetch: every public listing of a kind within the radius (per point and radius), and every
-remote-capable one (per kind), kept in the app's caches for the data's version. Score: each
-in-reach candidate, and remote ones best-first until no other could enter the list
-(`scoring.ceiling`). Present: the chosen ones' shown-only details and contacts, kept per listing.
+remote-capable one (per kind), kept in the app's caches for the data's version as arrays (no
+object per listing). Rank: each in-reach candidate, and remote ones best-first, on quick scores
+until no other could enter the list. Score: the few kept, read again by id, in full. Present: the
+chosen ones' shown-only details and contacts, kept per listing.
 """
 
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -125,19 +126,8 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
-def _candidates(caches: Caches, version: Version, rows: Sequence[Any]) -> arrays.Candidates:
-    """The rows as candidates, each made once per version of the data (the searches around
-    nearby points return mostly the same listings)."""
-    known = caches.store("match_rows")
-    found = []
-    for row in rows:
-        listing_id = row[0]
-        candidate = known.get(listing_id, version)
-        if candidate is None:
-            candidate = to_candidate(row)
-            known.put(listing_id, version, candidate, CANDIDATE_BYTES)
-        found.append(candidate)
-    return arrays.Candidates(found)
+def _candidates(rows: Sequence[Any]) -> arrays.Candidates:
+    return arrays.Candidates.of(map(to_candidate, rows))
 
 
 class Near(msgspec.Struct, frozen=True, gc=False):
@@ -158,16 +148,14 @@ async def _near(
 ) -> Near:
     async def fetch() -> Near:
         rows = await queries.in_radius(reads, kind, point, radius_km, planning=planning)
-        return Near(_candidates(caches, version, rows), arrays.floats([r[-1] for r in rows]))
+        return Near(_candidates(rows), arrays.floats([r[-1] for r in rows]))
 
     near: Near = await caches.memo(
         "match_candidates",
         (kind, point, radius_km, planning),
         version,
         fetch,
-        # Its candidates too: the rows cache (`match_rows`) holds 65,536, and past that (a million
-        # listings) a list near a big place is what keeps thousands of them alive.
-        weigh=lambda n: n.candidates.weight() + CANDIDATE_BYTES * len(n.candidates),
+        weigh=lambda n: n.candidates.weight() + n.meters.nbytes,
     )
     return near
 
@@ -178,8 +166,11 @@ async def _pool(
     """A kind's remote-capable listings."""
 
     async def fetch() -> arrays.Candidates:
-        rows = await queries.remote_capable(reads, kind, planning=planning)
-        return _candidates(caches, version, rows)
+        pool = arrays.Candidates()
+        async for rows in queries.remote_capable(reads, kind, planning=planning):
+            pool.add(map(to_candidate, rows))
+        pool.done()
+        return pool
 
     pool: arrays.Candidates = await caches.memo(
         "match_remote", (kind, planning), version, fetch, weigh=arrays.Candidates.weight
@@ -216,14 +207,16 @@ class Question:
 
 class Ranking:
     """One kind's candidates for one request, kept while they could still make the list: ranked
-    on quick scores (`scoring.quick_scorer`), the few kept scored in full at the end."""
+    on quick scores (`scoring.quick_scorer`), the few kept read again and scored in full at the
+    end."""
 
     def __init__(self, question: Question, now: datetime) -> None:
         self.per_kind = question.per_kind
         self.need = question.need
         self.weights = question.weights
         self.now = now
-        self.kept: list[tuple[float, scoring.Candidate, scoring.Placement]] = []
+        # (quick score, organization id, listing id, placement)
+        self.kept: list[tuple[float, str, str, scoring.Placement]] = []
         # The quick score of the list's last place as it stands (at most two per organization);
         # -1 while it is not full. Whoever scores below it by QUICK_MARGIN cannot make the list.
         self.bar = -1.0
@@ -231,10 +224,10 @@ class Ranking:
     def floor(self) -> float:
         return self.bar - scoring.QUICK_MARGIN
 
-    def offer(self, value: float, candidate: scoring.Candidate, placement: scoring.Placement) -> None:
+    def offer(self, value: float, found: arrays.Candidates, row: int, placement: scoring.Placement) -> None:
         if value < self.floor():
             return
-        self.kept.append((value, candidate, placement))
+        self.kept.append((value, found.organization_id(row), found.id(row), placement))
         if value > self.bar:
             self._raise_bar()
 
@@ -242,8 +235,7 @@ class Ranking:
         self.kept.sort(key=lambda entry: -entry[0])
         count: dict[str, int] = {}
         placed = 0
-        for value, candidate, _ in self.kept:
-            org = candidate.organization_id
+        for value, org, _, _ in self.kept:
             if count.get(org, 0) < scoring.MAX_PER_ORGANIZATION:
                 count[org] = count.get(org, 0) + 1
                 placed += 1
@@ -253,14 +245,20 @@ class Ranking:
                     self.kept = [entry for entry in self.kept if entry[0] >= floor]
                     return
 
-    def chosen(self) -> tuple[list[scoring.Scored], int]:
+    def wanted(self) -> list[str]:
+        """The listings that could make the list: to be read again."""
+        floor = self.floor()
+        return [listing_id for value, _, listing_id, _ in self.kept if value >= floor]
+
+    def chosen(self, candidates: Mapping[str, scoring.Candidate]) -> tuple[list[scoring.Scored], int]:
         """The list on reported scores (score(), in scoring.order_key's order), and how many were
-        held back (two per organization)."""
+        held back (two per organization). A listing no longer offered since its list was read (not
+        in `candidates`) is left out."""
         floor = self.floor()
         scored = [
-            scoring.score(self.need, candidate, placement, self.now, self.weights)
-            for value, candidate, placement in self.kept
-            if value >= floor
+            scoring.score(self.need, candidates[listing_id], placement, self.now, self.weights)
+            for value, _, listing_id, placement in self.kept
+            if value >= floor and listing_id in candidates
         ]
         scored.sort(key=scoring.order_key)
         return scoring.choose(scored, self.per_kind)
@@ -271,20 +269,19 @@ def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking) -> N
     beyond the area it serves comes as a remote partner, if it works remotely."""
     need, found = question.need, near.candidates
     usable = found.offered(need)
-    if question.exclude in found.position:
-        usable[found.position[question.exclude]] = False
+    if question.exclude is not None:
+        usable[found.rows_of([question.exclude])] = False
     beyond = near.meters > found.service_radius_m
     usable &= ~beyond | (found.remote_capable if question.include_remote else False)
     closeness = np.where(beyond, found.remote_closeness(need), arrays.band_closeness(near.meters))
     values = found.quick(need, kind, question.weights, closeness, ranking.now)
     for row in arrays.best_first(values, usable, ranking.floor):
-        candidate = found.candidates[row]
         if beyond[row]:
-            where = scoring.remote_where(need, candidate)
+            where = scoring.remote_where(need, found.places.example(row))
             placement = scoring.Placement(None, False, where, beyond_service_radius=True)
         else:
             placement = scoring.Placement(distance_band(float(near.meters[row]) / 1000), True)
-        ranking.offer(float(values[row]), candidate, placement)
+        ranking.offer(float(values[row]), found, row, placement)
 
 
 def _rank_remote(
@@ -295,16 +292,36 @@ def _rank_remote(
     number."""
     need = question.need
     usable = pool.offered(need)
-    within = near.candidates.candidates if near is not None else ()
-    for listing_id in [question.exclude, *(c.id for c in within)]:
-        row = pool.position.get(listing_id or "")
-        if row is not None:
-            usable[row] = False
+    if near is not None:
+        usable[pool.rows_of(near.candidates.ids)] = False
+    if question.exclude is not None:
+        usable[pool.rows_of([question.exclude])] = False
     values = pool.quick(need, kind, question.weights, pool.remote_closeness(need), ranking.now)
     placements = {where: scoring.Placement(None, False, where) for where in scoring.REMOTE_CLOSENESS}
     for row in arrays.best_first(values, usable, ranking.floor):
-        candidate = pool.candidates[row]
-        ranking.offer(float(values[row]), candidate, placements[scoring.remote_where(need, candidate)])
+        where = scoring.remote_where(need, pool.places.example(row))
+        ranking.offer(float(values[row]), pool, row, placements[where])
+
+
+async def _kept(
+    reads: Reads, caches: Caches, version: Version, listing_ids: Sequence[str], planning: bool
+) -> dict[str, scoring.Candidate]:
+    """The listings, as scoring reads them, that matching may still offer: each read once per
+    version of the data."""
+    known = caches.store("match_rows")
+    found: dict[str, scoring.Candidate] = {}
+    missing = []
+    for listing_id in listing_ids:
+        candidate = known.get((listing_id, planning), version)
+        if candidate is None:
+            missing.append(listing_id)
+        else:
+            found[listing_id] = candidate
+    for row in await queries.by_id(reads, missing, planning=planning):
+        candidate = to_candidate(row)
+        known.put((candidate.id, planning), version, candidate, CANDIDATE_BYTES)
+        found[candidate.id] = candidate
+    return found
 
 
 async def rank(
@@ -312,9 +329,9 @@ async def rank(
 ) -> dict[str, tuple[list[scoring.Scored], int]]:
     """Per kind: the chosen (best first) and how many were held back (two per organization)."""
     now = utcnow()
-    out = {}
+    rankings = {}
     for kind in kinds:
-        ranking = Ranking(question, now)
+        ranking = rankings[kind] = Ranking(question, now)
         near = None
         if question.point is not None:
             near = await _near(
@@ -324,8 +341,9 @@ async def rank(
         if question.include_remote:
             pool = await _pool(reads, caches, version, kind, question.planning)
             _rank_remote(question, kind, pool, near, ranking)
-        out[kind] = ranking.chosen()
-    return out
+    wanted = [listing_id for ranking in rankings.values() for listing_id in ranking.wanted()]
+    candidates = await _kept(reads, caches, version, wanted, question.planning)
+    return {kind: ranking.chosen(candidates) for kind, ranking in rankings.items()}
 
 
 # --- present -------------------------------------------------------------------------------------
