@@ -94,6 +94,35 @@ def test_a_breakdown_adds_up_to_the_score_and_its_weights_to_one(
     assert len({p.factor for p in scored.breakdown}) == len(scored.breakdown)
 
 
+@pytest.mark.parametrize("kind", ["clinician", "trainer", "evaluator", "treatment_program", "peer_program"])
+@pytest.mark.parametrize("side", [None, "survivors"])
+@pytest.mark.parametrize("populations", [frozenset(), frozenset({"x"})])
+@pytest.mark.parametrize("languages", [frozenset(), frozenset({"en"})])
+def test_the_shown_weights_add_up_to_one_exactly_and_a_perfect_fit_scores_one(
+    kind: str, side: str | None, populations: frozenset[str], languages: frozenset[str]
+) -> None:
+    """Four decimals each: 0.3, 0.2, 0.06 and 0.06 of 0.62 round to 0.4839 + 0.3226 + 0.0968 * 2,
+    1.0001; a candidate perfect on each then scored above 1."""
+    need = Need(side=side, populations=populations, formats=frozenset({"y"}), languages=languages)
+    perfect = candidate(
+        kind=kind,
+        side=side,
+        specialties=frozenset({side} if side else ()),
+        populations=populations,
+        formats=need.formats,
+        languages=languages,
+        ipv_trained=True,
+        evaluation_stage="published",
+        certifications=2,
+        course_topics=frozenset(scoring.DEFAULT_TOPICS),
+        methods=frozenset({"rct"}),
+    )
+    scored = score(need, perfect, IN_REACH[0], NOW)
+    assert sum(round(p.weight * 10_000) for p in scored.breakdown) == 10_000
+    assert scored.score <= 1.0
+    assert sum(p.contribution for p in scored.breakdown) == pytest.approx(scored.score, abs=1e-9)
+
+
 @given(needs, candidates, st.sampled_from(IN_REACH), st.sampled_from(REMOTE))
 def test_in_reach_never_scores_below_an_identical_remote_candidate(
     need: Need, c: Candidate, near: Placement, remote: Placement

@@ -8,6 +8,7 @@ initiator's country, 0.25 on its continent, 0.1 elsewhere: in reach never scores
 otherwise identical remote candidate. Sides are kept apart before scoring (`offered`)."""
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
@@ -297,15 +298,25 @@ def values(need: Need, candidate: Candidate, placement: Placement, now: datetime
     return found
 
 
+def _shown_shares(raw: dict[Factor, float]) -> dict[Factor, float]:
+    """Each factor's share of the weights to four places, adding up to exactly 1 (the largest
+    remainders take the last ten-thousandths): rounded one by one, they could add up to 1.0002,
+    and a candidate perfect on every factor scored above 1."""
+    total = sum(raw.values())
+    exact = {factor: weight / total * 10_000 for factor, weight in raw.items()}
+    units = {factor: math.floor(value) for factor, value in exact.items()}
+    by_remainder = sorted(exact, key=lambda factor: units[factor] - exact[factor])
+    for factor in by_remainder[: 10_000 - sum(units.values())]:
+        units[factor] += 1
+    return {factor: units[factor] / 10_000 for factor in raw}
+
+
 def score(
     need: Need, candidate: Candidate, placement: Placement, now: datetime, weights: Weights = Weights()
 ) -> Scored:
-    raw = applicable(need, candidate.kind, weights)
-    total = sum(raw.values())
     found = values(need, candidate, placement, now)
     parts = []
-    for factor, weight in raw.items():
-        share = round(weight / total, 4)
+    for factor, share in _shown_shares(applicable(need, candidate.kind, weights)).items():
         value = round(found[factor], 4)
         parts.append(Part(factor, share, value, round(share * value, 4)))
     value = round(sum(p.contribution for p in parts), 4)
