@@ -10,7 +10,7 @@ chosen ones' shown-only details and contacts, kept per listing.
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,8 +126,21 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
-def _candidates(rows: Sequence[Any]) -> arrays.Candidates:
-    return arrays.Candidates.of(map(to_candidate, rows))
+def _making(caches: Caches, version: Version) -> Callable[[Any], scoring.Candidate]:
+    """A row -> its candidate, made once per version of the data while the rows cache holds it:
+    the lists near nearby points hold mostly the same listings, and the few a request keeps are
+    looked for there before they are read again (`_kept`)."""
+    known = caches.store("match_rows")
+
+    def made(row: Any) -> scoring.Candidate:
+        listing_id = row[0]  # a UUID
+        candidate: scoring.Candidate | None = known.get(listing_id, version)
+        if candidate is None:
+            candidate = to_candidate(row)
+            known.put(listing_id, version, candidate, CANDIDATE_BYTES)
+        return candidate
+
+    return made
 
 
 class Near(msgspec.Struct, frozen=True, gc=False):
@@ -148,7 +161,8 @@ async def _near(
 ) -> Near:
     async def fetch() -> Near:
         rows = await queries.in_radius(reads, kind, point, radius_km, planning=planning)
-        return Near(_candidates(rows), arrays.floats([r[-1] for r in rows]))
+        found = arrays.Candidates.of(map(_making(caches, version), rows))
+        return Near(found, arrays.floats([r[-1] for r in rows]))
 
     near: Near = await caches.memo(
         "match_candidates",
@@ -166,9 +180,9 @@ async def _pool(
     """A kind's remote-capable listings."""
 
     async def fetch() -> arrays.Candidates:
-        pool = arrays.Candidates()
+        pool, made = arrays.Candidates(), _making(caches, version)
         async for rows in queries.remote_capable(reads, kind, planning=planning):
-            pool.add(map(to_candidate, rows))
+            pool.add(map(made, rows))
         pool.done()
         return pool
 
@@ -306,20 +320,20 @@ def _rank_remote(
 async def _kept(
     reads: Reads, caches: Caches, version: Version, listing_ids: Sequence[str], planning: bool
 ) -> dict[str, scoring.Candidate]:
-    """The listings, as scoring reads them, that matching may still offer: each read once per
-    version of the data."""
+    """The listings a request kept, as scoring reads them: from the rows cache (for the version
+    their lists were read for), else read again, and only while matching may still offer them."""
     known = caches.store("match_rows")
     found: dict[str, scoring.Candidate] = {}
     missing = []
     for listing_id in listing_ids:
-        candidate = known.get((listing_id, planning), version)
+        candidate = known.get(uuid.UUID(listing_id), version)
         if candidate is None:
             missing.append(listing_id)
         else:
             found[listing_id] = candidate
     for row in await queries.by_id(reads, missing, planning=planning):
         candidate = to_candidate(row)
-        known.put((candidate.id, planning), version, candidate, CANDIDATE_BYTES)
+        known.put(row[0], version, candidate, CANDIDATE_BYTES)
         found[candidate.id] = candidate
     return found
 
