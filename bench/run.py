@@ -518,20 +518,33 @@ class Api:
             str(self.workers),
         ]
         log = self.log_path.open("ab")
+        logged = log.tell()
         self.proc = subprocess.Popen(  # noqa: S603
             command, env=self.env, stdout=log, stderr=log, start_new_session=True
         )
         log.close()
         self.sampler.watch(self.proc.pid)
-        deadline = time.monotonic() + 90
+        began = time.monotonic()
+        deadline = began + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the API exited with {self.proc.returncode}:\n{self.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.url}/ready", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.3)
+        else:
+            raise RuntimeError(f"the API did not become ready in 90 s:\n{self.log_tail()}")
+        # Each worker reads matching's remote pools as it starts (`/ready` says `warm` when done;
+        # its log says so per worker): measure the processes as they run, not as they start.
+        while time.monotonic() < began + 600:
+            with self.log_path.open("rb") as read:
+                read.seek(logged)
+                if read.read().count(b'"msg":"warm"') >= self.workers:
+                    print(f"bench: API warm after {time.monotonic() - began:.1f} s", flush=True)
                     return
             time.sleep(0.3)
-        raise RuntimeError(f"the API did not become ready in 90 s:\n{self.log_tail()}")
+        raise RuntimeError(f"the API's workers did not all say they were warm in 600 s:\n{self.log_tail()}")
 
     def log_tail(self) -> str:
         with contextlib.suppress(OSError):

@@ -1,11 +1,17 @@
 """Liveness, readiness, and readiness when the database goes away and comes back."""
 
+import asyncio
 import time
 from typing import Any
 
+import httpx
+import pytest
+
+import registry.app as app_module
 from registry.app import create_app
 from registry.config import Settings
 from registry.database.sessions import create_engine, create_sessionmaker
+from registry.reports import releases
 from tests.factories import Client, app_client, http_scope
 from tests.tcp_proxy import DatabaseProxy
 
@@ -17,6 +23,7 @@ async def test_health_and_ready(client: Client) -> None:
     assert ready.status_code == 200 and ready.json() == {
         "status": "ready",
         "databases": [{"name": "primary", "state": "ready", "lag_s": None, "reads_served": None}],
+        "warm": True,
     }
 
 
@@ -68,3 +75,33 @@ async def test_liveness_is_answered_before_the_app_as_its_route_would(client: Cl
     assert (await client.head("/health")).status_code == (await client.put("/health")).status_code == 405
     # A key sent along goes the whole way: one that is not valid is refused, as everywhere.
     assert (await client.get("/health", headers={"Authorization": "Bearer not-a-key"})).status_code == 401
+
+
+async def test_ready_says_when_a_starting_process_is_warm(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server process reads matching's remote pools in the background as it starts (seconds, at a
+    million listings): `/ready` tells a load balancer or a benchmark when that is done."""
+    release = asyncio.Event()
+
+    async def slow_pools(caches: object) -> None:
+        await release.wait()
+
+    async def no_snapshot(*args: object) -> None:
+        return None
+
+    monkeypatch.setattr(app_module, "warm_pools", slow_pools)
+    monkeypatch.setattr(releases, "current_period", no_snapshot)
+    app = create_app(settings)
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://registry.test") as client:
+            starting = await client.get("/ready")
+            assert starting.status_code == 200 and starting.json()["warm"] is False
+            release.set()
+            for _ in range(100):
+                if (await client.get("/ready")).json()["warm"]:
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                pytest.fail("the process never said it was warm")

@@ -3,6 +3,7 @@
 import asyncio
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.resources import files
@@ -99,6 +100,7 @@ async def _routing(
 async def _warm_up(app: Litestar) -> None:
     """What a starting server does in the background, so its first users do not wait for it: read
     every kind's remote pool, and take the period's report snapshot if no process has yet."""
+    began = time.monotonic()
     try:
         await warm_pools(app.state.caches)
     except Exception:
@@ -107,6 +109,8 @@ async def _warm_up(app: Litestar) -> None:
         await releases.current_period(app.state.sessionmaker, app.state.settings.report_period_hours)
     except Exception:
         logging.getLogger("registry.reports").warning("could not take the report snapshot", exc_info=True)
+    app.state.warm = True  # (`/ready` says so)
+    logging.getLogger("registry.startup").info("warm", extra={"seconds": round(time.monotonic() - began, 2)})
 
 
 class RegistryApp(Litestar):
@@ -153,6 +157,7 @@ def create_app(
         sender = Sender(app.state.sessionmaker, Smtp.from_settings(settings))
         sending = asyncio.create_task(sender.run(stop, settings.outbox_interval_s))
         checking = asyncio.create_task(app.state.routing.run(stop, settings.replica_check_interval_s))
+        app.state.warm = False
         warming = asyncio.create_task(_warm_up(app))
         try:
             yield

@@ -39,6 +39,14 @@ class DatabaseStatus(msgspec.Struct):
 class ReadyStatus(msgspec.Struct):
     status: str
     databases: list[DatabaseStatus]
+    warm: Annotated[
+        bool,
+        msgspec.Meta(
+            description="this process has done what a starting server does in the background "
+            "(matching's remote pools read, the report snapshot taken): until then its first "
+            "matches are slower, and so is everything else it answers"
+        ),
+    ] = True
 
 
 _ALIVE: Final = msgspec.json.encode(HealthStatus(status="ok"))
@@ -91,9 +99,11 @@ class HealthController(Controller):
         except Exception as exc:  # any failure to round-trip means "not ready"
             raise ServiceUnavailable("The database did not answer.", headers={"Retry-After": "2"}) from exc
         found = getattr(state, "routing", None)
+        warm = getattr(state, "warm", True)  # an app given a sessionmaker has nothing to warm
         if found is None or not found.replicas:
-            return ReadyStatus(status="ready", databases=[DatabaseStatus(name="primary", state="ready")])
+            primary = DatabaseStatus(name="primary", state="ready")
+            return ReadyStatus(status="ready", databases=[primary], warm=warm)
         primary = DatabaseStatus(name="primary", state="ready", reads_served=found.served["primary"])
         return ReadyStatus(
-            status="ready", databases=[primary, *(DatabaseStatus(**r) for r in found.report())]
+            status="ready", databases=[primary, *(DatabaseStatus(**r) for r in found.report())], warm=warm
         )
