@@ -42,10 +42,10 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # PostgreSQL: shared)
     "match_answers": Budget(4096, 8 * MiB),
     # A kind's listings within a radius of a point, as arrays for scoring: matching.service
-    "match_candidates": Budget(1024, 64 * MiB),
+    "match_candidates": Budget(1024, 32 * MiB),
     # Listings as scoring reads them, per listing: those read near a point, and those a match
     # kept (the lists above hold numbers, not listings)
-    "match_rows": Budget(65536, 32 * MiB),
+    "match_rows": Budget(32768, 16 * MiB),
     # Every remote-capable listing of a kind, as arrays for scoring
     "match_remote": Budget(16, 64 * MiB),
     # Shown-only details and contacts of chosen listings, per listing
