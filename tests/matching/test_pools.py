@@ -2,6 +2,7 @@
 time, the listings a request keeps are read again by id (through the rule of what matching may
 offer), and a list finds its own rows by listing id."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.matching import arrays, queries, scoring
+from registry.matching import arrays, queries, scoring, service
 from tests.factories import Client, bearer
 from tests.matching.fixtures import GRONINGEN, ROTTERDAM, UTRECHT, build_world, create
 
@@ -50,6 +51,26 @@ def test_a_list_answers_for_its_rows_organization_and_values() -> None:
     assert found.remote_capable.tolist() == [True, False]
     assert len(arrays.Candidates.of([])) == 0 and not len(pool_of([]).rows_of(["x"]))
     assert np.array_equal(found.rows_of(["y", "nope", "x"]), [1, 0])
+
+
+def test_a_kept_listing_no_longer_offered_is_left_out_of_the_list() -> None:
+    """The lists hold numbers: the listings a request keeps are found again by id, and one that
+    matching may no longer offer (paused, hidden, archived since its list was read) is not there."""
+    kept = [
+        scoring.Candidate(
+            id=f"c{n}", kind="clinician", name=f"C{n}", organization_id=f"o{n}", remote_capable=True
+        )
+        for n in range(3)
+    ]
+    question = service.Question(scoring.Need(), None, 50.0, True, False, 5, scoring.Weights())
+    ranking = service.Ranking(question, datetime.now(UTC))
+    found = arrays.Candidates.of(kept)
+    for row in range(3):
+        ranking.offer(0.5, found, row, scoring.Placement(None, False, "elsewhere"))
+    assert ranking.wanted() == ["c0", "c1", "c2"]
+    still = {c.id: c for c in kept if c.id != "c1"}
+    chosen, held = ranking.chosen(still)
+    assert [s.candidate.id for s in chosen] == ["c0", "c2"] and held == 0
 
 
 async def ask(client: Client, **body: Any) -> dict[str, Any]:

@@ -103,7 +103,7 @@ class Candidates:
     """A kind's candidates, in a fixed order, as scoring reads them: numbers per row and the few
     distinct values of the rest (`Table`), but no object per listing: a remote pool holds every
     listing of its kind that works remotely (hundreds of thousands in a big directory), so the
-    few candidates a request keeps are read again by id (`ids`)."""
+    few candidates a request keeps are found by id (`ids`: matching.service._kept)."""
 
     def __init__(self) -> None:
         """Empty: `add` the candidates (in as many parts as they are read), then `done`."""

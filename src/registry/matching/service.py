@@ -3,8 +3,8 @@
 Fetch: every public listing of a kind within the radius (per point and radius), and every
 remote-capable one (per kind), kept in the app's caches for the data's version as arrays (no
 object per listing). Rank: each in-reach candidate, and remote ones best-first, on quick scores
-until no other could enter the list. Score: the few kept, read again by id, in full. Present: the
-chosen ones' shown-only details and contacts, kept per listing.
+until no other could enter the list. Score: the few kept (from the rows cache, else read again
+by id) in full. Present: the chosen ones' shown-only details and contacts, kept per listing.
 """
 
 import sys
@@ -221,8 +221,8 @@ class Question:
 
 class Ranking:
     """One kind's candidates for one request, kept while they could still make the list: ranked
-    on quick scores (`scoring.quick_scorer`), the few kept read again and scored in full at the
-    end."""
+    on quick scores (`scoring.quick_scorer`), the few kept scored in full at the end (`_kept`
+    finds them)."""
 
     def __init__(self, question: Question, now: datetime) -> None:
         self.per_kind = question.per_kind
@@ -331,9 +331,9 @@ async def _kept(
             missing.append(listing_id)
         else:
             found[listing_id] = candidate
+    made = _making(caches, version)
     for row in await queries.by_id(reads, missing, planning=planning):
-        candidate = to_candidate(row)
-        known.put(row[0], version, candidate, CANDIDATE_BYTES)
+        candidate = made(row)
         found[candidate.id] = candidate
     return found
 
