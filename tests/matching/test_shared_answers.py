@@ -16,7 +16,7 @@ from registry.config import Settings
 from registry.listings.visibility import contact_view
 from registry.matching import service
 from tests.factories import Client, app_client, bearer
-from tests.matching.fixtures import UTRECHT, build_world, edit
+from tests.matching.fixtures import UTRECHT, build_world, create, edit
 
 ASK: dict[str, Any] = {"location": UTRECHT, "needs": ["clinician"], "side": "people_who_use_violence"}
 
@@ -115,8 +115,7 @@ async def test_callers_who_see_other_contacts_do_not_share_an_answer(
         "specialties": ["people_who_use_violence"],
         "contacts": [{"role": "Intake", "email": "intake@example.org", "visibility": "verified_orgs"}],
     }
-    created = await client.post("/partners", json=partner, headers=bearer(world["org_key"]))
-    assert created.status_code == 201, created.text
+    await create(client, world["org_key"], "/partners", partner)
     anonymous = await client.post("/matches", json=ASK)
     async with app_client(other_process) as other:
         verified = await other.post("/matches", json=ASK, headers=bearer(world["org_key"]))

@@ -91,7 +91,8 @@ class HealthController(Controller):
     async def ready(self, state: State) -> ReadyStatus:
         """The API can reach its primary database (503 within two seconds when it cannot), and
         the state of each read replica as this process last found it (a replica's trouble does
-        not make the API unready: reads go to the primary instead)."""
+        not make the API unready: reads go to the primary instead), and whether the process is
+        `warm` (ready either way: a starting process answers, only its first matches are slower)."""
         try:
             async with asyncio.timeout(state.settings.ready_timeout_s):
                 async with state.sessionmaker() as session:
