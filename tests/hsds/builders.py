@@ -1,11 +1,13 @@
-"""Transient rows and a vocabulary for the pure mapping tests (no database)."""
+"""Transient rows (as the HSDS reads decode them) and a vocabulary for the pure mapping tests (no
+database)."""
 
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
 from registry.hsds.mapping import Term, Vocabulary
-from registry.models import Contact, EvaluationRecord, Listing
+from registry.listings.records import ContactRecord, EvaluationRecord, ListingRecord
+from registry.models import Contact
 from registry.taxonomies.vocabulary import DEFAULT_TERMS
 
 NOW = datetime(2025, 5, 4, 12, 30, tzinfo=UTC)
@@ -20,7 +22,7 @@ VOCAB = Vocabulary(
 )
 
 
-def listing(**overrides: Any) -> Listing:
+def listing(**overrides: Any) -> ListingRecord:
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
         "organization_id": ORG,
@@ -66,9 +68,12 @@ def listing(**overrides: Any) -> Listing:
         "created_at": NOW,
         "archived_at": None,
         "version": 1,
+        "course_topics": [],
+        "contacts": [],
+        "evaluations": [],
     }
     values.update(overrides)
-    return Listing(**values)
+    return ListingRecord(**values)
 
 
 def contact(visibility: str, **overrides: Any) -> Contact:
@@ -86,10 +91,15 @@ def contact(visibility: str, **overrides: Any) -> Contact:
     return Contact(**values)
 
 
-def record(listing_id: uuid.UUID, stage: str, previous: str, **overrides: Any) -> EvaluationRecord:
+def contact_record(visibility: str, **overrides: Any) -> ContactRecord:
+    """`contact` as the HSDS reads read it."""
+    made = contact(visibility, **overrides)
+    return ContactRecord(**{name: getattr(made, name) for name in ContactRecord.__struct_fields__})
+
+
+def record(stage: str, previous: str, **overrides: Any) -> EvaluationRecord:
     values: dict[str, Any] = {
         "id": uuid.uuid4(),
-        "listing_id": listing_id,
         "stage": stage,
         "previous_stage": previous,
         "is_correction": False,

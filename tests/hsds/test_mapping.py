@@ -10,10 +10,17 @@ from hypothesis import strategies as st
 
 from registry.hsds import filters, ids, mapping
 from registry.hsds.mapping import ServiceRow
+from registry.hsds.records import OrganizationRecord
 from registry.http.errors import InvalidInput
 from registry.listings.schemas import Status
 from registry.models import Organization
-from tests.hsds.builders import NOW, ORG, VOCAB, contact, listing, record
+from tests.hsds.builders import NOW, ORG, VOCAB, contact_record, listing, record
+
+
+def org_record() -> OrganizationRecord:
+    return OrganizationRecord(
+        id=ORG, name="Harbor Circle Peer Network", description=None, website="https://harbor.example.org"
+    )
 
 
 def org() -> Organization:
@@ -98,8 +105,10 @@ def test_schedules_become_rrules_where_ical_can_say_it(
 
 def test_only_public_contacts_are_mapped() -> None:
     row = listing()
-    public = contact("public")
-    mapped = mapping.contact_objects(row, [contact("on_introduction"), public, contact("verified_orgs")])
+    public = contact_record("public")
+    mapped = mapping.contact_objects(
+        row, [contact_record("on_introduction"), public, contact_record("verified_orgs")]
+    )
     assert mapped == [
         {
             "id": str(public.id),
@@ -121,7 +130,7 @@ def test_only_public_contacts_are_mapped() -> None:
 
 def test_attributes_are_the_listing_terms_and_measured_outcomes() -> None:
     program = listing(evaluation_stage="pilot_running", populations=["women", "lgbtq"])
-    history = [record(program.id, "pilot_running", "none", outcomes=["stigma", "empowerment"])]
+    history = [record("pilot_running", "none", outcomes=["stigma", "empowerment"])]
     assert mapping.attribute_codes(program, history) == [
         ("partner_kind", "peer_program"),
         ("side", "survivors"),
@@ -155,7 +164,6 @@ def test_evaluation_history_and_verification_become_metadata() -> None:
     program = listing(evaluation_stage="pilot_planned")
     evaluator = uuid.uuid4()
     first = record(
-        program.id,
         "pilot_completed",
         "none",
         design="pre_post",
@@ -168,7 +176,6 @@ def test_evaluation_history_and_verification_become_metadata() -> None:
         findings_summary="Steady.",
     )
     second = record(
-        program.id,
         "pilot_planned",
         "pilot_completed",
         is_correction=True,
@@ -208,7 +215,7 @@ def test_a_service_and_its_extensions() -> None:
         last_verified_at=NOW - timedelta(days=400),
         status="paused",
     )
-    summary = mapping.service_summary(program, org(), VOCAB, frozenset({partner}))
+    summary = mapping.service_summary(program, org_record(), VOCAB, frozenset({partner}))
     assert summary["status"] == "temporarily closed"
     assert summary["assured_date"] == (NOW - timedelta(days=400)).date().isoformat()
     assert summary["alert"] == mapping.STALE_ALERT and summary["ipv_stale"] is True
@@ -231,7 +238,7 @@ def test_a_service_and_its_extensions() -> None:
 def test_a_full_service_nests_everything() -> None:
     program = listing(languages=["en", "es"])
     full = mapping.service_full(
-        ServiceRow(listing=program, organization=org(), contacts=[contact("public")]), VOCAB
+        ServiceRow(listing=program, organization=org_record(), contacts=[contact_record("public")]), VOCAB
     )
     assert [lang["name"] for lang in full["languages"]] == ["English", "Spanish"]
     (sal,) = full["service_at_locations"]
@@ -354,5 +361,10 @@ def test_service_filters_resolve_term_and_taxonomy_ids() -> None:
     st.lists(st.uuids() | st.text(max_size=20), max_size=3),
 )
 def test_derived_ids_are_the_uuid5_they_stand_for(kind: str, parts: list[object]) -> None:
-    assert ids.derived(kind, *parts) == str(ids.derived_id(kind, *parts))
-    assert uuid.UUID(ids.derived(kind, *parts)).version == 5
+    made = ids.derived(kind, *(str(part) for part in parts))
+    assert (
+        made
+        == str(ids.derived_id(kind, *parts))
+        == str(uuid.uuid5(ids.NAMESPACE, ":".join(["registry", kind, *map(str, parts)])))
+    )
+    assert uuid.UUID(made).version == 5 and uuid.UUID(made).variant == uuid.RFC_4122

@@ -2,12 +2,15 @@
 (tests/hsds/schemas, with jsonschema): every list in its default, `full` and `minimal` forms, page
 after page, as JSON and as ndjson, and every object by id."""
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry.hsds import ids
+from registry.hsds import ids, service
+from registry.hsds.service import ListParams, ServiceQuery
 from tests.factories import Client
 from tests.hsds import validation
 from tests.hsds.conftest import get_json
@@ -235,3 +238,38 @@ async def test_the_whole_directory_streams_as_the_pages_give_it(
     assert 0 < len(searched.text.splitlines()) < len(lines)
     refused = await client.get("/hsds/services", params={"all": "true"})
     assert refused.status_code == 422 and "format=ndjson" in refused.text
+
+
+@pytest.mark.parametrize("params", VARIANTS, ids=["default", "full", "minimal"])
+async def test_the_stream_is_the_same_read_in_small_batches(
+    client: Client, params: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches of 3 made 2 at a time: each batch is read while the one before it is made into
+    JSON, and the lines still come once each, in order."""
+    whole = await client.get("/hsds/services", params={"format": "ndjson", "all": "true", **params})
+    monkeypatch.setattr(service, "STREAM_BATCH", 3)
+    monkeypatch.setattr(service, "STREAM_STEP", 2)
+    small = await client.get("/hsds/services", params={"format": "ndjson", "all": "true", **params})
+    assert small.status_code == 200 and len(whole.text.splitlines()) > 6
+    assert small.text == whole.text
+
+
+async def test_a_stream_closed_early_stops_reading(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that goes away: the batch being read ahead finishes, nothing is left running, and
+    the connection streams again afterwards."""
+    monkeypatch.setattr(service, "STREAM_BATCH", 2)
+    monkeypatch.setattr(service, "STREAM_STEP", 2)
+    every = ListParams(page=1, per_page=100, full=True, ndjson=True)
+    stream = service.stream_services(sessionmaker, ServiceQuery(), every)
+    first = await anext(stream)
+    assert len(first.splitlines()) == 2
+    await stream.aclose()
+    assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    again = [
+        line
+        async for chunk in service.stream_services(sessionmaker, ServiceQuery(), every)
+        for line in chunk.splitlines()
+    ]
+    assert again[:2] == first.splitlines() and len(again) > 2

@@ -8,6 +8,7 @@ the same row always yields the same id and no mapping table is needed."""
 import functools
 import hashlib
 import uuid
+from collections.abc import Iterable
 
 NAMESPACE = uuid.NAMESPACE_URL
 _NAMESPACE_BYTES = NAMESPACE.bytes
@@ -28,17 +29,31 @@ def derived_id(kind: str, *parts: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, ":".join(("registry", kind, *(str(p) for p in parts))))
 
 
-def derived(kind: str, *parts: object) -> str:
-    """str(derived_id(kind, *parts)), without building UUID objects: a full service has dozens."""
-    digest = bytearray(
-        hashlib.sha1(  # noqa: S324 - uuid5 is defined on SHA-1; this is an identifier, not a secret
-            _NAMESPACE_BYTES + ":".join(("registry", kind, *(str(p) for p in parts))).encode()
-        ).digest()[:16]
-    )
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    x = digest.hex()
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+_PREFIX = hashlib.sha1(_NAMESPACE_BYTES + b"registry:")  # noqa: S324 - uuid5 is defined on SHA-1
+# uuid5 sets the version (5) in the 13th hex digit and the RFC 4122 variant in the 17th's top bits.
+_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def derived(kind: str, *parts: str) -> str:
+    """str(derived_id(kind, *parts)) for parts already text, without building UUID objects: a full
+    service has dozens (the hash of the common prefix is taken once)."""
+    digest = _PREFIX.copy()
+    digest.update(":".join((kind, *parts)).encode())
+    x = digest.hexdigest()
+    return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
+
+
+def derived_each(kind: str, first: str, lasts: Iterable[str]) -> list[str]:
+    """[derived(kind, first, last) for last in lasts], hashing their common start once."""
+    common = _PREFIX.copy()
+    common.update(f"{kind}:{first}:".encode())
+    made = []
+    for last in lasts:
+        digest = common.copy()
+        digest.update(last.encode())
+        x = digest.hexdigest()
+        made.append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}")
+    return made
 
 
 def service_at_location_id(listing_id: uuid.UUID) -> uuid.UUID:

@@ -11,14 +11,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Final
 
 from registry.auth.principal import ANONYMOUS
 from registry.database.base import utcnow
 from registry.hsds import ids
+from registry.hsds.records import OrganizationRecord
 from registry.listings.presenters import location_read
+from registry.listings.records import ContactRecord, EvaluationRecord, ListingRecord
 from registry.listings.visibility import contact_visible, is_stale
-from registry.models import PROGRAM_KIND, Contact, EvaluationRecord, Listing, Organization
+from registry.models import PROGRAM_KIND, Organization
 from registry.taxonomies.vocabulary import TAXONOMIES
 
 Json = dict[str, Any]
@@ -97,9 +99,18 @@ class Term:
     description: str | None = None
     retired: bool = False
 
-    @property
+    @cached_property
     def id(self) -> uuid.UUID:
         return ids.term_id(self.taxonomy, self.code)
+
+    @cached_property
+    def id_text(self) -> str:
+        return str(self.id)
+
+    @cached_property
+    def json(self) -> Json:
+        """`term_object(self)`, made once: every attribute naming this term shares it (read-only)."""
+        return term_object(self)
 
 
 @dataclass(frozen=True)
@@ -122,20 +133,23 @@ class Vocabulary:
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceRow:
-    """One listing and what its HSDS service is made of. `contacts` are all of the listing's
+    """One listing and what its HSDS service is made of. `contacts` may be any of the listing's
     contacts: the mapping keeps the public ones."""
 
-    listing: Listing
-    organization: Organization
-    contacts: Sequence[Contact] = ()
+    listing: ListingRecord
+    organization: OrganizationRecord
+    contacts: Sequence[ContactRecord] = ()
     evaluations: Sequence[EvaluationRecord] = field(default_factory=tuple)
     # Which other listings it names (clinical partner, evaluators) are public themselves.
     public_refs: frozenset[uuid.UUID] = frozenset()
 
 
+_EMPTY: Final[list[Any]] = []  # compared with, never changed
+
+
 def clean(obj: Json) -> Json:
     """Drop absent values: HSDS fields are optional but never null."""
-    return {k: v for k, v in obj.items() if v is not None and v != []}
+    return {k: v for k, v in obj.items() if v is not None and v != _EMPTY}
 
 
 def iso_datetime(value: datetime) -> str:
@@ -166,7 +180,7 @@ def taxonomy_minimal(name: str) -> Json:
 
 def term_object(term: Term, *, full: bool = False) -> Json:
     obj: Json = {
-        "id": str(term.id),
+        "id": term.id_text,
         "code": term.code,
         "name": term.label,
         "description": term.description or term.label,
@@ -181,38 +195,47 @@ def term_object(term: Term, *, full: bool = False) -> Json:
 
 
 def term_minimal(term: Term) -> Json:
-    return {"id": str(term.id), "name": term.label, "description": term.description or term.label}
+    return {"id": term.id_text, "name": term.label, "description": term.description or term.label}
 
 
-def attribute_object(link_id: uuid.UUID, link_entity: str, term: Term) -> Json:
-    return {
-        "id": ids.derived("attribute", link_id, term.id),
-        "link_id": str(link_id),
-        "link_type": term.taxonomy,
-        "link_entity": link_entity,
-        "taxonomy_term_id": str(term.id),
-        "taxonomy_term": term_object(term),
-    }
+def attribute_objects(link_id: str, link_entity: str, terms: Sequence[Term]) -> list[Json]:
+    made = ids.derived_each("attribute", link_id, [term.id_text for term in terms])
+    return [
+        {
+            "id": attribute_id,
+            "link_id": link_id,
+            "link_type": term.taxonomy,
+            "link_entity": link_entity,
+            "taxonomy_term_id": term.id_text,
+            "taxonomy_term": term.json,
+        }
+        for attribute_id, term in zip(made, terms, strict=True)
+    ]
 
 
-def attribute_codes(listing: Listing, evaluations: Iterable[EvaluationRecord] = ()) -> list[tuple[str, str]]:
+def attribute_codes(
+    listing: ListingRecord, evaluations: Iterable[EvaluationRecord] = ()
+) -> list[tuple[str, str]]:
     """(taxonomy, code) of every term describing the listing, in a stable order."""
     pairs: list[tuple[str, str]] = []
+    program = listing.kind == PROGRAM_KIND
     for taxonomy, column in ATTRIBUTE_COLUMNS.items():
-        if taxonomy in PROGRAM_ONLY_TAXONOMIES and listing.kind != PROGRAM_KIND:
-            continue
         value = getattr(listing, column)
-        codes = value if isinstance(value, list) else [value] if value else []
-        pairs.extend((taxonomy, code) for code in codes)
+        if not value or (not program and taxonomy in PROGRAM_ONLY_TAXONOMIES):
+            continue
+        if isinstance(value, list):
+            pairs += [(taxonomy, code) for code in value]
+        else:
+            pairs.append((taxonomy, value))
     outcomes = sorted({outcome for record in evaluations for outcome in record.outcomes})
-    pairs.extend(("outcome", code) for code in outcomes)
+    pairs += [("outcome", code) for code in outcomes]
     return pairs
 
 
 # --- services ----------------------------------------------------------------------------------
 
 
-def _eligibility(listing: Listing, vocab: Vocabulary) -> str | None:
+def _eligibility(listing: ListingRecord, vocab: Vocabulary) -> str | None:
     parts = []
     if listing.side:
         parts.append(f"Side: {vocab.label('side', listing.side)}.")
@@ -229,17 +252,17 @@ def public_ref(ref: uuid.UUID | None, public_refs: frozenset[uuid.UUID]) -> str 
     return str(ref) if ref is not None and ref in public_refs else None
 
 
-def referenced_ids(listing: Listing, evaluations: Iterable[EvaluationRecord] = ()) -> set[uuid.UUID]:
+def referenced_ids(listing: ListingRecord, evaluations: Iterable[EvaluationRecord] = ()) -> set[uuid.UUID]:
     refs = {record.evaluator_id for record in evaluations} | {listing.clinical_partner_id}
     return {ref for ref in refs if ref is not None}
 
 
-def _extensions(listing: Listing, public_refs: frozenset[uuid.UUID]) -> Json:
+def _extensions(listing: ListingRecord, public_refs: frozenset[uuid.UUID], stale: bool) -> Json:
     """The profile's one-to-one additions to a service (profile.md, service.json)."""
     common: Json = {
         "ipv_listing_kind": listing.kind,
         "ipv_service_radius_km": listing.service_radius_km,
-        "ipv_stale": is_stale(listing.last_verified_at, utcnow()),
+        "ipv_stale": stale,
     }
     if listing.kind == PROGRAM_KIND:
         return common | {
@@ -261,15 +284,25 @@ def _extensions(listing: Listing, public_refs: frozenset[uuid.UUID]) -> Json:
 
 
 def service_summary(
-    listing: Listing,
-    organization: Organization | None,
+    listing: ListingRecord,
+    organization: OrganizationRecord | None,
     vocab: Vocabulary,
     public_refs: frozenset[uuid.UUID] = frozenset(),
 ) -> Json:
     """A service's one-to-one fields (what a page of /services holds)."""
+    return clean(_summary(listing, str(listing.id), organization, vocab, public_refs))
+
+
+def _summary(
+    listing: ListingRecord,
+    service_id: str,
+    organization: OrganizationRecord | None,
+    vocab: Vocabulary,
+    public_refs: frozenset[uuid.UUID],
+) -> Json:
     stale = is_stale(listing.last_verified_at, utcnow())
     obj: Json = {
-        "id": str(listing.id),
+        "id": service_id,
         "organization_id": str(listing.organization_id),
         "name": listing.name,
         "description": listing.description,
@@ -279,14 +312,14 @@ def service_summary(
         "assured_date": iso_date(listing.last_verified_at),
         "alert": STALE_ALERT if stale else None,
         "last_modified": iso_datetime(listing.updated_at),
-        **_extensions(listing, public_refs),
+        **_extensions(listing, public_refs, stale),
     }
     if organization is not None:
         obj["organization"] = organization_summary(organization)
-    return clean(obj)
+    return obj
 
 
-def service_minimal(listing: Listing) -> Json:
+def service_minimal(listing: ListingRecord) -> Json:
     # HSDS asks for id and last_modified; name and status are required by service_list.json.
     return {
         "id": str(listing.id),
@@ -299,54 +332,64 @@ def service_minimal(listing: Listing) -> Json:
 def service_full(row: ServiceRow, vocab: Vocabulary, *, with_locations: bool = True) -> Json:
     """A fully nested service (/services/{id}, and pages with full=true)."""
     listing = row.listing
-    obj = service_summary(listing, row.organization, vocab, row.public_refs)
+    service_id = str(listing.id)
+    obj = _summary(listing, service_id, row.organization, vocab, row.public_refs)
     if with_locations:
+        location = location_object(listing, full=True, service_id=service_id)
         obj["service_at_locations"] = [
-            clean(
-                {
-                    "id": ids.derived("service_at_location", listing.id),
-                    "service_id": str(listing.id),
-                    "location_id": ids.derived("location", listing.id),
-                    "location": location_object(listing, full=True),
-                }
-            )
+            {
+                "id": ids.derived("service_at_location", service_id),
+                "service_id": service_id,
+                "location_id": location["id"],
+                "location": location,
+            }
         ]
-    obj["languages"] = language_objects(listing, vocab)
-    obj["contacts"] = contact_objects(listing, row.contacts)
-    obj["schedules"] = schedule_objects(listing)
-    obj["service_areas"] = service_area_objects(listing)
-    obj["attributes"] = [
-        attribute_object(listing.id, "service", vocab.term(taxonomy, code))
-        for taxonomy, code in attribute_codes(listing, row.evaluations)
-    ]
-    obj["metadata"] = service_metadata(listing, row.evaluations, row.public_refs)
+    obj["languages"] = language_objects(listing, vocab, service_id=service_id)
+    obj["contacts"] = contact_objects(listing, row.contacts, service_id=service_id)
+    obj["schedules"] = schedule_objects(listing, service_id=service_id)
+    obj["service_areas"] = service_area_objects(listing, service_id=service_id)
+    terms = [vocab.term(taxonomy, code) for taxonomy, code in attribute_codes(listing, row.evaluations)]
+    obj["attributes"] = attribute_objects(service_id, "service", terms)
+    obj["metadata"] = service_metadata(listing, row.evaluations, row.public_refs, service_id=service_id)
     return clean(obj)
 
 
-def language_objects(listing: Listing, vocab: Vocabulary) -> list[Json]:
+# The helpers below take the service's id as text when their caller has it (a full service is
+# made of several of them), else make it.
+
+
+def language_objects(
+    listing: ListingRecord, vocab: Vocabulary, *, service_id: str | None = None
+) -> list[Json]:
+    service_id = service_id or str(listing.id)
+    made = ids.derived_each("language", service_id, listing.languages)
     return [
         {
-            "id": ids.derived("language", listing.id, code),
-            "service_id": str(listing.id),
+            "id": language_id,
+            "service_id": service_id,
             "name": vocab.label("language", code),
             "code": code,
         }
-        for code in listing.languages
+        for language_id, code in zip(made, listing.languages, strict=True)
     ]
 
 
-def contact_objects(listing: Listing, contacts: Iterable[Contact]) -> list[Json]:
+def contact_objects(
+    listing: ListingRecord, contacts: Iterable[ContactRecord], *, service_id: str | None = None
+) -> list[Json]:
     """Public contacts only: `verified_orgs` and `on_introduction` ones never leave here."""
     result = []
+    service_id = service_id or str(listing.id)
     for contact in contacts:
         if not contact_visible(contact, ANONYMOUS):
             continue
+        contact_id = str(contact.id)
         phones = []
         if contact.phone:
             phones.append(
                 {
-                    "id": ids.derived("phone", contact.id),
-                    "contact_id": str(contact.id),
+                    "id": ids.derived("phone", contact_id),
+                    "contact_id": contact_id,
                     "number": contact.phone,
                     "type": "voice",
                 }
@@ -354,8 +397,8 @@ def contact_objects(listing: Listing, contacts: Iterable[Contact]) -> list[Json]
         result.append(
             clean(
                 {
-                    "id": str(contact.id),
-                    "service_id": str(listing.id),
+                    "id": contact_id,
+                    "service_id": service_id,
                     "name": contact.name,
                     "title": contact.role,
                     "email": contact.email,
@@ -367,17 +410,18 @@ def contact_objects(listing: Listing, contacts: Iterable[Contact]) -> list[Json]
     return result
 
 
-def schedule_objects(listing: Listing) -> list[Json]:
+def schedule_objects(listing: ListingRecord, *, service_id: str | None = None) -> list[Json]:
     weekdays = list(listing.schedule_weekdays or [])
     if not (listing.schedule_text or weekdays or listing.schedule_frequency):
         return []
     freq, interval = FREQUENCIES.get(listing.schedule_frequency or "", (None, None))
     byday = ",".join(WEEKDAYS[d] for d in weekdays if d in WEEKDAYS) if freq == "WEEKLY" else None
+    service_id = service_id or str(listing.id)
     return [
         clean(
             {
-                "id": ids.derived("schedule", listing.id),
-                "service_id": str(listing.id),
+                "id": ids.derived("schedule", service_id),
+                "service_id": service_id,
                 "description": listing.schedule_text,
                 "freq": freq,
                 "interval": interval,
@@ -390,30 +434,33 @@ def schedule_objects(listing: Listing) -> list[Json]:
     ]
 
 
-def service_area_objects(listing: Listing) -> list[Json]:
+def service_area_objects(listing: ListingRecord, *, service_id: str | None = None) -> list[Json]:
     if not listing.service_radius_km:
         return []
+    service_id = service_id or str(listing.id)
     place = place_name(listing.locality, listing.region, listing.country)
     name = f"Within {listing.service_radius_km} km" + (f" of {place}" if place else "")
     return [
         {
-            "id": ids.derived("service_area", listing.id),
-            "service_id": str(listing.id),
+            "id": ids.derived("service_area", service_id),
+            "service_id": service_id,
             "name": name,
             "description": "How far the listing serves, measured from its published (coarse) point.",
         }
     ]
 
 
-def location_object(listing: Listing, *, full: bool) -> Json:
+def location_object(listing: ListingRecord, *, full: bool, service_id: str | None = None) -> Json:
     """The listing's one location. `area` and `remote` listings publish the stored coarse point and
     the locality but never an address; only `exact` ones carry an address."""
     shown = location_read(listing)
     virtual = shown.precision == "remote"
     place = place_name(shown.locality, shown.region, shown.country)
     description = REMOTE_NOTE if virtual else AREA_NOTE if shown.precision == "area" else None
+    service_id = service_id or str(listing.id)
+    location_id = ids.derived("location", service_id)
     obj: Json = {
-        "id": ids.derived("location", listing.id),
+        "id": location_id,
         "location_type": "virtual" if virtual else "physical",
         "organization_id": str(listing.organization_id),
         "name": place or ("Online" if virtual else None),
@@ -425,8 +472,8 @@ def location_object(listing: Listing, *, full: bool) -> Json:
     if full and shown.precision == "exact" and shown.address:
         obj["addresses"] = [
             {
-                "id": ids.derived("address", listing.id),
-                "location_id": ids.derived("location", listing.id),
+                "id": ids.derived("address", service_id),
+                "location_id": location_id,
                 "address_1": shown.address,
                 "city": shown.locality or "",
                 "state_province": shown.region or "",
@@ -439,8 +486,8 @@ def location_object(listing: Listing, *, full: bool) -> Json:
 
 
 def _metadata(
-    key: uuid.UUID,
-    resource_id: uuid.UUID,
+    key: str,
+    resource_id: str,
     resource_type: str,
     *,
     when: date | datetime,
@@ -449,11 +496,33 @@ def _metadata(
     previous: str,
     replacement: str,
 ) -> Json:
+    return _entry(
+        ids.derived("metadata", key, field_name),
+        resource_id,
+        resource_type,
+        iso_date(when),
+        action,
+        field_name,
+        previous,
+        replacement,
+    )
+
+
+def _entry(
+    entry_id: str,
+    resource_id: str,
+    resource_type: str,
+    day: str,
+    action: str,
+    field_name: str,
+    previous: str,
+    replacement: str,
+) -> Json:
     return {
-        "id": ids.derived("metadata", key, field_name),
-        "resource_id": str(resource_id),
+        "id": entry_id,
+        "resource_id": resource_id,
         "resource_type": resource_type,
-        "last_action_date": iso_date(when),
+        "last_action_date": day,
         "last_action_type": action,
         "field_name": field_name,
         "previous_value": previous,
@@ -481,14 +550,19 @@ def evaluation_details(
 
 
 def service_metadata(
-    listing: Listing, evaluations: Iterable[EvaluationRecord], public_refs: frozenset[uuid.UUID] = frozenset()
+    listing: ListingRecord,
+    evaluations: Iterable[EvaluationRecord],
+    public_refs: frozenset[uuid.UUID] = frozenset(),
+    *,
+    service_id: str | None = None,
 ) -> list[Json]:
     """Verification, then the evaluation history oldest first: each record is an
     `evaluation_stage` entry (previous -> new stage) followed by its details (profile.md)."""
+    service_id = service_id or str(listing.id)
     entries = [
         _metadata(
-            listing.id,
-            listing.id,
+            service_id,
+            service_id,
             "service",
             when=listing.last_verified_at,
             action="verified",
@@ -499,30 +573,13 @@ def service_metadata(
     ]
     for record in evaluations:
         action = "correction" if record.is_correction else "evaluation"
-        entries.append(
-            _metadata(
-                record.id,
-                listing.id,
-                "service",
-                when=record.recorded_at,
-                action=action,
-                field_name="evaluation_stage",
-                previous=record.previous_stage,
-                replacement=record.stage,
-            )
-        )
+        changes = [("evaluation_stage", record.previous_stage, record.stage)]
+        changes.extend((name, "", value) for name, value in evaluation_details(record, public_refs))
+        made = ids.derived_each("metadata", str(record.id), [name for name, _, _ in changes])
+        day = iso_date(record.recorded_at)
         entries.extend(
-            _metadata(
-                record.id,
-                listing.id,
-                "service",
-                when=record.recorded_at,
-                action=action,
-                field_name=name,
-                previous="",
-                replacement=value,
-            )
-            for name, value in evaluation_details(record, public_refs)
+            _entry(entry_id, service_id, "service", day, action, name, previous, replacement)
+            for entry_id, (name, previous, replacement) in zip(made, changes, strict=True)
         )
     return entries
 
@@ -530,16 +587,20 @@ def service_metadata(
 # --- service at location -----------------------------------------------------------------------
 
 
-def service_at_location_minimal(listing: Listing) -> Json:
+def service_at_location_minimal(listing: ListingRecord) -> Json:
+    service_id = str(listing.id)
     return {
-        "id": ids.derived("service_at_location", listing.id),
-        "service_id": str(listing.id),
-        "location_id": ids.derived("location", listing.id),
+        "id": ids.derived("service_at_location", service_id),
+        "service_id": service_id,
+        "location_id": ids.derived("location", service_id),
     }
 
 
 def service_at_location_summary(
-    listing: Listing, organization: Organization, vocab: Vocabulary, public_refs: frozenset[uuid.UUID]
+    listing: ListingRecord,
+    organization: OrganizationRecord,
+    vocab: Vocabulary,
+    public_refs: frozenset[uuid.UUID],
 ) -> Json:
     return service_at_location_minimal(listing) | {
         "location": location_object(listing, full=False),
@@ -557,24 +618,24 @@ def service_at_location_full(row: ServiceRow, vocab: Vocabulary) -> Json:
 # --- organizations -----------------------------------------------------------------------------
 
 
-def organization_minimal(org: Organization) -> Json:
+def organization_minimal(org: Organization | OrganizationRecord) -> Json:
     return {"id": str(org.id), "name": org.name, "description": org.description or ""}
 
 
-def organization_summary(org: Organization) -> Json:
+def organization_summary(org: Organization | OrganizationRecord) -> Json:
     return clean(organization_minimal(org) | {"website": org.website})
 
 
 def organization_full(org: Organization, services: list[Json], vocab: Vocabulary) -> Json:
     obj = organization_summary(org)
-    obj["attributes"] = [
-        attribute_object(org.id, "organization", vocab.term("partner_kind", kind)) for kind in org.kinds
-    ]
+    obj["attributes"] = attribute_objects(
+        str(org.id), "organization", [vocab.term("partner_kind", kind) for kind in org.kinds]
+    )
     if org.verification_status == "verified" and org.verified_at is not None:
         obj["metadata"] = [
             _metadata(
-                org.id,
-                org.id,
+                str(org.id),
+                str(org.id),
                 "organization",
                 when=org.verified_at,
                 action="verified",

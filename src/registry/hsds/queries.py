@@ -5,21 +5,32 @@ whoever is asking."""
 import uuid
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    func,
+    join,
+    literal_column,
+    or_,
+    select,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from registry.auth.principal import ANONYMOUS
+from registry.hsds import records
 from registry.hsds.filters import DEFAULT_COVERAGE_KM, ServiceFilters
 from registry.hsds.mapping import ATTRIBUTE_COLUMNS, PROGRAM_ONLY_TAXONOMIES, Term, Vocabulary
+from registry.hsds.records import ServiceRecord
 from registry.listings.queries import distance_m, within_radius
 from registry.listings.visibility import public_listing
 from registry.models import PROGRAM_KIND, EvaluationRecord, Listing, Organization, TaxonomyTerm
 from registry.organizations.service import visible_organizations
 from registry.taxonomies.vocabulary import TAXONOMIES
-
-ServicePair = tuple[Listing, Organization]
 
 
 async def vocabulary(session: AsyncSession) -> Vocabulary:
@@ -112,9 +123,19 @@ def _predicates(filters: ServiceFilters) -> list[ColumnElement[bool]]:
     return where
 
 
+def _services(details: bool) -> Select[str]:
+    return select(literal_column(records.record_sql(details=details))).select_from(
+        join(Listing, Organization, Organization.id == Listing.organization_id)
+    )
+
+
+async def _records(session: AsyncSession, stmt: Select[str]) -> list[ServiceRecord]:
+    return [records.decode(found) for found in (await session.scalars(stmt)).all()]
+
+
 async def service_page(
-    session: AsyncSession, filters: ServiceFilters, *, limit: int, offset: int, with_contacts: bool
-) -> tuple[list[ServicePair], int]:
+    session: AsyncSession, filters: ServiceFilters, *, limit: int, offset: int, details: bool
+) -> tuple[list[ServiceRecord], int]:
     """One page of public services ordered by name (never by distance), and the total."""
     if filters.matches_nothing:
         return [], 0
@@ -123,18 +144,8 @@ async def service_page(
     total = (
         await session.execute(select(func.count()).select_from(joined.where(*where).subquery()))
     ).scalar_one()
-    stmt = (
-        select(Listing, Organization)
-        .join(Organization, Organization.id == Listing.organization_id)
-        .where(*where)
-        .order_by(Listing.name, Listing.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    if with_contacts:
-        stmt = stmt.options(selectinload(Listing.contacts))
-    rows = (await session.execute(stmt)).tuples().all()
-    return list(rows), total
+    stmt = _services(details).where(*where).order_by(Listing.name, Listing.id).limit(limit).offset(offset)
+    return await _records(session, stmt), total
 
 
 async def service_batch(
@@ -143,64 +154,34 @@ async def service_batch(
     *,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
-    with_contacts: bool,
-) -> list[ServicePair]:
+    details: bool,
+) -> list[ServiceRecord]:
     """The next `limit` public services in (name, id) order after `after`: the whole directory
     read batch by batch, each batch from the (name, id) index, however deep."""
     if filters.matches_nothing:
         return []
-    stmt = (
-        select(Listing, Organization)
-        .join(Organization, Organization.id == Listing.organization_id)
-        .where(*_predicates(filters))
-        .order_by(Listing.name, Listing.id)
-        .limit(limit)
-    )
+    stmt = _services(details).where(*_predicates(filters)).order_by(Listing.name, Listing.id).limit(limit)
     if after is not None:
         stmt = stmt.where(tuple_(Listing.name, Listing.id) > tuple_(*after))
-    if with_contacts:
-        stmt = stmt.options(selectinload(Listing.contacts))
-    return list((await session.execute(stmt)).tuples().all())
+    return await _records(session, stmt)
 
 
-async def public_service(session: AsyncSession, listing_id: uuid.UUID) -> ServicePair | None:
-    stmt = (
-        select(Listing, Organization)
-        .join(Organization, Organization.id == Listing.organization_id)
-        .where(Listing.id == listing_id, _public())
-        .options(selectinload(Listing.contacts))
-    )
-    row = (await session.execute(stmt)).tuples().one_or_none()
-    return None if row is None else (row[0], row[1])
+async def public_service(session: AsyncSession, listing_id: uuid.UUID) -> ServiceRecord | None:
+    found = await _records(session, _services(True).where(Listing.id == listing_id, _public()))
+    return found[0] if found else None
 
 
-async def services_of(session: AsyncSession, organization_ids: Sequence[uuid.UUID]) -> list[ServicePair]:
+async def services_of(
+    session: AsyncSession, organization_ids: Sequence[uuid.UUID], *, details: bool
+) -> list[ServiceRecord]:
     if not organization_ids:
         return []
     stmt = (
-        select(Listing, Organization)
-        .join(Organization, Organization.id == Listing.organization_id)
+        _services(details)
         .where(Listing.organization_id.in_(organization_ids), _public())
         .order_by(Listing.name, Listing.id)
-        .options(selectinload(Listing.contacts))
     )
-    return list((await session.execute(stmt)).tuples().all())
-
-
-async def evaluations_for(
-    session: AsyncSession, listing_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[EvaluationRecord]]:
-    history: dict[uuid.UUID, list[EvaluationRecord]] = {i: [] for i in listing_ids}
-    if not listing_ids:
-        return history
-    records = await session.scalars(
-        select(EvaluationRecord)
-        .where(EvaluationRecord.listing_id.in_(listing_ids))
-        .order_by(EvaluationRecord.listing_id, EvaluationRecord.recorded_at, EvaluationRecord.id)
-    )
-    for record in records:
-        history[record.listing_id].append(record)
-    return history
+    return await _records(session, stmt)
 
 
 async def public_listing_ids(session: AsyncSession, wanted: set[uuid.UUID]) -> frozenset[uuid.UUID]:

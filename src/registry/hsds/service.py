@@ -1,7 +1,9 @@
 """One function per HSDS endpoint: query the public subset, map it, wrap it in a page."""
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -10,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from registry.hsds import filters as hsds_filters
 from registry.hsds import ids, mapping, queries
 from registry.hsds.mapping import Json, ServiceRow, Term, Vocabulary
+from registry.hsds.records import ServiceRecord
 from registry.http.errors import InvalidInput, NotFound
 from registry.http.pagination import offset
-from registry.models import EvaluationRecord
 from registry.taxonomies.vocabulary import TAXONOMIES
 
 _encoder = msgspec.json.Encoder()
@@ -53,29 +55,27 @@ def _id(text: str, what: str) -> uuid.UUID:
     return value
 
 
-async def _refs(
-    session: AsyncSession,
-    pairs: Sequence[queries.ServicePair],
-    history: Mapping[uuid.UUID, Sequence[EvaluationRecord]],
-) -> frozenset[uuid.UUID]:
+async def _refs(session: AsyncSession, services: Sequence[ServiceRecord]) -> frozenset[uuid.UUID]:
     wanted: set[uuid.UUID] = set()
-    for listing, _ in pairs:
-        wanted |= mapping.referenced_ids(listing, history.get(listing.id, ()))
+    for found in services:
+        wanted |= mapping.referenced_ids(found, found.evaluations)
     return await queries.public_listing_ids(session, wanted)
 
 
-async def _rows(session: AsyncSession, pairs: Sequence[queries.ServicePair]) -> list[ServiceRow]:
-    history = await queries.evaluations_for(session, [listing.id for listing, _ in pairs])
-    public_refs = await _refs(session, pairs, history)
+async def _rows(session: AsyncSession, services: Sequence[ServiceRecord]) -> list[ServiceRow]:
+    return _with_refs(services, await _refs(session, services))
+
+
+def _with_refs(services: Sequence[ServiceRecord], public_refs: frozenset[uuid.UUID]) -> list[ServiceRow]:
     return [
         ServiceRow(
-            listing=listing,
-            organization=org,
-            contacts=listing.contacts,
-            evaluations=history[listing.id],
+            listing=found,
+            organization=found.organization,
+            contacts=found.contacts,
+            evaluations=found.evaluations,
             public_refs=public_refs,
         )
-        for listing, org in pairs
+        for found in services
     ]
 
 
@@ -96,84 +96,113 @@ def _filters(vocab: Vocabulary, query: ServiceQuery) -> hsds_filters.ServiceFilt
     )
 
 
-async def _contents(
-    session: AsyncSession, pairs: Sequence[queries.ServicePair], vocab: Vocabulary, params: ListParams
+async def _public_refs(
+    session: AsyncSession, services: Sequence[ServiceRecord], params: ListParams
+) -> frozenset[uuid.UUID]:
+    return frozenset() if params.minimal else await _refs(session, services)
+
+
+def _shaped(
+    services: Sequence[ServiceRecord], refs: frozenset[uuid.UUID], vocab: Vocabulary, params: ListParams
 ) -> list[Json]:
     """The services in the form asked for: full, minimal or the default summary."""
     if params.full:
-        return [mapping.service_full(row, vocab) for row in await _rows(session, pairs)]
+        return [mapping.service_full(row, vocab) for row in _with_refs(services, refs)]
     if params.minimal:
-        return [mapping.service_minimal(listing) for listing, _ in pairs]
-    refs = await _refs(session, pairs, {})
-    return [mapping.service_summary(listing, org, vocab, refs) for listing, org in pairs]
+        return [mapping.service_minimal(found) for found in services]
+    return [mapping.service_summary(found, found.organization, vocab, refs) for found in services]
 
 
-async def _service_pairs(
+async def _services(
     session: AsyncSession, query: ServiceQuery, params: ListParams
-) -> tuple[Vocabulary, list[queries.ServicePair], int]:
+) -> tuple[Vocabulary, list[ServiceRecord], int]:
     vocab = await queries.vocabulary(session)
     found = _filters(vocab, query)
-    pairs, total = await queries.service_page(
-        session, found, limit=params.per_page, offset=params.offset, with_contacts=params.full
+    services, total = await queries.service_page(
+        session, found, limit=params.per_page, offset=params.offset, details=params.full
     )
-    return vocab, pairs, total
+    return vocab, services, total
 
 
 async def list_services(session: AsyncSession, query: ServiceQuery, params: ListParams) -> Json:
-    vocab, pairs, total = await _service_pairs(session, query, params)
-    return _page(await _contents(session, pairs, vocab, params), total, params)
+    vocab, services, total = await _services(session, query, params)
+    refs = await _public_refs(session, services, params)
+    return _page(_shaped(services, refs, vocab, params), total, params)
 
 
 STREAM_BATCH = 500
+STREAM_STEP = 50
 
 
 async def stream_services(
     sessionmaker: async_sessionmaker[AsyncSession], query: ServiceQuery, params: ListParams
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """Every matching service, one JSON object a line, read in batches from one snapshot of the
-    data (a repeatable-read transaction): memory stays that of a batch however big the directory."""
+    data (a repeatable-read transaction): memory stays that of two batches however big the
+    directory. Each batch is read while the one before it is made into JSON."""
     async with sessionmaker() as session:
         if isinstance(session.bind, AsyncEngine):  # (the tests' sessions share one transaction)
             await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         vocab = await queries.vocabulary(session)
         found = _filters(vocab, query)
-        after: tuple[str, uuid.UUID] | None = None
-        while pairs := await queries.service_batch(
-            session, found, after=after, limit=STREAM_BATCH, with_contacts=params.full
-        ):
-            contents = await _contents(session, pairs, vocab, params)
-            yield b"".join(_encoder.encode(item) + b"\n" for item in contents)
-            session.expunge_all()  # the batch's rows are not needed again
-            after = (pairs[-1][0].name, pairs[-1][0].id)
+
+        async def batch(
+            after: tuple[str, uuid.UUID] | None,
+        ) -> tuple[list[ServiceRecord], frozenset[uuid.UUID]]:
+            services = await queries.service_batch(
+                session, found, after=after, limit=STREAM_BATCH, details=params.full
+            )
+            return services, await _public_refs(session, services, params)
+
+        ahead = asyncio.ensure_future(batch(None))
+        try:
+            while True:
+                services, refs = await ahead
+                if not services:
+                    return
+                ahead = asyncio.ensure_future(batch((services[-1].name, services[-1].id)))
+                # Made STREAM_STEP at a time, giving the loop a turn in between: the next batch's
+                # rows come in meanwhile (PostgreSQL can only send so much before it is read).
+                for start in range(0, len(services), STREAM_STEP):
+                    await asyncio.sleep(0)
+                    contents = _shaped(services[start : start + STREAM_STEP], refs, vocab, params)
+                    yield b"".join(_encoder.encode(item) + b"\n" for item in contents)
+        finally:
+            # A client gone mid-stream: the batch read ahead finishes (cancelled mid-statement, it
+            # would cost the connection) and is dropped.
+            with contextlib.suppress(Exception):
+                await ahead
 
 
 async def get_service(session: AsyncSession, service_id: str) -> Json:
-    pair = await queries.public_service(session, _id(service_id, "service"))
-    if pair is None:
+    found = await queries.public_service(session, _id(service_id, "service"))
+    if found is None:
         raise NotFound(f"No public service {service_id}.")
-    (row,) = await _rows(session, [pair])
+    (row,) = await _rows(session, [found])
     return mapping.service_full(row, await queries.vocabulary(session))
 
 
 async def list_service_at_locations(session: AsyncSession, query: ServiceQuery, params: ListParams) -> Json:
-    vocab, pairs, total = await _service_pairs(session, query, params)
+    vocab, services, total = await _services(session, query, params)
     if params.full:
-        contents = [mapping.service_at_location_full(row, vocab) for row in await _rows(session, pairs)]
+        contents = [mapping.service_at_location_full(row, vocab) for row in await _rows(session, services)]
     elif params.minimal:
-        contents = [mapping.service_at_location_minimal(listing) for listing, _ in pairs]
+        contents = [mapping.service_at_location_minimal(found) for found in services]
     else:
-        refs = await _refs(session, pairs, {})
-        contents = [mapping.service_at_location_summary(listing, org, vocab, refs) for listing, org in pairs]
+        refs = await _refs(session, services)
+        contents = [
+            mapping.service_at_location_summary(found, found.organization, vocab, refs) for found in services
+        ]
     return _page(contents, total, params)
 
 
 async def get_service_at_location(session: AsyncSession, sal_id: str) -> Json:
     wanted = _id(sal_id, "service_at_location")
     listing_id = await queries.listing_for_derived_id(session, wanted, ids.service_at_location_id)
-    pair = None if listing_id is None else await queries.public_service(session, listing_id)
-    if pair is None:
+    found = None if listing_id is None else await queries.public_service(session, listing_id)
+    if found is None:
         raise NotFound(f"No public service_at_location {sal_id}.")
-    (row,) = await _rows(session, [pair])
+    (row,) = await _rows(session, [found])
     return mapping.service_at_location_full(row, await queries.vocabulary(session))
 
 
@@ -181,14 +210,14 @@ async def _organization_services(
     session: AsyncSession, org_ids: Sequence[uuid.UUID], vocab: Vocabulary, *, full_service: bool
 ) -> dict[uuid.UUID, list[Json]]:
     services: dict[uuid.UUID, list[Json]] = {org_id: [] for org_id in org_ids}
-    pairs = await queries.services_of(session, org_ids)
+    found = await queries.services_of(session, org_ids, details=full_service)
     if full_service:
-        for row in await _rows(session, pairs):
+        for row in await _rows(session, found):
             services[row.organization.id].append(mapping.service_full(row, vocab))
     else:
-        refs = await _refs(session, pairs, {})
-        for listing, _ in pairs:
-            services[listing.organization_id].append(mapping.service_summary(listing, None, vocab, refs))
+        refs = await _refs(session, found)
+        for record in found:
+            services[record.organization_id].append(mapping.service_summary(record, None, vocab, refs))
     return services
 
 
