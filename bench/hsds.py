@@ -1,13 +1,15 @@
 """An HSDS client reading the whole public directory, and `registry import-hsds` of what it read.
 
     BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/hsds.py [--clients 4] [--import]
+        [--only NAME ...]
 
-Starts `registry serve --workers 2` on the database and reads the whole public directory four
-ways: `/hsds/services?full=true` page by page (100 a page, `--clients` pages at a time), the
-same with `format=ndjson`, and streamed in one answer (`format=ndjson&all=true`, then with
-`full=true`); prints services per second and the API workers' resident memory before and after
-each (reading the whole directory must not grow it). With `--import`, the full stream is
-imported by `registry import-hsds` into a fresh database on the same server, timed.
+Starts `registry serve --workers 2` on the database, waits until its workers are warm, and reads
+the whole public directory four ways: `/hsds/services?full=true` page by page (100 a page,
+`--clients` pages at a time), the same with `format=ndjson`, and streamed in one answer
+(`format=ndjson&all=true`, then with `full=true`); prints services per second and the API
+workers' resident memory before and after each (reading the whole directory must not grow it).
+`--only streamed` (say) reads only the ways whose name holds it. With `--import`, the full
+stream is imported by `registry import-hsds` into a fresh database on the same server, timed.
 """
 
 import argparse
@@ -115,29 +117,34 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="pages read at a time (default 4)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--import", dest="do_import", action="store_true", help="then time import-hsds")
+    parser.add_argument(
+        "--only", action="append", default=[], help="only the readings whose name holds this (repeatable)"
+    )
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL")
     if not url:
         raise SystemExit("set BENCH_DATABASE_URL to a loaded database (bench/run.py --keep-data makes one)")
     port = free_port()
     env = os.environ | {"DATABASE_URL": url, "REGISTRY_RATE_LIMIT_SCALE": "100000"}
-    server = subprocess.Popen(  # noqa: S603
-        [*registry_command(), "serve", "--port", str(port), "--workers", str(args.workers)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="registry-hsds-") as tmp:
         export = Path(tmp) / "services.ndjson"
+        log = Path(tmp) / "server.log"
+        with log.open("wb") as out:
+            server = subprocess.Popen(  # noqa: S603
+                [*registry_command(), "serve", "--port", str(port), "--workers", str(args.workers)],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         try:
-            for _ in range(100):
-                try:
-                    if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
+            # Each worker reads matching's remote pools as it starts and logs "warm" when done:
+            # measure the workers as they run, not as they start.
+            began = time.monotonic()
+            while log.read_bytes().count(b'"msg":"warm"') < args.workers:
+                if server.poll() is not None or time.monotonic() > began + 600:
+                    raise SystemExit(f"the API did not start warm:\n{log.read_text()[-2000:]}")
                 time.sleep(0.2)
             crawls: dict[str, Callable[[], Coroutine[Any, Any, tuple[int, float, int]]]] = {
                 "full=true, page by page": lambda: crawl(base, args.clients, False, None),
@@ -146,6 +153,8 @@ def main() -> int:
                 "format=ndjson&all=true&full=true, streamed": lambda: stream(base, True, export),
             }
             for name, run in crawls.items():
+                if args.only and not any(part in name for part in args.only):
+                    continue
                 before = worker_rss_mb(server)
                 count, seconds, size = asyncio.run(run())
                 after = worker_rss_mb(server)
@@ -159,7 +168,7 @@ def main() -> int:
         finally:
             server.terminate()
             server.wait(30)
-        if args.do_import:
+        if args.do_import and "format=ndjson&all=true&full=true, streamed" in results:
             target = asyncio.run(fresh_database(url, "registry_hsds_import"))
             target_env = os.environ | {"DATABASE_URL": target}
             subprocess.run([*registry_command(), "migrate"], env=target_env, check=True, capture_output=True)  # noqa: S603
