@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.database.base import utcnow
-from registry.hsds import ids
+from registry.hsds import ids, queries
 from registry.hsds.profile import PATCHES
 from registry.models import Listing, Organization, TaxonomyTerm
 from tests.factories import Client
@@ -260,3 +260,36 @@ async def test_retired_terms_stay_listed_and_marked(client: Client, seeded: Asyn
     await seeded.commit()
     term = await get_json(client, f"/hsds/taxonomy_terms/{ids.term_id('population', 'rural')}")
     assert term["ipv_retired"] is True
+
+
+async def test_pages_follow_changes_to_the_directory(client: Client, seeded: AsyncSession) -> None:
+    """Pages are slices of an order kept for the data's version: a rename, an archived listing and
+    a hidden organization show on the next request, on the first page and the last."""
+    public = await public_listings(seeded)
+    before = await get_json(client, "/hsds/services", per_page=2, minimal="true")
+    assert before["total_items"] == len(public)
+    renamed, archived = public[-1], public[0]
+    hidden_org = next(x.organization_id for x in public if x.organization_id != renamed.organization_id)
+    await seeded.execute(update(Listing).where(Listing.id == renamed.id).values(name="Aaaa, first by name"))
+    await seeded.execute(update(Listing).where(Listing.id == archived.id).values(archived_at=utcnow()))
+    await seeded.execute(
+        update(Organization).where(Organization.id == hidden_org).values(verification_status="pending")
+    )
+    await seeded.commit()
+    now_public = [x.id for x in await public_listings(seeded)]
+    assert now_public[0] == renamed.id and archived.id not in now_public
+    after = await get_json(client, "/hsds/services", per_page=2, minimal="true")
+    assert after["total_items"] == len(now_public) < len(public) - 1
+    assert [uuid.UUID(s["id"]) for s in after["contents"]] == now_public[:2]
+    assert [uuid.UUID(s["id"]) for s in await all_pages(client, "/hsds/services")] == now_public
+    at_locations = await all_pages(client, "/hsds/service_at_locations", minimal="true")
+    assert [uuid.UUID(s["service_id"]) for s in at_locations] == now_public
+
+
+async def test_a_page_reads_its_services_through_the_public_rule(seeded: AsyncSession) -> None:
+    """Whatever ids a page asks for, only public services come back (an order kept from before a
+    change cannot show a listing archived since)."""
+    public = await public_listings(seeded)
+    await seeded.execute(update(Listing).where(Listing.id == public[1].id).values(archived_at=utcnow()))
+    found = await queries.services_by_id(seeded, [public[2].id, public[1].id, public[0].id], details=False)
+    assert [s.id for s in found] == [public[0].id, public[2].id]

@@ -54,6 +54,10 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     "reports": Budget(64, 16 * MiB, seconds=60.0),
     # The controlled vocabularies, for checking the codes of searches and matches
     "vocabulary": Budget(1, 1 * MiB),
+    # The HSDS API's: every term as HSDS shows it, and the public services matching a query's
+    # filters as ids in (name, id) order, which its pages slice (16 bytes a service)
+    "hsds_vocabulary": Budget(1, 1 * MiB),
+    "hsds_order": Budget(64, 24 * MiB),
 }
 
 

@@ -133,19 +133,31 @@ async def _records(session: AsyncSession, stmt: Select[str]) -> list[ServiceReco
     return [records.decode(found) for found in (await session.scalars(stmt)).all()]
 
 
-async def service_page(
-    session: AsyncSession, filters: ServiceFilters, *, limit: int, offset: int, details: bool
-) -> tuple[list[ServiceRecord], int]:
-    """One page of public services ordered by name (never by distance), and the total."""
+async def service_order(session: AsyncSession, filters: ServiceFilters) -> bytes:
+    """The ids of the public services matching `filters` in (name, id) order, 16 bytes each, as
+    one value built by PostgreSQL."""
     if filters.matches_nothing:
-        return [], 0
-    where = _predicates(filters)
-    joined = select(Listing.id).join(Organization, Organization.id == Listing.organization_id)
-    total = (
-        await session.execute(select(func.count()).select_from(joined.where(*where).subquery()))
-    ).scalar_one()
-    stmt = _services(details).where(*where).order_by(Listing.name, Listing.id).limit(limit).offset(offset)
-    return await _records(session, stmt), total
+        return b""
+    ids: ColumnElement[bytes] = literal_column(
+        "decode(string_agg(replace(listing.id::text, '-', ''), '' ORDER BY listing.name, listing.id), 'hex')"
+    )
+    stmt = (
+        select(ids)
+        .select_from(join(Listing, Organization, Organization.id == Listing.organization_id))
+        .where(*_predicates(filters))
+    )
+    found: bytes | None = await session.scalar(stmt)
+    return found or b""
+
+
+async def services_by_id(
+    session: AsyncSession, listing_ids: Sequence[uuid.UUID], *, details: bool
+) -> list[ServiceRecord]:
+    """These listings, those of them still public, in (name, id) order."""
+    if not listing_ids:
+        return []
+    stmt = _services(details).where(Listing.id.in_(listing_ids), _public()).order_by(Listing.name, Listing.id)
+    return await _records(session, stmt)
 
 
 async def service_batch(

@@ -136,7 +136,7 @@ class HsdsController(Controller):
             sessionmaker = replica.sessionmaker if replica is not None else state.sessionmaker
             stream = service.stream_services(sessionmaker, query, params)
             return Stream(stream, media_type=NDJSON, headers={"Cache-Control": "no-store"})
-        return respond(await service.list_services(db_session, query, params), params)
+        return respond(await service.list_services(db_session, state.caches, query, params), params)
 
     @get("/services/{service_id:str}")
     async def get_service(self, db_session: DbSession, service_id: str) -> dict[str, Any]:
@@ -147,6 +147,7 @@ class HsdsController(Controller):
     async def list_service_at_locations(
         self,
         db_session: DbSession,
+        state: State,
         page: PageNumber = 1,
         per_page: PerPage = DEFAULT_PER_PAGE,
         full: Full = None,
@@ -171,7 +172,9 @@ class HsdsController(Controller):
             postcode=postcode,
             proximity=proximity,
         )
-        return respond(await service.list_service_at_locations(db_session, query, params), params)
+        return respond(
+            await service.list_service_at_locations(db_session, state.caches, query, params), params
+        )
 
     @get("/service_at_locations/{sal_id:str}")
     async def get_service_at_location(self, db_session: DbSession, sal_id: str) -> dict[str, Any]:

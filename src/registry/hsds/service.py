@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from registry.caching.caches import Caches
 from registry.hsds import filters as hsds_filters
 from registry.hsds import ids, mapping, queries
 from registry.hsds.mapping import Json, ServiceRow, Term, Vocabulary
@@ -113,19 +114,36 @@ def _shaped(
     return [mapping.service_summary(found, found.organization, vocab, refs) for found in services]
 
 
+ID_BYTES = 16
+
+
 async def _services(
-    session: AsyncSession, query: ServiceQuery, params: ListParams
+    session: AsyncSession, caches: Caches, query: ServiceQuery, params: ListParams
 ) -> tuple[Vocabulary, list[ServiceRecord], int]:
-    vocab = await queries.vocabulary(session)
-    found = _filters(vocab, query)
-    services, total = await queries.service_page(
-        session, found, limit=params.per_page, offset=params.offset, details=params.full
+    """A page of services, found in the matching services' order kept for the data's version (a
+    page deep in the directory reads only its own rows, and the total is that order's length)."""
+    version = await caches.version()
+    vocab = await caches.memo(
+        "hsds_vocabulary",
+        "terms",
+        version,
+        lambda: queries.vocabulary(session),
+        weigh=lambda v: 1000 * len(v.terms),
     )
-    return vocab, services, total
+    found = _filters(vocab, query)
+    order: bytes = await caches.memo(
+        "hsds_order", found, version, lambda: queries.service_order(session, found)
+    )
+    total = len(order) // ID_BYTES
+    shown = range(min(params.offset, total), min(params.offset + params.per_page, total))
+    wanted = [uuid.UUID(bytes=order[i * ID_BYTES : (i + 1) * ID_BYTES]) for i in shown]
+    return vocab, await queries.services_by_id(session, wanted, details=params.full), total
 
 
-async def list_services(session: AsyncSession, query: ServiceQuery, params: ListParams) -> Json:
-    vocab, services, total = await _services(session, query, params)
+async def list_services(
+    session: AsyncSession, caches: Caches, query: ServiceQuery, params: ListParams
+) -> Json:
+    vocab, services, total = await _services(session, caches, query, params)
     refs = await _public_refs(session, services, params)
     return _page(_shaped(services, refs, vocab, params), total, params)
 
@@ -182,8 +200,10 @@ async def get_service(session: AsyncSession, service_id: str) -> Json:
     return mapping.service_full(row, await queries.vocabulary(session))
 
 
-async def list_service_at_locations(session: AsyncSession, query: ServiceQuery, params: ListParams) -> Json:
-    vocab, services, total = await _services(session, query, params)
+async def list_service_at_locations(
+    session: AsyncSession, caches: Caches, query: ServiceQuery, params: ListParams
+) -> Json:
+    vocab, services, total = await _services(session, caches, query, params)
     if params.full:
         contents = [mapping.service_at_location_full(row, vocab) for row in await _rows(session, services)]
     elif params.minimal:
