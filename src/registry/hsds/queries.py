@@ -139,7 +139,7 @@ async def service_order(session: AsyncSession, filters: ServiceFilters) -> bytes
     if filters.matches_nothing:
         return b""
     ids: ColumnElement[bytes] = literal_column(
-        "decode(string_agg(replace(listing.id::text, '-', ''), '' ORDER BY listing.name, listing.id), 'hex')"
+        "string_agg(uuid_send(listing.id), ''::bytea ORDER BY listing.name, listing.id)"
     )
     stmt = (
         select(ids)
