@@ -56,6 +56,18 @@ def derived_each(kind: str, first: str, lasts: Iterable[str]) -> list[str]:
     return made
 
 
+def derived_head(kind: str, *parts: str) -> int:
+    """The first 8 bytes of derived_id(kind, *parts) (its version included), as a number."""
+    digest = _PREFIX.copy()
+    digest.update(":".join((kind, *parts)).encode())
+    head = int.from_bytes(digest.digest()[:8], "big")
+    return (head & ~0xF000) | 0x5000  # version 5, as uuid5 sets it
+
+
+def head_of(value: uuid.UUID) -> int:
+    return value.int >> 64
+
+
 def service_at_location_id(listing_id: uuid.UUID) -> uuid.UUID:
     return derived_id("service_at_location", listing_id)
 

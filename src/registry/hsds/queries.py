@@ -3,7 +3,7 @@ live listings (`listing_visible`) and verified organizations (`visible_organizat
 whoever is asking."""
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import (
     ColumnElement,
@@ -206,17 +206,6 @@ async def public_listing_ids(session: AsyncSession, wanted: set[uuid.UUID]) -> f
         .where(Listing.id.in_(wanted), _public())
     )
     return frozenset(found)
-
-
-async def listing_for_derived_id(
-    session: AsyncSession, wanted: uuid.UUID, derive: Callable[[uuid.UUID], uuid.UUID]
-) -> uuid.UUID | None:
-    """The public listing whose derived (uuid5) id is `wanted`. A name-based UUID cannot be
-    reversed, so this derives the ids of the public listings, which are only ids."""
-    listing_ids = await session.scalars(
-        select(Listing.id).join(Organization, Organization.id == Listing.organization_id).where(_public())
-    )
-    return next((i for i in listing_ids if derive(i) == wanted), None)
 
 
 # --- organizations -----------------------------------------------------------------------------

@@ -177,9 +177,11 @@ class HsdsController(Controller):
         )
 
     @get("/service_at_locations/{sal_id:str}")
-    async def get_service_at_location(self, db_session: DbSession, sal_id: str) -> dict[str, Any]:
+    async def get_service_at_location(
+        self, db_session: DbSession, state: State, sal_id: str
+    ) -> dict[str, Any]:
         """One public service at its location, fully nested."""
-        return await service.get_service_at_location(db_session, sal_id)
+        return await service.get_service_at_location(db_session, state.caches, state.hsds_locations, sal_id)
 
     @get("/organizations")
     async def list_organizations(

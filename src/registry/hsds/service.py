@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from registry.caching.caches import Caches
 from registry.hsds import filters as hsds_filters
 from registry.hsds import ids, mapping, queries
+from registry.hsds.locations import Locations
 from registry.hsds.mapping import Json, ServiceRow, Term, Vocabulary
 from registry.hsds.records import ServiceRecord
 from registry.http.errors import InvalidInput, NotFound
@@ -216,9 +217,11 @@ async def list_service_at_locations(
     return _page(contents, total, params)
 
 
-async def get_service_at_location(session: AsyncSession, sal_id: str) -> Json:
+async def get_service_at_location(
+    session: AsyncSession, caches: Caches, locations: Locations, sal_id: str
+) -> Json:
     wanted = _id(sal_id, "service_at_location")
-    listing_id = await queries.listing_for_derived_id(session, wanted, ids.service_at_location_id)
+    listing_id = await locations.listing_for(session, wanted, await caches.version())
     found = None if listing_id is None else await queries.public_service(session, listing_id)
     if found is None:
         raise NotFound(f"No public service_at_location {sal_id}.")
