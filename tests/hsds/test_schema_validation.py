@@ -7,9 +7,10 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from registry.hsds import ids, service
+from registry.hsds import ids, queries, service
 from registry.hsds.service import ListParams, ServiceQuery
 from tests.factories import Client
 from tests.hsds import validation
@@ -273,3 +274,39 @@ async def test_a_stream_closed_early_stops_reading(
         for line in chunk.splitlines()
     ]
     assert again[:2] == first.splitlines() and len(again) > 2
+
+
+async def test_a_stream_whose_request_is_cancelled_lets_its_read_finish(
+    client: Client, sessionmaker: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's task cancelled while it waits for the batch read ahead (the server does
+    that when a client goes away): the statement under way is not cancelled with it, so the
+    connection is still good afterwards."""
+    monkeypatch.setattr(service, "STREAM_BATCH", 2)
+    real = queries.service_batch
+    reading = asyncio.Event()
+
+    async def slow(session: AsyncSession, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("after") is not None:
+            reading.set()
+            await session.execute(text("SELECT pg_sleep(0.3)"))
+        return await real(session, *args, **kwargs)
+
+    monkeypatch.setattr(queries, "service_batch", slow)
+    every = ListParams(page=1, per_page=100, full=False, ndjson=True)
+    got: list[bytes] = []
+
+    async def read() -> None:
+        async for chunk in service.stream_services(sessionmaker, ServiceQuery(), every):
+            got.append(chunk)
+
+    task = asyncio.create_task(read())
+    await reading.wait()
+    await asyncio.sleep(0.1)  # the second batch's statement is under way; the first is read
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert got and not [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    monkeypatch.setattr(queries, "service_batch", real)
+    again = await client.get("/hsds/services", params={"format": "ndjson", "all": "true"})
+    assert again.status_code == 200 and again.text.startswith(got[0].decode())

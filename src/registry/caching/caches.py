@@ -55,9 +55,10 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # The controlled vocabularies, for checking the codes of searches and matches
     "vocabulary": Budget(1, 1 * MiB),
     # The HSDS API's: every term as HSDS shows it, and the public services matching a query's
-    # filters as ids in (name, id) order, which its pages slice (16 bytes a service)
+    # filters as ids in (name, id) order, which its pages slice (16 bytes a service: 15 MB for
+    # the whole directory at 1,000,000 listings, with room for others beside it)
     "hsds_vocabulary": Budget(1, 1 * MiB),
-    "hsds_order": Budget(64, 24 * MiB),
+    "hsds_order": Budget(64, 48 * MiB),
 }
 
 

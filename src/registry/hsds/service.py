@@ -176,7 +176,7 @@ async def stream_services(
         ahead = asyncio.ensure_future(batch(None))
         try:
             while True:
-                services, refs = await ahead
+                services, refs = await asyncio.shield(ahead)  # (see finally)
                 if not services:
                     return
                 ahead = asyncio.ensure_future(batch((services[-1].name, services[-1].id)))
@@ -187,10 +187,11 @@ async def stream_services(
                     contents = _shaped(services[start : start + STREAM_STEP], refs, vocab, params)
                     yield b"".join(_encoder.encode(item) + b"\n" for item in contents)
         finally:
-            # A client gone mid-stream: the batch read ahead finishes (cancelled mid-statement, it
-            # would cost the connection) and is dropped.
+            # A client gone mid-stream (the generator closed, or the request's task cancelled): the
+            # batch read ahead finishes, shielded (cancelled mid-statement, it would cost the
+            # connection), and is dropped.
             with contextlib.suppress(Exception):
-                await ahead
+                await asyncio.shield(ahead)
 
 
 async def get_service(session: AsyncSession, service_id: str) -> Json:
