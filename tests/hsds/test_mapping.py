@@ -236,10 +236,11 @@ def test_a_service_and_its_extensions() -> None:
 
 
 def test_a_full_service_nests_everything() -> None:
-    program = listing(languages=["en", "es"])
-    full = mapping.service_full(
-        ServiceRow(listing=program, organization=org_record(), contacts=[contact_record("public")]), VOCAB
+    program = listing(
+        languages=["en", "es"], contacts=[contact_record("public"), contact_record("verified_orgs")]
     )
+    full = mapping.service_full(ServiceRow(listing=program, organization=org_record()), VOCAB)
+    assert [c["email"] for c in full["contacts"]] == ["public@example.org"]
     assert [lang["name"] for lang in full["languages"]] == ["English", "Spanish"]
     (sal,) = full["service_at_locations"]
     assert sal["id"] == str(ids.service_at_location_id(program.id))

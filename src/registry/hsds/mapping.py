@@ -8,7 +8,7 @@ at all is the queries' business (`public_listing`). Fields the IPV profile adds 
 import math
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any, Final
@@ -133,13 +133,12 @@ class Vocabulary:
 
 @dataclass(frozen=True, kw_only=True)
 class ServiceRow:
-    """One listing and what its HSDS service is made of. `contacts` may be any of the listing's
-    contacts: the mapping keeps the public ones."""
+    """One listing (its contacts and evaluation history within it) and what else its HSDS service
+    is made of. The listing's contacts may be any of its contacts: the mapping keeps the public
+    ones."""
 
     listing: ListingRecord
     organization: OrganizationRecord
-    contacts: Sequence[ContactRecord] = ()
-    evaluations: Sequence[EvaluationRecord] = field(default_factory=tuple)
     # Which other listings it names (clinical partner, evaluators) are public themselves.
     public_refs: frozenset[uuid.UUID] = frozenset()
 
@@ -345,12 +344,12 @@ def service_full(row: ServiceRow, vocab: Vocabulary, *, with_locations: bool = T
             }
         ]
     obj["languages"] = language_objects(listing, vocab, service_id=service_id)
-    obj["contacts"] = contact_objects(listing, row.contacts, service_id=service_id)
+    obj["contacts"] = contact_objects(listing, listing.contacts, service_id=service_id)
     obj["schedules"] = schedule_objects(listing, service_id=service_id)
     obj["service_areas"] = service_area_objects(listing, service_id=service_id)
-    terms = [vocab.term(taxonomy, code) for taxonomy, code in attribute_codes(listing, row.evaluations)]
+    terms = [vocab.term(taxonomy, code) for taxonomy, code in attribute_codes(listing, listing.evaluations)]
     obj["attributes"] = attribute_objects(service_id, "service", terms)
-    obj["metadata"] = service_metadata(listing, row.evaluations, row.public_refs, service_id=service_id)
+    obj["metadata"] = service_metadata(listing, listing.evaluations, row.public_refs, service_id=service_id)
     return clean(obj)
 
 

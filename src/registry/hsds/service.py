@@ -70,13 +70,7 @@ async def _rows(session: AsyncSession, services: Sequence[ServiceRecord]) -> lis
 
 def _with_refs(services: Sequence[ServiceRecord], public_refs: frozenset[uuid.UUID]) -> list[ServiceRow]:
     return [
-        ServiceRow(
-            listing=found,
-            organization=found.organization,
-            contacts=found.contacts,
-            evaluations=found.evaluations,
-            public_refs=public_refs,
-        )
+        ServiceRow(listing=found, organization=found.organization, public_refs=public_refs)
         for found in services
     ]
 
@@ -218,10 +212,13 @@ async def list_service_at_locations(
     return _page(contents, total, params)
 
 
-async def get_service_at_location(
-    session: AsyncSession, caches: Caches, locations: Locations, sal_id: str
-) -> Json:
+async def get_service_at_location(session: AsyncSession, caches: Caches, sal_id: str) -> Json:
     wanted = _id(sal_id, "service_at_location")
+    kept = caches.store("hsds_locations")
+    locations: Locations | None = kept.get("all", None)
+    if locations is None:
+        locations = Locations()
+        kept.put("all", None, locations, weight=1)
     listing_id = await locations.listing_for(session, wanted, await caches.version())
     found = None if listing_id is None else await queries.public_service(session, listing_id)
     if found is None:
