@@ -34,33 +34,38 @@ _PREFIX = hashlib.sha1(_NAMESPACE_BYTES + b"registry:")  # noqa: S324 - uuid5 is
 _VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
 
 
-def derived(kind: str, *parts: str) -> str:
-    """str(derived_id(kind, *parts)) for parts already text, without building UUID objects: a full
-    service has dozens (the hash of the common prefix is taken once)."""
+def _digest(kind: str, *parts: str) -> "hashlib._Hash":
     digest = _PREFIX.copy()
     digest.update(":".join((kind, *parts)).encode())
+    return digest
+
+
+def _uuid_text(digest: "hashlib._Hash") -> str:
+    """The uuid5 a SHA-1 digest stands for, as text."""
     x = digest.hexdigest()
     return f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}"
 
 
+def derived(kind: str, *parts: str) -> str:
+    """str(derived_id(kind, *parts)) for parts already text, without building UUID objects: a full
+    service has dozens (the hash of the common prefix is taken once)."""
+    return _uuid_text(_digest(kind, *parts))
+
+
 def derived_each(kind: str, first: str, lasts: Iterable[str]) -> list[str]:
     """[derived(kind, first, last) for last in lasts], hashing their common start once."""
-    common = _PREFIX.copy()
-    common.update(f"{kind}:{first}:".encode())
+    common = _digest(kind, first, "")
     made = []
     for last in lasts:
         digest = common.copy()
         digest.update(last.encode())
-        x = digest.hexdigest()
-        made.append(f"{x[:8]}-{x[8:12]}-5{x[13:16]}-{_VARIANT[x[16]]}{x[17:20]}-{x[20:32]}")
+        made.append(_uuid_text(digest))
     return made
 
 
 def derived_head(kind: str, *parts: str) -> int:
     """The first 8 bytes of derived_id(kind, *parts) (its version included), as a number."""
-    digest = _PREFIX.copy()
-    digest.update(":".join((kind, *parts)).encode())
-    head = int.from_bytes(digest.digest()[:8], "big")
+    head = int.from_bytes(_digest(kind, *parts).digest()[:8], "big")
     return (head & ~0xF000) | 0x5000  # version 5, as uuid5 sets it
 
 
