@@ -24,7 +24,6 @@ from registry.database import routing
 from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
 from registry.health.routes import HealthController, alive, is_liveness_probe
-from registry.hsds.locations import Locations
 from registry.hsds.routes import HsdsController
 from registry.http.access_log import configure_logging, log_request
 from registry.http.bodies import guarded, strict_body
@@ -222,7 +221,6 @@ def create_app(
                 "sessionmaker": sessionmaker,
                 "caches": caches,
                 "reads": caches.reads,
-                "hsds_locations": Locations(),
             }
         ),
         openapi_config=openapi_config(),

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import pytest
+from litestar import Litestar
 from sqlalchemy import inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,11 +34,13 @@ async def copy_of(
 
 
 async def test_a_listing_created_after_the_first_lookup_resolves(
-    client: Client, seeded: AsyncSession
+    app: Litestar, client: Client, seeded: AsyncSession
 ) -> None:
     first, second = (await public_listings(seeded))[:2]
     found = await client.get(f"/hsds/service_at_locations/{ids.service_at_location_id(first.id)}")
     assert found.status_code == 200 and found.json()["service_id"] == str(first.id)
+    kept = app.state.caches.store("hsds_locations").get("all", None)  # kept for the next lookups
+    assert isinstance(kept, Locations) and len(kept) >= 2
     made = await copy_of(seeded, second, "Harbor Circle, second group")
     answer = await client.get(f"/hsds/service_at_locations/{ids.service_at_location_id(made.id)}")
     assert answer.status_code == 200, answer.text

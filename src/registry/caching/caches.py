@@ -59,6 +59,9 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # the whole directory at 1,000,000 listings, with room for others beside it)
     "hsds_vocabulary": Budget(1, 1 * MiB),
     "hsds_order": Budget(64, 48 * MiB),
+    # Which listing each service_at_location id names (hsds.locations): one index that grows as
+    # listings are created (24 bytes each), read afresh once a day
+    "hsds_locations": Budget(1, 64 * MiB, seconds=86400.0),
 }
 
 

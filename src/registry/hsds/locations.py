@@ -1,14 +1,14 @@
 """Which listing a service_at_location id names.
 
 Those ids are name-based UUIDs of a listing's id (`ids.service_at_location_id`) and cannot be
-reversed, so each process keeps the ids it has derived: the first eight bytes of every listing's
-service_at_location id, sorted, beside the listing's id (24 bytes a listing; 24 MB at
-1,000,000). A listing's id never changes, so what is kept mostly grows: after a change to the
-data, an id not found makes the process read the listings created since it last read, and when
-the table then holds a different number of listings than it keeps (one created with an older
-time, or deleted), all of them again. An id that names nothing reads nothing until the data
-changes. Whether the listing found may be shown is the caller's business (the public rule, read
-with the listing)."""
+reversed, so each process keeps (in its caches, `hsds_locations`) the ids it has derived: the
+first eight bytes of every listing's service_at_location id, sorted, beside the listing's id
+(24 bytes a listing; 24 MB at 1,000,000). A listing's id never changes, so what is kept mostly
+grows: after a change to the data, an id not found makes the process read the listings created
+since it last read, and when the table then holds a different number of listings than it keeps
+(one created with an older time, or deleted), all of them again. An id that names nothing reads
+nothing until the data changes. Whether the listing found may be shown is the caller's business
+(the public rule, read with the listing)."""
 
 import asyncio
 import uuid

@@ -181,7 +181,7 @@ class HsdsController(Controller):
         self, db_session: DbSession, state: State, sal_id: str
     ) -> dict[str, Any]:
         """One public service at its location, fully nested."""
-        return await service.get_service_at_location(db_session, state.caches, state.hsds_locations, sal_id)
+        return await service.get_service_at_location(db_session, state.caches, sal_id)
 
     @get("/organizations")
     async def list_organizations(
