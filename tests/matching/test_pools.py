@@ -2,7 +2,8 @@
 time, the listings a request keeps are read again by id (through the rule of what matching may
 offer), and a list finds its own rows by listing id."""
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -51,6 +52,76 @@ def test_a_list_answers_for_its_rows_organization_and_values() -> None:
     assert found.remote_capable.tolist() == [True, False]
     assert len(arrays.Candidates.of([])) == 0 and not len(pool_of([]).rows_of(["x"]))
     assert np.array_equal(found.rows_of(["y", "nope", "x"]), [1, 0])
+
+
+CODES = ("survivors", "people_who_use_violence", "high_risk_clients", "women", "en", "nl", "pre_post")
+
+
+def codes() -> st.SearchStrategy[list[str] | None]:
+    return st.none() | st.lists(st.sampled_from(CODES), max_size=3)
+
+
+VERIFIED = datetime(2026, 1, 1, tzinfo=UTC)
+# A row of queries.COLUMNS, few values each, so that rows share some of them and differ in others.
+rows = st.tuples(
+    st.uuids(),
+    st.sampled_from(sorted(queries.KNOWN_KINDS)),
+    st.sampled_from(["A", "B"]),
+    st.sampled_from([uuid.UUID(int=1), uuid.UUID(int=2)]),
+    st.sampled_from([None, "NL", "US", "KE"]),
+    st.none() | st.integers(1, 300),
+    st.sampled_from(["active", "planning"]),
+    st.sampled_from([None, "survivors", "people_who_use_violence", "both"]),
+    codes(),
+    codes(),
+    codes(),
+    codes(),
+    st.booleans(),
+    codes(),
+    codes(),
+    st.none() | st.integers(0, 2),
+    st.sampled_from(sorted(scoring.STAGE_EVIDENCE)),
+    st.booleans(),
+    st.booleans(),
+    st.none()
+    | st.sampled_from([datetime(2026, 1, 1, tzinfo=UTC) - timedelta(days=d) for d in (0, 100, 400)]),
+    st.none() | st.booleans(),
+)
+
+
+def same_lists(drawn: list[Any], size: int) -> None:
+    """The list of the rows read as columns, `size` rows a part (as a remote pool is read), is the
+    list of their candidates."""
+    by_candidate = arrays.Candidates.of(map(service.to_candidate, drawn))
+    by_columns = arrays.Candidates()
+    for first in range(0, len(drawn), size):
+        by_columns.add(service._part(drawn[first : first + size]))
+    by_columns.done()
+    for name in ("ids", "organizations", "accepting", "verified", "remote_capable", "service_radius_m"):
+        assert np.array_equal(getattr(by_columns, name), getattr(by_candidate, name)), name
+    for made, expected in zip(by_columns.tables, by_candidate.tables, strict=True):
+        assert np.array_equal(made.ids, expected.ids) and made.examples == expected.examples
+
+
+@given(st.lists(rows, max_size=40), st.integers(1, 40))
+def test_a_list_read_as_columns_is_the_list_of_its_rows_candidates(drawn: list[Any], size: int) -> None:
+    same_lists(drawn, size)
+
+
+@given(rows, rows)
+def test_each_column_a_value_depends_on_is_a_part_of_its_source(
+    row: tuple[Any, ...], other: tuple[Any, ...]
+) -> None:
+    """Rows are made into candidates only for values new to their list (service._part says what
+    each table's value depends on): two rows told apart by one column only must not share a value
+    that this column changes."""
+    for column in range(1, len(queries.COLUMNS)):
+        same_lists([row, (*row[:column], other[column], *row[column + 1 :])], 2)
+
+
+def test_an_id_longer_than_a_list_keeps_is_refused() -> None:
+    with pytest.raises(ValueError, match="at most 36"):
+        pool_of(["x" * 37])
 
 
 def test_a_kept_listing_no_longer_offered_is_left_out_of_the_list() -> None:
@@ -147,5 +218,8 @@ async def test_listings_read_again_by_id_are_only_those_matching_may_offer(
         return {row[2] for row in await queries.by_id(reads, ids, planning=planning)}
 
     assert await offered(False) == {"Clinician PWUV", "Survivor Circle Amersfoort"}
+    # The columns are those the lists are made of (queries.COLUMNS names them).
+    row = (await queries.by_id(reads, ids, planning=False))[0]
+    assert tuple(row.keys()) == queries.COLUMNS
     assert await offered(True) == {"Clinician PWUV", "Survivor Circle Amersfoort", "Circle To Be"}
     assert await queries.by_id(reads, [], planning=False) == []

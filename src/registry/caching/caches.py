@@ -43,8 +43,8 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     "match_answers": Budget(4096, 8 * MiB),
     # A kind's listings within a radius of a point, as arrays for scoring: matching.service
     "match_candidates": Budget(1024, 32 * MiB),
-    # Listings as scoring reads them, per listing: those read near a point, and those a match
-    # kept (the lists above hold numbers, not listings)
+    # Listings as scoring reads them, per listing: those a match kept, read again by id (the lists
+    # above hold numbers, not listings)
     "match_rows": Budget(32768, 16 * MiB),
     # Every remote-capable listing of a kind, as arrays for scoring
     "match_remote": Budget(16, 64 * MiB),

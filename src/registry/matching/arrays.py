@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import attrgetter
-from typing import Any, Final
+from typing import Any, Final, Generic, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -23,6 +23,7 @@ from registry.matching import scoring
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int32]
+T = TypeVar("T")
 
 _BAND_UPPERS = np.array([upper for upper, _ in DISTANCE_BANDS[:-1]], dtype=np.float64)
 _BAND_VALUES = np.array([scoring.BAND_CLOSENESS[code] for _, code in DISTANCE_BANDS], dtype=np.float64)
@@ -47,23 +48,33 @@ class Table:
     def __init__(self, key: Callable[[scoring.Candidate], Hashable]) -> None:
         self._key = key
         self._number: dict[Hashable, int] = {}
+        self._made: dict[Hashable, int] = {}  # a row's source (see `add`) -> its value's number
         self._rows = array.array("i")
         # Any candidate with a value stands for it: the functions read only what `key` reads.
         self.examples: list[scoring.Candidate] = []
         self.ids: Ints = np.zeros(0, dtype=np.int32)
         self._kept: dict[Hashable, Floats] = {}
 
-    def add(self, candidate: scoring.Candidate) -> None:
-        value = self._key(candidate)
-        number = self._number.get(value)
-        if number is None:
-            number = self._number[value] = len(self.examples)
-            self.examples.append(candidate)
-        self._rows.append(number)
+    def add(self, sources: Iterable[Hashable], candidate: Callable[[int], scoring.Candidate]) -> None:
+        """Rows whose values are `key` of `candidate(i)` for the i-th; `sources[i]` is all that the
+        i-th row's value depends on (a few of its columns), so that a candidate is asked for only
+        for a source not seen before: thousands of rows share a few."""
+        made, rows = self._made, self._rows
+        for i, source in enumerate(sources):
+            number = made.get(source)
+            if number is None:
+                example = candidate(i)
+                value = self._key(example)
+                number = self._number.get(value)
+                if number is None:
+                    number = self._number[value] = len(self.examples)
+                    self.examples.append(example)
+                made[source] = number
+            rows.append(number)
 
     def done(self) -> None:
         self.ids = np.array(self._rows, dtype=np.int32)
-        del self._number, self._rows
+        del self._number, self._made, self._rows
 
     def example(self, row: int) -> scoring.Candidate:
         """A candidate with the row's value (which is all that `key` reads)."""
@@ -99,6 +110,54 @@ def _strength_key(c: scoring.Candidate) -> Hashable:
     return (c.kind, scoring.strength(_ANY_NEED, c))
 
 
+class Sources(NamedTuple, Generic[T]):
+    """One thing per table of a list (its key, the table, a part's sources: `Table.add`)."""
+
+    sides: T
+    populations: T
+    languages: T
+    formats: T
+    strengths: T
+    places: T
+
+
+class Part(NamedTuple):
+    """Rows to add to a list, as columns: one value per row, in the rows' order."""
+
+    ids: Sequence[Any]  # the listings' ids (their text is kept)
+    organizations: Sequence[Any]
+    accepting: Sequence[bool]
+    verified: Sequence[datetime | None]
+    remote_capable: Sequence[bool | None]
+    service_radius_km: Sequence[float | None]
+    sources: Sources[Sequence[Hashable]]
+    candidate: Callable[[int], scoring.Candidate]  # the i-th row's
+
+
+_KEYS: Final[Sources[Callable[[scoring.Candidate], Hashable]]] = Sources(
+    sides=scoring.sides_served,
+    populations=attrgetter("populations"),
+    languages=attrgetter("languages"),
+    formats=attrgetter("formats"),
+    strengths=_strength_key,
+    places=attrgetter("country", "continent"),
+)
+
+
+def part_of(candidates: Sequence[scoring.Candidate]) -> Part:
+    """Candidates as a part of a list (whose tables read their values of them)."""
+    return Part(
+        ids=[c.id for c in candidates],
+        organizations=[c.organization_id for c in candidates],
+        accepting=[c.accepting_partnerships for c in candidates],
+        verified=[c.last_verified_at for c in candidates],
+        remote_capable=[c.remote_capable for c in candidates],
+        service_radius_km=[c.service_radius_km for c in candidates],
+        sources=Sources(*([key(c) for c in candidates] for key in _KEYS)),
+        candidate=candidates.__getitem__,
+    )
+
+
 class Candidates:
     """A kind's candidates, in a fixed order, as scoring reads them: numbers per row and the few
     distinct values of the rest (`Table`), but no object per listing: a remote pool holds every
@@ -106,49 +165,57 @@ class Candidates:
     few candidates a request keeps are found by id (`ids`: matching.service._kept)."""
 
     def __init__(self) -> None:
-        """Empty: `add` the candidates (in as many parts as they are read), then `done`."""
-        self.sides = Table(scoring.sides_served)
-        self.populations = Table(attrgetter("populations"))
-        self.languages = Table(attrgetter("languages"))
-        self.formats = Table(attrgetter("formats"))
-        self.strengths = Table(_strength_key)
-        self.places = Table(attrgetter("country", "continent"))
-        self._ids, self._organizations = bytearray(), bytearray()
-        self._accepting, self._verified = array.array("d"), array.array("q")
-        self._remote, self._radius = array.array("b"), array.array("d")
+        """Empty: `add` the rows (in as many parts as they are read), then `done`."""
+        self.tables: Sources[Table] = Sources(*(Table(key) for key in _KEYS))
+        self.sides, self.populations, self.languages = self.tables[:3]
+        self.formats, self.strengths, self.places = self.tables[3:]
+        self._parts: list[tuple[Any, ...]] = []
 
     @classmethod
     def of(cls, candidates: Iterable[scoring.Candidate]) -> "Candidates":
         made = cls()
-        made.add(candidates)
+        made.add(part_of(list(candidates)))
         made.done()
         return made
 
-    def add(self, candidates: Iterable[scoring.Candidate]) -> None:
-        tables = self._tables()
-        for c in candidates:
-            for table in tables:
-                table.add(c)
-            self._ids += _text(c.id)
-            self._organizations += _text(c.organization_id)
-            self._accepting.append(float(c.accepting_partnerships))
-            self._verified.append(_microseconds(c.last_verified_at))
-            self._remote.append(c.remote_capable)
-            self._radius.append(np.inf if c.service_radius_km is None else c.service_radius_km * 1000.0)
+    def add(self, part: Part) -> None:
+        made: dict[int, scoring.Candidate] = {}
+
+        def candidate(i: int) -> scoring.Candidate:
+            found = made.get(i)
+            if found is None:
+                found = made[i] = part.candidate(i)
+            return found
+
+        for table, sources in zip(self.tables, part.sources, strict=True):
+            table.add(sources, candidate)
+        texts = [str(listing_id) for listing_id in part.ids]
+        owners = [str(organization_id) for organization_id in part.organizations]
+        for text in (max(texts, key=len, default=""), max(owners, key=len, default="")):
+            if len(text) > _ID.itemsize:
+                raise ValueError(f"an id of at most {_ID.itemsize} characters, not {text!r}")
+        radius = np.array(part.service_radius_km, dtype=np.float64) * 1000.0
+        self._parts.append(
+            (
+                np.array(texts, dtype=_ID),
+                np.array(owners, dtype=_ID),
+                np.array(part.accepting, dtype=np.float64),
+                np.array([_microseconds(at) for at in part.verified], dtype=np.int64),
+                np.array(part.remote_capable, dtype=bool),  # None (unknown) is not remote
+                np.where(np.isnan(radius), np.inf, radius),  # None: no limit
+            )
+        )
 
     def done(self) -> None:
-        for table in self._tables():
+        for table in self.tables:
             table.done()
         # Each listing's id and its organization's, as text: no object per listing (a string each
         # would be made among the rows read, and keep the memory they were read into).
-        self.ids = np.frombuffer(self._ids, dtype=_ID).copy()
-        self.organizations = np.frombuffer(self._organizations, dtype=_ID).copy()
-        self.accepting = np.array(self._accepting, dtype=np.float64)
-        self.verified = np.array(self._verified, dtype=np.int64)
-        self.remote_capable = np.array(self._remote, dtype=bool)
-        self.service_radius_m = np.array(self._radius, dtype=np.float64)
-        del self._ids, self._organizations
-        del self._accepting, self._verified, self._remote, self._radius
+        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, _ID, np.float64, np.int64, bool, np.float64))
+        columns = [np.concatenate(parts) for parts in zip(*self._parts, empty, strict=True)]
+        self.ids, self.organizations, self.accepting, self.verified = columns[:4]
+        self.remote_capable, self.service_radius_m = columns[4:]
+        del self._parts
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -180,10 +247,7 @@ class Candidates:
     def weight(self) -> int:
         """Roughly the bytes held, for the caches' budgets: the rows' numbers and ids, and a candidate
         standing for each distinct value."""
-        return 120 * len(self.ids) + 600 * sum(len(t.examples) for t in self._tables())
-
-    def _tables(self) -> tuple[Table, ...]:
-        return (self.sides, self.populations, self.languages, self.formats, self.strengths, self.places)
+        return 120 * len(self.ids) + 600 * sum(len(t.examples) for t in self.tables)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
         return self.places.values(

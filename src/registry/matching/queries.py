@@ -29,6 +29,30 @@ _COLUMNS_SQL = f"""
     cardinality(l.certifications) AS certifications, l.evaluation_stage, l.open_to_mentoring,
     l.accepting_partnerships, l.last_verified_at, {_REMOTE_SQL} AS remote_capable
 """
+# Their names, in that order.
+COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "organization_id",
+    "country",
+    "service_radius_km",
+    "status",
+    "side",
+    "specialties",
+    "populations",
+    "formats",
+    "languages",
+    "ipv_trained",
+    "methods",
+    "course_topics",
+    "certifications",
+    "evaluation_stage",
+    "open_to_mentoring",
+    "accepting_partnerships",
+    "last_verified_at",
+    "remote_capable",
+)
 
 
 def _statuses(planning: bool, kind: str | None) -> str:

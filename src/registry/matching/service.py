@@ -126,10 +126,54 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
+def _codes(values: Sequence[str] | None) -> tuple[str, ...]:
+    return tuple(values) if values else ()
+
+
+def _part(rows: Sequence[Any]) -> arrays.Part:
+    """Rows of queries' columns as a part of a list. Each table's value depends only on the columns
+    given as its source (scoring's functions read no other of the candidate made of the row), so a
+    row is made into a candidate only when one of its sources is new to the list."""
+    empty: list[tuple[Any, ...]] = [()] * len(queries.COLUMNS)
+    column = dict(
+        zip(queries.COLUMNS, list(zip(*rows, strict=True)) or empty, strict=False)
+    )  # not the distance
+    kinds, specialties = column["kind"], [_codes(s) for s in column["specialties"]]
+    return arrays.Part(
+        ids=column["id"],
+        organizations=column["organization_id"],
+        accepting=column["accepting_partnerships"],
+        verified=column["last_verified_at"],
+        remote_capable=column["remote_capable"],
+        service_radius_km=column["service_radius_km"],
+        sources=arrays.Sources(
+            sides=list(zip(kinds, column["side"], specialties, strict=True)),
+            populations=[_codes(c) for c in column["populations"]],
+            languages=[_codes(c) for c in column["languages"]],
+            formats=[_codes(c) for c in column["formats"]],
+            strengths=list(
+                zip(
+                    kinds,
+                    column["ipv_trained"],
+                    specialties,
+                    [_codes(c) for c in column["methods"]],
+                    [_codes(c) for c in column["course_topics"]],
+                    column["certifications"],
+                    column["evaluation_stage"],
+                    column["open_to_mentoring"],
+                    strict=True,
+                )
+            ),
+            places=column["country"],
+        ),
+        candidate=lambda i: to_candidate(rows[i]),
+    )
+
+
 def _making(caches: Caches, version: Version) -> Callable[[Any], scoring.Candidate]:
-    """A row -> its candidate, made once per version of the data while the rows cache holds it:
-    the lists near nearby points hold mostly the same listings, and the few a request keeps are
-    looked for there before they are read again (`_kept`)."""
+    """A row -> its candidate, kept per listing for the version of the data while the rows cache
+    holds it: the few a request keeps are looked for there before they are read again
+    (`_kept`)."""
     known = caches.store("match_rows")
 
     def made(row: Any) -> scoring.Candidate:
@@ -161,7 +205,9 @@ async def _near(
 ) -> Near:
     async def fetch() -> Near:
         rows = await queries.in_radius(reads, kind, point, radius_km, planning=planning)
-        found = arrays.Candidates.of(map(_making(caches, version), rows))
+        found = arrays.Candidates()
+        found.add(_part(rows))
+        found.done()
         return Near(found, arrays.floats([r[-1] for r in rows]))
 
     near: Near = await caches.memo(
@@ -180,9 +226,9 @@ async def _pool(
     """A kind's remote-capable listings."""
 
     async def fetch() -> arrays.Candidates:
-        pool, made = arrays.Candidates(), _making(caches, version)
+        pool = arrays.Candidates()
         async for rows in queries.remote_capable(reads, kind, planning=planning):
-            pool.add(map(made, rows))
+            pool.add(_part(rows))
         pool.done()
         return pool
 
