@@ -7,12 +7,14 @@ ANDs and ORs masks and loads only its page. The filters mean what they mean in S
 place with more than MAX_KEPT listings. Why and what it saves: docs/performance.md."""
 
 import dataclasses
+import itertools
 import uuid
-from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from typing import Any, Final
 
 import msgspec
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import ColumnElement, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, joinedload
@@ -74,11 +76,25 @@ def serves(filters: ListingFilters) -> bool:
     )
 
 
-def _mask(positions: Iterable[int], count: int) -> int:
-    bits = bytearray((count + 7) // 8)
-    for i in positions:
-        bits[i >> 3] |= 1 << (i & 7)
-    return int.from_bytes(bits, "little")
+def _bits(holds: npt.NDArray[np.bool_]) -> int:
+    """The positions where `holds` is true, as the bits of a number (position i: bit i)."""
+    return int.from_bytes(np.packbits(holds, bitorder="little").tobytes(), "little")
+
+
+def _masks(
+    name: str, values: Sequence[Any], rows: npt.NDArray[np.intp], count: int
+) -> dict[tuple[str, Any], int]:
+    """(name, value) -> the rows holding it, for `values` held by `rows` (a row may hold several,
+    or the same one twice); None is nobody's value."""
+    numbers = {value: number for number, value in enumerate(dict.fromkeys(values))}
+    held = np.fromiter(map(numbers.__getitem__, values), dtype=np.intp, count=len(values))
+    masks = {}
+    for value, number in numbers.items():
+        if value is not None:
+            holds = np.zeros(count, dtype=bool)
+            holds[rows[held == number]] = True
+            masks[(name, value)] = _bits(holds)
+    return masks
 
 
 def place_of(rows: Sequence[Sequence[Any]]) -> Place:
@@ -88,19 +104,14 @@ def place_of(rows: Sequence[Sequence[Any]]) -> Place:
     lists_at = 3 + len(EQUALS)
     flags_at = lists_at + len(OVERLAPS)
     masks: dict[tuple[str, Any], int] = {}
+    every_row = np.arange(count)
     named = zip((REMOTE, *EQUALS, *FLAGS), (*columns[2:lists_at], *columns[flags_at:]), strict=True)
     for name, values in named:
-        holding: defaultdict[Any, list[int]] = defaultdict(list)
-        for i, value in enumerate(values):
-            holding[value].append(i)
-        holding.pop(None, None)
-        masks.update({(name, value): _mask(at, count) for value, at in holding.items()})
-    for name, lists in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
-        holding = defaultdict(list)
-        for i, codes in enumerate(lists):
-            for code in codes or ():
-                holding[code].append(i)
-        masks.update({(name, code): _mask(at, count) for code, at in holding.items()})
+        masks.update(_masks(name, values, every_row, count))
+    for name, column in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
+        lists = [codes or () for codes in column]
+        held_by = np.repeat(every_row, np.fromiter(map(len, lists), dtype=np.intp, count=count))
+        masks.update(_masks(name, list(itertools.chain.from_iterable(lists)), held_by, count))
     return Place(
         ids=b"".join(id_.bytes for id_ in columns[0]),
         bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
