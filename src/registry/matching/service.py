@@ -134,10 +134,9 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
     """Rows of queries' columns as a part of a list. Each table's value depends only on the columns
     given as its source (scoring's functions read no other of the candidate made of the row), so a
     row is made into a candidate only when one of its sources is new to the list."""
-    empty: list[tuple[Any, ...]] = [()] * len(queries.COLUMNS)
-    column = dict(
-        zip(queries.COLUMNS, list(zip(*rows, strict=True)) or empty, strict=False)
-    )  # not the distance
+    columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(queries.COLUMNS)
+    # By name: the distance that rows read within a radius end with is not one of them.
+    column = dict(zip(queries.COLUMNS, columns, strict=False))
     kinds, specialties = column["kind"], [_codes(s) for s in column["specialties"]]
     return arrays.Part(
         ids=column["id"],
