@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.caching.caches import Caches
 from registry.listings import nearby, queries
+from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
 from registry.models import Listing
+from registry.partners.presenters import partner_read
 from registry.partners.schemas import PARTNER_KINDS
+from registry.programs.presenters import program_read
 from registry.programs.service import KINDS as PROGRAM_KINDS
 from registry.taxonomies.vocabulary import DEFAULT_TERMS
 from tests.factories import Client, register_org, role_key, verified_org
@@ -169,7 +172,7 @@ def no_kept_places() -> None:
     CACHES.clear()
 
 
-def answer(rows: list[tuple[Listing, str | None]], total: int) -> Answer:
+def answer(rows: Sequence[tuple[AnyListing, str | None]], total: int) -> Answer:
     return [(listing.id, band, [contact.id for contact in listing.contacts]) for listing, band in rows], total
 
 
@@ -221,6 +224,29 @@ async def test_every_filter_and_caller_gets_what_sql_answers(
     everything = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=60.0)
     seen = {name: (await kept(db, who, everything, 0))[1] for name, who in callers.items()}
     assert seen["anonymous"] < seen["unverified organization"] <= seen["steward"], seen
+
+
+async def test_a_kept_page_shows_each_caller_what_the_sql_page_shows(
+    client: Client, db: AsyncSession, left_to_sql: list[ListingFilters]
+) -> None:
+    """A kept place's page reads its listings as records (JSON from PostgreSQL), the SQL search as
+    ORM rows: presented, they are the same, contacts as each caller may see them included."""
+    callers = await seed(client, db)
+    seen: list[Any] = []
+    for kinds, present in ((PROGRAM_KINDS, program_read), (PARTNER_KINDS, partner_read)):
+        filters = ListingFilters(kinds=kinds, near=UTRECHT, radius_km=60.0)
+        for who in callers.values():
+            db.expunge_all()
+            rows, total = await nearby.search(db, who, filters, "v1", CACHES, limit=20, offset=0)
+            db.expunge_all()
+            expected_rows, expected_total = await SQL_SEARCH(db, who, filters, limit=20, offset=0)
+            shown = [present(listing, who, band=band) for listing, band in rows]
+            assert shown == [present(listing, who, band=band) for listing, band in expected_rows]
+            assert total == expected_total
+            seen += shown
+    assert left_to_sql == []  # every page above was a kept place's
+    # Pages with contacts shown, and with contacts hidden from the caller: the comparison covers both.
+    assert any(item.contacts for item in seen) and any(item.hidden_contacts for item in seen)
 
 
 async def test_a_listing_changed_since_its_place_was_read_is_never_shown(

@@ -17,13 +17,13 @@ from registry.caching.caches import Caches
 from registry.caching.version import Version
 from registry.http.pagination import Page, offset
 from registry.listings import nearby, queries
+from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
-from registry.models import Listing
 
 
 class Present(Protocol):
-    def __call__(self, listing: Listing, principal: Principal, *, band: str | None = None) -> Any: ...
+    def __call__(self, listing: AnyListing, principal: Principal, *, band: str | None = None) -> Any: ...
 
 
 async def search_page(

@@ -93,23 +93,32 @@ class ListingRecord(msgspec.Struct, kw_only=True):
     created_at: datetime
     updated_at: datetime
     contacts: list[ContactRecord]
-    evaluations: list[EvaluationRecord]
+    evaluations: list[EvaluationRecord] = []  # none read (listing_json); msgspec copies it
+
+
+def listing_json(listing: str, *, evaluations: bool = True) -> str:
+    """SQL for a ListingRecord of the `listing` row (a table or alias name) as JSON text; without
+    its `evaluations` (left empty) when a presenter does not read them."""
+    history = f"""
+        'evaluations', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.recorded_at, e.id)
+                                 FROM evaluation_record e WHERE e.listing_id = {listing}.id), '[]'::jsonb),"""
+    return f"""
+    (to_jsonb({listing}) - 'search_vector' || jsonb_build_object({history if evaluations else ""}
+        'contacts', coalesce((SELECT jsonb_agg(to_jsonb(c) ORDER BY c.position)
+                              FROM contact c WHERE c.listing_id = {listing}.id), '[]'::jsonb)))::text"""
 
 
 @functools.cache
 def _statement(visible: str) -> str:
     return f"""
-    SELECT (to_jsonb(l) - 'search_vector' || jsonb_build_object(
-        'contacts', coalesce((SELECT jsonb_agg(to_jsonb(c) ORDER BY c.position)
-                              FROM contact c WHERE c.listing_id = l.id), '[]'::jsonb),
-        'evaluations', coalesce((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.recorded_at, e.id)
-                                 FROM evaluation_record e WHERE e.listing_id = l.id), '[]'::jsonb)))::text
+    SELECT {listing_json("l")}
     FROM listing l JOIN organization o ON o.id = l.organization_id
     WHERE l.id = $1 AND l.kind = ANY($2::varchar[]) AND {visible}
     """
 
 
 _decoder = msgspec.json.Decoder(ListingRecord)
+decode = _decoder.decode
 
 
 async def listing_record(
