@@ -1167,13 +1167,11 @@ def main(argv: list[str] | None = None) -> int:
                         mine[name].ratio_to_floor = mine[name].rps / result.rps
                     print(f"bench: {floor_name}: {result.rps:.1f} req/s, p99 {result.p99_ms} ms", flush=True)
                 floor.stop()
-                api.start()
             if args.replica:
                 api.stop()
                 mine = {r.name: r for r in results}
                 todo = [e for e in endpoints(sample, funder_key, args.random_seed) if e.name in mine]
                 results += replica_pass(args, env, url, workdir, sampler, todo, mine)
-                api.start()
             baseline = next((r.rps for r in results if r.name == SINGLE_ROW), 0.0)
             for result in results:
                 if baseline > 0 and result.requests > 0:  # it ran under load
