@@ -48,7 +48,8 @@ def test_a_list_answers_for_its_rows_organization_and_values() -> None:
         ]
     )
     assert [found.organization_id(0), found.organization_id(1)] == ["o1", "o2"]
-    assert found.places.example(1).country == "NL" and found.places.example(0).country is None
+    places = found.tables.places
+    assert places.example(1).country == "NL" and places.example(0).country is None
     assert found.remote_capable.tolist() == [True, False]
     assert len(arrays.Candidates.of([])) == 0 and not len(pool_of([]).rows_of(["x"]))
     assert np.array_equal(found.rows_of(["y", "nope", "x"]), [1, 0])

@@ -33,11 +33,13 @@ _ANY_NEED: Final = scoring.Need()  # strength reads the request only for trainer
 _ID: Final = np.dtype("S36")  # an id's text (a UUID's; shorter ones are padded)
 
 
-def _text(identifier: str) -> bytes:
-    encoded = identifier.encode()
-    if len(encoded) > _ID.itemsize:
-        raise ValueError(f"an id of at most {_ID.itemsize} characters, not {identifier!r}")
-    return encoded.ljust(_ID.itemsize, b"\0")
+def _texts(identifiers: Sequence[Any]) -> npt.NDArray[np.bytes_]:
+    """The ids' text (`str` of each) as an array of _ID."""
+    texts = [str(identifier) for identifier in identifiers]
+    longest = max(texts, key=len, default="")
+    if len(longest) > _ID.itemsize:
+        raise ValueError(f"an id of at most {_ID.itemsize} characters, not {longest!r}")
+    return np.array(texts, dtype=_ID)
 
 
 class Table:
@@ -167,8 +169,6 @@ class Candidates:
     def __init__(self) -> None:
         """Empty: `add` the rows (in as many parts as they are read), then `done`."""
         self.tables: Sources[Table] = Sources(*(Table(key) for key in _KEYS))
-        self.sides, self.populations, self.languages = self.tables[:3]
-        self.formats, self.strengths, self.places = self.tables[3:]
         self._parts: list[tuple[Any, ...]] = []
 
     @classmethod
@@ -189,16 +189,11 @@ class Candidates:
 
         for table, sources in zip(self.tables, part.sources, strict=True):
             table.add(sources, candidate)
-        texts = [str(listing_id) for listing_id in part.ids]
-        owners = [str(organization_id) for organization_id in part.organizations]
-        for text in (max(texts, key=len, default=""), max(owners, key=len, default="")):
-            if len(text) > _ID.itemsize:
-                raise ValueError(f"an id of at most {_ID.itemsize} characters, not {text!r}")
         radius = np.array(part.service_radius_km, dtype=np.float64) * 1000.0
         self._parts.append(
             (
-                np.array(texts, dtype=_ID),
-                np.array(owners, dtype=_ID),
+                _texts(part.ids),
+                _texts(part.organizations),
                 np.array(part.accepting, dtype=np.float64),
                 np.array([_microseconds(at) for at in part.verified], dtype=np.int64),
                 np.array(part.remote_capable, dtype=bool),  # None (unknown) is not remote
@@ -250,13 +245,13 @@ class Candidates:
         return 120 * len(self.ids) + 600 * sum(len(t.examples) for t in self.tables)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
-        return self.places.values(
+        return self.tables.places.values(
             ("remote", need.country, need.continent),
             lambda c: scoring.REMOTE_CLOSENESS[scoring.remote_where(need, c)],
         )
 
     def offered(self, need: scoring.Need) -> npt.NDArray[np.bool_]:
-        return self.sides.values(("offered", need.side), lambda c: float(scoring.offered(need, c))) > 0
+        return self.tables.sides.values(("offered", need.side), lambda c: float(scoring.offered(need, c))) > 0
 
     def quick(
         self, need: scoring.Need, kind: str, weights: scoring.Weights, closeness: Floats, now: datetime
@@ -264,26 +259,26 @@ class Candidates:
         """scoring.quick_scorer(need, kind, weights)(candidate, closeness, now) for every row."""
         share = scoring.shares(need, kind, weights)
         value = share["distance"] * closeness
-        value += share["strength"] * self.strengths.values(
+        value += share["strength"] * self.tables.strengths.values(
             ("strength", need.topics), lambda c: scoring.strength(need, c)
         )
         value += share["freshness"] * freshness(self.verified, now)
         if share["accepting"]:
             value += share["accepting"] * self.accepting
         if share["side"]:
-            value += share["side"] * self.sides.values(
+            value += share["side"] * self.tables.sides.values(
                 ("side", need.side), lambda c: scoring.side_fit(need, c) or 0.0
             )
         if share["population"]:
-            value += share["population"] * self.populations.values(
+            value += share["population"] * self.tables.populations.values(
                 ("population", need.populations), lambda c: scoring.overlap(need.populations, c.populations)
             )
         if share["language"]:
-            value += share["language"] * self.languages.values(
+            value += share["language"] * self.tables.languages.values(
                 ("language", need.languages, need.inferred_languages), _language(need)
             )
         if share["format"]:
-            value += share["format"] * self.formats.values(
+            value += share["format"] * self.tables.formats.values(
                 ("format", need.formats), lambda c: scoring.overlap(need.formats, c.formats)
             )
         return value

@@ -336,7 +336,7 @@ def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking) -> N
     values = found.quick(need, kind, question.weights, closeness, ranking.now)
     for row in arrays.best_first(values, usable, ranking.floor):
         if beyond[row]:
-            where = scoring.remote_where(need, found.places.example(row))
+            where = scoring.remote_where(need, found.tables.places.example(row))
             placement = scoring.Placement(None, False, where, beyond_service_radius=True)
         else:
             placement = scoring.Placement(distance_band(float(near.meters[row]) / 1000), True)
@@ -358,7 +358,7 @@ def _rank_remote(
     values = pool.quick(need, kind, question.weights, pool.remote_closeness(need), ranking.now)
     placements = {where: scoring.Placement(None, False, where) for where in scoring.REMOTE_CLOSENESS}
     for row in arrays.best_first(values, usable, ranking.floor):
-        where = scoring.remote_where(need, pool.places.example(row))
+        where = scoring.remote_where(need, pool.tables.places.example(row))
         ranking.offer(float(values[row]), pool, row, placements[where])
 
 
