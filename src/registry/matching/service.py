@@ -10,7 +10,7 @@ by id) in full. Present: the chosen ones' shown-only details and contacts, kept 
 import sys
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -167,23 +167,6 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
         ),
         candidate=lambda i: to_candidate(rows[i]),
     )
-
-
-def _making(caches: Caches, version: Version) -> Callable[[Any], scoring.Candidate]:
-    """A row -> its candidate, kept per listing for the version of the data while the rows cache
-    holds it: the few a request keeps are looked for there before they are read again
-    (`_kept`)."""
-    known = caches.store("match_rows")
-
-    def made(row: Any) -> scoring.Candidate:
-        listing_id = row[0]  # a UUID
-        candidate: scoring.Candidate | None = known.get(listing_id, version)
-        if candidate is None:
-            candidate = to_candidate(row)
-            known.put(listing_id, version, candidate, CANDIDATE_BYTES)
-        return candidate
-
-    return made
 
 
 class Near(msgspec.Struct, frozen=True, gc=False):
@@ -376,9 +359,9 @@ async def _kept(
             missing.append(listing_id)
         else:
             found[listing_id] = candidate
-    made = _making(caches, version)
     for row in await queries.by_id(reads, missing, planning=planning):
-        candidate = made(row)
+        candidate = to_candidate(row)
+        known.put(row[0], version, candidate, CANDIDATE_BYTES)  # row[0]: the id, a UUID
         found[candidate.id] = candidate
     return found
 
