@@ -117,8 +117,8 @@ def _statement(visible: str) -> str:
     """
 
 
-_decoder = msgspec.json.Decoder(ListingRecord)
-decode = _decoder.decode
+# A ListingRecord from its JSON text (listing_json's)
+decode = msgspec.json.Decoder(ListingRecord).decode
 
 
 async def listing_record(
@@ -127,4 +127,4 @@ async def listing_record(
     visible, extra = listing_visible_sql(principal, "$3")
     args: list[Any] = [listing_id, list(kinds), *extra]
     found = await reads.fetchval(_statement(visible), *args)
-    return None if found is None else _decoder.decode(found)
+    return None if found is None else decode(found)
