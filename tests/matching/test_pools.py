@@ -224,3 +224,15 @@ async def test_listings_read_again_by_id_are_only_those_matching_may_offer(
     assert tuple(row.keys()) == queries.COLUMNS
     assert await offered(True) == {"Clinician PWUV", "Survivor Circle Amersfoort", "Circle To Be"}
     assert await queries.by_id(reads, [], planning=False) == []
+
+
+def test_a_list_weighs_at_least_the_arrays_it_holds() -> None:
+    """The caches' budgets (match_candidates, match_remote) are kept by weight: a list must not
+    weigh less than its arrays, including the order by id that finding rows makes."""
+    found = pool_of([str(uuid.uuid4()) for _ in range(2_000)])
+    found.rows_of([found.id(5)])
+    held = [*vars(found).values(), *(t.ids for t in found.tables)]
+    held += [v for value in held if isinstance(value, tuple) for v in value]  # cached pairs
+    arrays_held = [a for a in held if isinstance(a, np.ndarray)]
+    assert len(arrays_held) >= 8
+    assert found.weight() >= sum(a.nbytes for a in arrays_held)

@@ -170,6 +170,8 @@ class Candidates:
         """Empty: `add` the rows (in as many parts as they are read), then `done`."""
         self.tables: Sources[Table] = Sources(*(Table(key) for key in _KEYS))
         self._parts: list[tuple[Any, ...]] = []
+        # Listings of one organization are many: each row holds its organization's number.
+        self._organization_numbers: dict[Any, int] = {}
 
     @classmethod
     def of(cls, candidates: Iterable[scoring.Candidate]) -> "Candidates":
@@ -189,12 +191,14 @@ class Candidates:
 
         for table, sources in zip(self.tables, part.sources, strict=True):
             table.add(sources, candidate)
+        numbers = self._organization_numbers
+        organizations = [numbers.setdefault(o, len(numbers)) for o in part.organizations]
         radius = np.array(part.service_radius_km, dtype=np.float64) * 1000.0
         self._parts.append(
             (
                 _texts(part.ids),
-                _texts(part.organizations),
-                np.array(part.accepting, dtype=np.float64),
+                np.array(organizations, dtype=np.int32),
+                np.array(part.accepting, dtype=bool),
                 np.array([_microseconds(at) for at in part.verified], dtype=np.int64),
                 np.array(part.remote_capable, dtype=bool),  # None (unknown) is not remote
                 np.where(np.isnan(radius), np.inf, radius),  # None: no limit
@@ -204,13 +208,14 @@ class Candidates:
     def done(self) -> None:
         for table in self.tables:
             table.done()
-        # Each listing's id and its organization's, as text: no object per listing (a string each
-        # would be made among the rows read, and keep the memory they were read into).
-        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, _ID, np.float64, np.int64, bool, np.float64))
+        # Each listing's id as text, and its organization's number: no object per listing (a string
+        # each would be made among the rows read, and keep the memory they were read into).
+        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, np.int32, bool, np.int64, bool, np.float64))
         columns = [np.concatenate(parts) for parts in zip(*self._parts, empty, strict=True)]
         self.ids, self.organizations, self.accepting, self.verified = columns[:4]
         self.remote_capable, self.service_radius_m = columns[4:]
-        del self._parts
+        self._organizations = _texts(list(self._organization_numbers))
+        del self._parts, self._organization_numbers
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -219,12 +224,14 @@ class Candidates:
         return str(self.ids[row], "ascii")
 
     def organization_id(self, row: int) -> str:
-        return str(self.organizations[row], "ascii")
+        return str(self._organizations[self.organizations[row]], "ascii")
 
     @functools.cached_property
-    def _sorted(self) -> tuple[Ints, npt.NDArray[np.bytes_]]:
-        order = np.argsort(self.ids, kind="stable").astype(np.int32)
-        return order, self.ids[order]
+    def _order(self) -> Ints:
+        """The rows in the order of their ids (a copy of the ids in that order would be as big as
+        the ids themselves)."""
+        order: Ints = np.argsort(self.ids, kind="stable").astype(np.int32)
+        return order
 
     def rows_of(self, ids: npt.NDArray[np.bytes_] | Sequence[str]) -> Ints:
         """The rows of those of the listings `ids` names that are here."""
@@ -232,17 +239,20 @@ class Candidates:
         if wanted.itemsize > _ID.itemsize:  # longer than any id: none of them is here
             wanted = wanted[np.char.str_len(wanted) <= _ID.itemsize]
         wanted = wanted.astype(_ID)
-        order, ordered = self._sorted
-        if not len(ordered) or not len(wanted):
+        if not len(self.ids) or not len(wanted):
             return np.zeros(0, dtype=np.int32)
-        at = np.minimum(np.searchsorted(ordered, wanted), len(ordered) - 1)
-        rows: Ints = order[at[ordered[at] == wanted]]
+        order = self._order
+        found = order[np.minimum(np.searchsorted(self.ids, wanted, sorter=order), len(order) - 1)]
+        rows: Ints = found[self.ids[found] == wanted]
         return rows
 
     def weight(self) -> int:
-        """Roughly the bytes held, for the caches' budgets: the rows' numbers and ids, and a candidate
-        standing for each distinct value."""
-        return 120 * len(self.ids) + 600 * sum(len(t.examples) for t in self.tables)
+        """Roughly the bytes held, for the caches' budgets: the rows' columns (and their order by id),
+        and a candidate standing for each distinct value."""
+        columns = (self.ids, self.organizations, self.accepting, self.verified, self.remote_capable)
+        rows = sum(c.nbytes for c in (*columns, self.service_radius_m, self._organizations))
+        rows += sum(t.ids.nbytes for t in self.tables) + 4 * len(self.ids)  # _order, once made
+        return rows + 600 * sum(len(t.examples) for t in self.tables)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
         return self.tables.places.values(
