@@ -4,7 +4,6 @@ snap to (cells at least 5 km on a side) and distance bands, so that repeated sea
 trilaterate a meeting place. Pure logic over bundled data; nothing touches the network."""
 
 import functools
-import hashlib
 import itertools
 import math
 import re
@@ -12,7 +11,7 @@ import sys
 import unicodedata
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
@@ -260,9 +259,15 @@ class _Groups:
         self._keys = array("q", (number >> bits for number in ordered))
         self._positions = array("i", (ranked[number & low] for number in ordered))
 
-    def get(self, key: int) -> tuple[int, ...]:
-        start = bisect_left(self._keys, key)
-        return tuple(self._positions[start : bisect_right(self._keys, key, start)])
+    def get(self, key: int) -> Sequence[int]:
+        keys = self._keys
+        start = bisect_left(keys, key)
+        if start == len(keys) or keys[start] != key:
+            return ()
+        end = start + 1
+        if end < len(keys) and keys[end] == key:  # most keys have one city
+            end = bisect_right(keys, key, end)
+        return self._positions[start:end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -449,12 +454,12 @@ def _normalise(text: str) -> str:
 
 
 def _name_key(country: str, name: str) -> int:
-    """The number a city's name is found under: 64 bits of a hash of "CC:name" (country codes are
-    always two letters, so the text cannot be ambiguous). A number, not the text, keeps the ~0.3 M
-    alternate-name keys small; two of them share a number with odds of about one in 10**8, and a
-    place asked for would have to be one of those two to be found wrongly."""
-    digest = hashlib.blake2b(f"{country}:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    """The number a city's name is found under: the hash of "CC:name" (country codes are always two
+    letters, so the text cannot be ambiguous). Indexes live in one process, whose hashes of a text
+    do not change. A number, not the text, keeps the ~0.4 M alternate-name keys small; two of them
+    share a 64-bit number with odds of about one in 10**8, and a place asked for would have to be
+    one of those two to be found wrongly."""
+    return hash(f"{country}:{name}")
 
 
 def parse_coordinates(text: str) -> tuple[float, float]:
@@ -621,13 +626,13 @@ def _alternate_name_index() -> _Groups:
     return _Groups(pairs, cities)
 
 
-def _city_place(city: _City) -> Place:
+def _city_place(cities: _Cities, position: int) -> Place:
     return Place(
-        latitude=city.latitude,
-        longitude=city.longitude,
-        locality=city.name,
-        region=city.region,
-        country=city.country,
+        latitude=cities.latitudes[position],
+        longitude=cities.longitudes[position],
+        locality=cities.name(position),
+        region=cities.region(position),
+        country=cities.country(position),
         postal_code=None,
     )
 
@@ -671,11 +676,11 @@ def _describe(region: str | None, country: str, index: _CityIndex) -> str:
     return f"region {region!r} of {where}" if region is not None else where
 
 
-def _first_in_region(index: _CityIndex, positions: tuple[int, ...], region: str | None) -> _City | None:
+def _first_in_region(index: _CityIndex, positions: Sequence[int], region: str | None) -> int | None:
     # Positions are sorted most populous first, so the first match is the one we want.
     for position in positions:
         if region is None or (index.cities.region(position) or "").upper() == region:
-            return index.cities[position]
+            return position
     return None
 
 
@@ -698,7 +703,7 @@ def resolve_place(text: str) -> Place:
     if city is None:
         city = _first_in_region(index, _alternate_name_index().get(key), wanted_region)
     if city is not None:
-        return _city_place(city)
+        return _city_place(index.cities, city)
     raise UnknownPlace(
         f"unknown place {text!r}: no city named {city_text!r} in {_describe(region_text, country, index)}"
     )
@@ -737,18 +742,21 @@ def _bucket_keys(latitude: float, longitude: float, radius_km: float) -> Iterato
             yield _bucket_number(row, column)
 
 
-def _nearest_within(index: _CityIndex, latitude: float, longitude: float, radius_km: float) -> _City | None:
+def _nearest_within(index: _CityIndex, latitude: float, longitude: float, radius_km: float) -> int | None:
     cities = index.cities
+    latitudes, longitudes = cities.latitudes, cities.longitudes
     best: int | None = None
     best_rank: tuple[float, int, int] | None = None
     for key in _bucket_keys(latitude, longitude, radius_km):
         for position in index.buckets.get(key):
-            km = haversine_km(latitude, longitude, cities.latitudes[position], cities.longitudes[position])
+            km = haversine_km(latitude, longitude, latitudes[position], longitudes[position])
+            if km > radius_km:
+                continue
             # Ties go to the larger, then lower-id city so answers never flicker.
             rank = (km, -cities.populations[position], cities.geonameids[position])
-            if km <= radius_km and (best_rank is None or rank < best_rank):
+            if best_rank is None or rank < best_rank:
                 best, best_rank = position, rank
-    return None if best is None else cities[best]
+    return best
 
 
 def nearest_locality(latitude: float, longitude: float, max_km: float = 50.0) -> Place | None:
@@ -766,7 +774,7 @@ def nearest_locality(latitude: float, longitude: float, max_km: float = 50.0) ->
     for radius in (*radii, max_km):
         city = _nearest_within(index, latitude, longitude, radius)
         if city is not None:
-            return _city_place(city)
+            return _city_place(index.cities, city)
     return None
 
 
