@@ -236,3 +236,41 @@ def test_a_list_weighs_at_least_the_arrays_it_holds() -> None:
     arrays_held = [a for a in held if isinstance(a, np.ndarray)]
     assert len(arrays_held) >= 8
     assert found.weight() >= sum(a.nbytes for a in arrays_held)
+
+
+_START = datetime(2026, 1, 1, tzinfo=UTC)
+_DAY = timedelta(days=1)
+
+
+@given(
+    st.lists(st.none() | st.integers(0, 800 * 24 * 60), min_size=1, max_size=20),
+    st.lists(st.integers(-1, 40), min_size=1, max_size=40),
+)
+def test_a_lists_freshness_is_made_again_as_soon_as_a_row_turns_older(
+    verified_minutes_before: list[int | None], steps: list[int]
+) -> None:
+    """A list keeps its rows' freshness from one request to the next while no verification has
+    crossed 90 or 365 days since: asked at any moment, it says what scoring says of each row."""
+    verified = [None if m is None else _START - timedelta(minutes=m) for m in verified_minutes_before]
+    found = arrays.Candidates.of(
+        scoring.Candidate(
+            id=f"c{i}",
+            kind="clinician",
+            name="C",
+            organization_id="o",
+            remote_capable=True,
+            last_verified_at=at,
+        )
+        for i, at in enumerate(verified)
+    )
+    moves = {-1: -_DAY, 0: timedelta(microseconds=1), 1: timedelta(minutes=7), 2: 30 * _DAY, 3: 91 * _DAY}
+    now = _START
+    for step in steps:
+        # A move (a microsecond, minutes, days; back once), or to the very moment a row turns 90 or
+        # 365 days old (the next step may be the microsecond after it).
+        at = verified[(step // 2) % len(verified)]
+        if step in moves:
+            now += moves[step]
+        elif at is not None:
+            now = at + timedelta(days=90 if step % 2 else 365)
+        assert found.freshness(now).tolist() == [scoring.freshness(v, now) for v in verified]

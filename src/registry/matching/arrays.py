@@ -82,20 +82,23 @@ class Table:
         """A candidate with the row's value (which is all that `key` reads)."""
         return self.examples[int(self.ids[row])]
 
-    def values(self, asked: Hashable, function: Callable[[scoring.Candidate], float]) -> Floats:
-        """`function` of each row's value, evaluated once per distinct one and kept under `asked`:
-        all that `function` reads of the request (and which factor it is)."""
+    def values(
+        self, asked: Hashable, function: Callable[[scoring.Candidate], float], times: float = 1.0
+    ) -> Floats:
+        """`function` of each row's value (`times` it), evaluated once per distinct one and kept
+        under `asked`: all that `function` reads of the request (and which factor it is)."""
         table = self._kept.get(asked)
         if table is None:
             if len(self._kept) >= self.KEPT:
                 self._kept.clear()
             table = np.array([function(c) for c in self.examples], dtype=np.float64)
             self._kept[asked] = table
-        return table[self.ids]
+        return np.take(table if times == 1.0 else table * times, self.ids)
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NEVER = np.iinfo(np.int64).min
+_ALWAYS = np.iinfo(np.int64).max
 _MICROSECOND = timedelta(microseconds=1)
 _FRESH = timedelta(days=90) // _MICROSECOND
 _RECENT = timedelta(days=365) // _MICROSECOND
@@ -216,6 +219,8 @@ class Candidates:
         self.remote_capable, self.service_radius_m = columns[4:]
         self._organizations = _texts(list(self._organization_numbers))
         del self._parts, self._organization_numbers
+        # freshness(now): from when to when it holds (microseconds), and each row's
+        self._freshness: tuple[int, int, Floats] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -251,7 +256,7 @@ class Candidates:
         and a candidate standing for each distinct value."""
         columns = (self.ids, self.organizations, self.accepting, self.verified, self.remote_capable)
         rows = sum(c.nbytes for c in (*columns, self.service_radius_m, self._organizations))
-        rows += sum(t.ids.nbytes for t in self.tables) + 4 * len(self.ids)  # _order, once made
+        rows += sum(t.ids.nbytes for t in self.tables) + 12 * len(self.ids)  # _order, freshness
         return rows + 600 * sum(len(t.examples) for t in self.tables)
 
     def remote_closeness(self, need: scoring.Need) -> Floats:
@@ -268,30 +273,48 @@ class Candidates:
     ) -> Floats:
         """scoring.quick_scorer(need, kind, weights)(candidate, closeness, now) for every row."""
         share = scoring.shares(need, kind, weights)
+        tables = self.tables
         value = share["distance"] * closeness
-        value += share["strength"] * self.tables.strengths.values(
-            ("strength", need.topics), lambda c: scoring.strength(need, c)
+        value += tables.strengths.values(
+            ("strength", need.topics), lambda c: scoring.strength(need, c), share["strength"]
         )
-        value += share["freshness"] * freshness(self.verified, now)
+        value += share["freshness"] * self.freshness(now)
         if share["accepting"]:
             value += share["accepting"] * self.accepting
         if share["side"]:
-            value += share["side"] * self.tables.sides.values(
-                ("side", need.side), lambda c: scoring.side_fit(need, c) or 0.0
+            value += tables.sides.values(
+                ("side", need.side), lambda c: scoring.side_fit(need, c) or 0.0, share["side"]
             )
         if share["population"]:
-            value += share["population"] * self.tables.populations.values(
-                ("population", need.populations), lambda c: scoring.overlap(need.populations, c.populations)
+            value += tables.populations.values(
+                ("population", need.populations),
+                lambda c: scoring.overlap(need.populations, c.populations),
+                share["population"],
             )
         if share["language"]:
-            value += share["language"] * self.tables.languages.values(
-                ("language", need.languages, need.inferred_languages), _language(need)
+            value += tables.languages.values(
+                ("language", need.languages, need.inferred_languages), _language(need), share["language"]
             )
         if share["format"]:
-            value += share["format"] * self.tables.formats.values(
-                ("format", need.formats), lambda c: scoring.overlap(need.formats, c.formats)
+            value += tables.formats.values(
+                ("format", need.formats), lambda c: scoring.overlap(need.formats, c.formats), share["format"]
             )
         return value
+
+    def freshness(self, now: datetime) -> Floats:
+        """`freshness` of every row at `now`: made again only once a row's value has changed since
+        (it changes as a verification turns 90 and 365 days old), not for each request."""
+        at = _microseconds(now)
+        kept = self._freshness
+        if kept is not None and kept[0] <= at <= kept[1]:
+            return kept[2]
+        verified = self.verified[self.verified != _NEVER]
+        turns = np.concatenate((verified + _FRESH, verified + _RECENT))  # the last moments of a value
+        turns = turns[turns >= at]
+        until = int(turns.min()) if len(turns) else _ALWAYS
+        found = freshness(self.verified, now)
+        self._freshness = (at, until, found)
+        return found
 
 
 def _language(need: scoring.Need) -> Callable[[scoring.Candidate], float]:
