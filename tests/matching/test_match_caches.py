@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from litestar import Litestar
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.matching import queries, service
 from tests.factories import Client, bearer, register_org
-from tests.matching.fixtures import UTRECHT, build_world, create, edit
+from tests.matching.fixtures import ROTTERDAM, UTRECHT, build_world, create, edit
 
 NEEDS = ["clinician", "evaluator", "trainer", "peer_program", "treatment_program"]
 
@@ -197,3 +199,51 @@ def test_the_shown_fields_are_read_in_the_order_details_takes_them() -> None:
     assert queries.DETAIL_FIELDS[0] == "id"
     assert queries.DETAIL_FIELDS[1:] == service.Details.__struct_fields__[:-1]
     assert service.Details.__struct_fields__[-1] == "contacts"
+
+
+async def test_a_list_read_for_a_wider_radius_answers_a_narrower_one_as_its_own_read_would(
+    client: Client, db: AsyncSession, app: Litestar, searches: list[tuple[str, str]]
+) -> None:
+    """A kind's list kept for a wider radius around the same point serves a narrower one without a
+    read: only its rows within the narrower radius are in reach, and the remote ones beyond it are
+    offered as remote partners, exactly as when the narrower radius is read on its own."""
+    world = await build_world(client, db)
+    for name, remote in [("Online Rotterdam", True), ("Office Rotterdam", False)]:
+        await create(
+            client,
+            world["org_key"],
+            "/partners",
+            {
+                "name": name,
+                "kind": "clinician",
+                "location_precision": "exact",
+                "location": ROTTERDAM,  # ~47 km
+                "specialties": ["people_who_use_violence"],
+                "remote_ok": remote,
+            },
+        )
+
+    async def forget() -> None:
+        app.state.caches.clear()
+        await db.execute(text("DELETE FROM shared_answer"))
+        await db.commit()
+
+    asks = [
+        {"needs": ["clinician", "evaluator", "peer_program"], "include_remote": remote, "radius_km": radius}
+        for radius in (1, 10, 25, 50)
+        for remote in (True, False)
+    ]
+    alone = []
+    for ask in asks:
+        await forget()
+        alone.append(await answer(client, None, per_kind=10, **ask))
+    await forget()
+    await answer(client, None, per_kind=10, **{**asks[0], "radius_km": 100})
+    read = len(searches)
+    assert [await answer(client, None, per_kind=10, **ask) for ask in asks] == alone
+    assert len(searches) == read  # no list read again: the 100 km ones served
+    # What the narrower radii change is there to be seen: in reach, remote, or not offered.
+    names = [{c["listing"]["name"]: c["in_reach"] for c in found["clinician"]} for found in alone]
+    assert names[4]["Online Rotterdam"] is False and "Office Rotterdam" not in names[4]
+    assert names[6]["Online Rotterdam"] is True and names[6]["Office Rotterdam"] is True
+    assert "Clinician PWUV" not in names[2] and names[4]["Clinician PWUV"] is True  # ~20 km

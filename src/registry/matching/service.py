@@ -13,10 +13,12 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import msgspec
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal, Role
@@ -170,10 +172,16 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
 
 
 class Near(msgspec.Struct, frozen=True, gc=False):
-    """A kind's public listings within a radius of a point, with their distances in metres."""
+    """A kind's public listings within a radius of a point, with their distances in metres: the
+    radius asked for, or a wider one read before (`within` says which rows are in the radius)."""
 
     candidates: arrays.Candidates
     meters: arrays.Floats
+
+    def within(self, radius_km: float) -> npt.NDArray[np.bool_]:
+        # The bound and the distances are those `queries.in_radius` compares: the same rows.
+        within: npt.NDArray[np.bool_] = self.meters <= radius_km * 1000
+        return within
 
 
 async def _near(
@@ -192,12 +200,18 @@ async def _near(
         found.done()
         return Near(found, arrays.floats([r[-1] for r in rows]))
 
+    key = (kind, point, radius_km, planning)
+    kept = caches.store("match_candidates")
+    if kept.get(key, version) is None:
+        # A list kept for a wider radius around the point holds this one's rows: no read.
+        keys: list[Any] = kept.keys()
+        wider = [k for k in keys if (k[0], k[1], k[3]) == (kind, point, planning) and k[2] > radius_km]
+        for k in sorted(wider, key=itemgetter(2)):
+            found: Near | None = kept.get(k, version)
+            if found is not None:
+                return found
     near: Near = await caches.memo(
-        "match_candidates",
-        (kind, point, radius_km, planning),
-        version,
-        fetch,
-        weigh=lambda n: n.candidates.weight() + n.meters.nbytes,
+        "match_candidates", key, version, fetch, weigh=lambda n: n.candidates.weight() + n.meters.nbytes
     )
     return near
 
@@ -310,7 +324,7 @@ def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking) -> N
     """Offer the kind's listings within the radius, best first, while they could make the list. One
     beyond the area it serves comes as a remote partner, if it works remotely."""
     need, found = question.need, near.candidates
-    usable = found.offered(need)
+    usable = found.offered(need) & near.within(question.radius_km)
     if question.exclude is not None:
         usable[found.rows_of([question.exclude])] = False
     beyond = near.meters > found.service_radius_m
@@ -335,7 +349,7 @@ def _rank_remote(
     need = question.need
     usable = pool.offered(need)
     if near is not None:
-        usable[pool.rows_of(near.candidates.ids)] = False
+        usable[pool.rows_of(near.candidates.ids[near.within(question.radius_km)])] = False
     if question.exclude is not None:
         usable[pool.rows_of([question.exclude])] = False
     values = pool.quick(need, kind, question.weights, pool.remote_closeness(need), ranking.now)
