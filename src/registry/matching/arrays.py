@@ -54,7 +54,7 @@ class Table:
         self._rows = array.array("i")
         # Any candidate with a value stands for it: the functions read only what `key` reads.
         self.examples: list[scoring.Candidate] = []
-        self.ids: Ints = np.zeros(0, dtype=np.int32)
+        self.ids: npt.NDArray[np.integer[Any]] = np.zeros(0, dtype=np.uint16)
         self._kept: dict[Hashable, Floats] = {}
 
     def add(self, sources: Iterable[Hashable], candidate: Callable[[int], scoring.Candidate]) -> None:
@@ -75,7 +75,8 @@ class Table:
             rows.append(number)
 
     def done(self) -> None:
-        self.ids = np.array(self._rows, dtype=np.int32)
+        # Two bytes a row while the values are few (they are: hundreds, thousands at most).
+        self.ids = np.array(self._rows, dtype=np.uint16 if len(self.examples) <= 2**16 else np.int32)
         del self._number, self._made, self._rows
 
     def example(self, row: int) -> scoring.Candidate:
@@ -204,7 +205,8 @@ class Candidates:
                 np.array(part.accepting, dtype=bool),
                 np.array([_microseconds(at) for at in part.verified], dtype=np.int64),
                 np.array(part.remote_capable, dtype=bool),  # None (unknown) is not remote
-                np.where(np.isnan(radius), np.inf, radius),  # None: no limit
+                # None: no limit. Whole kilometres, in metres: exact as float32 up to 16,777 km.
+                np.where(np.isnan(radius), np.inf, radius).astype(np.float32),
             )
         )
 
@@ -213,7 +215,7 @@ class Candidates:
             table.done()
         # Each listing's id as text, and its organization's number: no object per listing (a string
         # each would be made among the rows read, and keep the memory they were read into).
-        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, np.int32, bool, np.int64, bool, np.float64))
+        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, np.int32, bool, np.int64, bool, np.float32))
         columns = [np.concatenate(parts) for parts in zip(*self._parts, empty, strict=True)]
         self.ids, self.organizations, self.accepting, self.verified = columns[:4]
         self.remote_capable, self.service_radius_m = columns[4:]
