@@ -735,15 +735,18 @@ def test_nearest_locality_rejects_bad_input(latitude: float, longitude: float, m
 
 
 def brute_force_nearest(latitude: float, longitude: float, max_km: float) -> Place | None:
+    cities = geo._city_index().cities
     best: tuple[float, int, int] | None = None
-    best_place: Place | None = None
-    for city in geo._city_index().cities:
-        km = haversine_km(latitude, longitude, city.latitude, city.longitude)
-        rank = (km, -city.population, city.geonameid)
+    best_at: int | None = None
+    for p in range(len(cities)):
+        km = haversine_km(latitude, longitude, cities.latitudes[p], cities.longitudes[p])
+        rank = (km, -cities.populations[p], cities.geonameids[p])
         if km <= max_km and (best is None or rank < best):
-            best = rank
-            best_place = Place(city.latitude, city.longitude, city.name, city.region, city.country, None)
-    return best_place
+            best, best_at = rank, p
+    if best_at is None:
+        return None
+    where = (cities.name(best_at), cities.region(best_at), cities.country(best_at))
+    return Place(cities.latitudes[best_at], cities.longitudes[best_at], *where, None)
 
 
 @settings(deadline=None, max_examples=60)
@@ -756,8 +759,8 @@ def brute_force_nearest(latitude: float, longitude: float, max_km: float) -> Pla
 def test_nearest_locality_matches_brute_force(seed: int, bearing: float, km: float, max_km: float) -> None:
     # Start next to a real city so that most examples have candidates to choose from.
     cities = geo._city_index().cities
-    anchor = cities[seed % len(cities)]
-    latitude, longitude = destination(anchor.latitude, anchor.longitude, bearing, km)
+    anchor = seed % len(cities)
+    latitude, longitude = destination(cities.latitudes[anchor], cities.longitudes[anchor], bearing, km)
     assert nearest_locality(latitude, longitude, max_km) == brute_force_nearest(latitude, longitude, max_km)
 
 
@@ -798,8 +801,9 @@ def _reference_groups(pairs: list[tuple[int, int]], cities: "geo._Cities") -> di
 def test_the_city_index_finds_every_city_under_its_name_and_cell_as_a_dict_would() -> None:
     index = geo._city_index()
     cities = index.cities
-    names = [(geo._name_key(c.country, geo._normalise(c.name)), p) for p, c in enumerate(cities)]
-    cells = [(geo._bucket(c.latitude, c.longitude), p) for p, c in enumerate(cities)]
+    every = range(len(cities))
+    names = [(geo._name_key(cities.country(p), geo._normalise(cities.name(p))), p) for p in every]
+    cells = [(geo._bucket(cities.latitudes[p], cities.longitudes[p]), p) for p in every]
     for found, pairs in ((index.by_name, names), (index.buckets, cells)):
         expected = _reference_groups(pairs, cities)
         assert all(tuple(found.get(key)) == positions for key, positions in expected.items())
@@ -818,7 +822,8 @@ def test_groups_put_the_most_populous_first_and_list_a_city_once() -> None:
     # 500 first; of the two with 100, the lower GeoNames id (20, at position 2) first.
     assert tuple(groups.get(7)) == (1, 2, 0)
     assert list(groups.get(-3)) == list(groups.get(9)) == [3] and not groups.get(8)
-    assert cities[1] == geo._City("C10", None, "NL", 0.0, 0.0, 500, 10)
+    found = (cities.name(1), cities.region(1), cities.country(1), cities.populations[1], cities.geonameids[1])
+    assert found == ("C10", None, "NL", 500, 10)
 
 
 def test_the_zip_table_finds_each_five_digit_code_and_keeps_a_repeated_ones_last_line() -> None:

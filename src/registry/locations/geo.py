@@ -164,17 +164,6 @@ class GridCell:
         return (self.south + self.north) / 2.0, (self.west + self.east) / 2.0
 
 
-@dataclass(frozen=True, slots=True)
-class _City:
-    name: str
-    region: str | None
-    country: str
-    latitude: float
-    longitude: float
-    population: int
-    geonameid: int
-
-
 class _Texts:
     """Strings as one: the i-th is made again when asked for."""
 
@@ -191,9 +180,8 @@ class _Texts:
 
 
 class _Cities:
-    """The cities as columns, in their positions' order; a _City is made for the one asked for.
-    Every process keeps them: as an object per city, with its strings and numbers, they took
-    about 12 MB in each."""
+    """The cities as columns, in their positions' order. Every process keeps them: as an object per
+    city, with its strings and numbers, they took about 12 MB in each."""
 
     def __init__(self, records: Iterable["_CityRecord"]) -> None:
         names: list[str] = []
@@ -216,20 +204,6 @@ class _Cities:
 
     def __len__(self) -> int:
         return len(self._names)
-
-    def __getitem__(self, position: int) -> _City:
-        return _City(
-            name=self.name(position),
-            region=self.region(position),
-            country=self.country(position),
-            latitude=self.latitudes[position],
-            longitude=self.longitudes[position],
-            population=self.populations[position],
-            geonameid=self.geonameids[position],
-        )
-
-    def __iter__(self) -> Iterator[_City]:
-        return map(self.__getitem__, range(len(self)))
 
     def name(self, position: int) -> str:
         return self._names[position]
