@@ -749,6 +749,14 @@ def brute_force_nearest(latitude: float, longitude: float, max_km: float) -> Pla
     return Place(cities.latitudes[best_at], cities.longitudes[best_at], *where, None)
 
 
+def test_of_cities_at_one_point_the_more_populous_then_the_older_is_the_nearest() -> None:
+    """GeoNames lists a few cities at the very same point: the answer must not flicker."""
+    # Daman (44,282) and Nani Daman (62,000).
+    assert (place := nearest_locality(20.41431, 72.83236)) is not None and place.locality == "Nani Daman"
+    # Setun' and Bol'shaya Setun', 20,000 each: the lower GeoNames id (496456).
+    assert (place := nearest_locality(55.71667, 37.41667)) is not None and place.locality == "Setun\u2019"
+
+
 @settings(deadline=None, max_examples=60)
 @given(
     st.integers(min_value=0),
