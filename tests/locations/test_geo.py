@@ -1,8 +1,10 @@
 """Tests for registry.locations.geo: place resolution, the privacy grid, bands and boxes."""
 
 import math
+import re
 import time
 import tracemalloc
+import unicodedata
 from collections.abc import Callable
 
 import pytest
@@ -216,6 +218,50 @@ def test_alternate_names_are_a_fallback() -> None:
     assert resolve_place("Cologne, DE").locality == "Köln"
     assert resolve_place("Kobenhavn, DK").locality == "Copenhagen"
     assert resolve_place("Утрехт, NL").locality == "Utrecht"
+
+
+def _reference_normalise(text: str) -> str:
+    """A name's key the plain way, a character at a time: case folded, the letters without a
+    decomposition folded, decomposed, every combining character dropped, each run of separators one
+    space, none at the ends."""
+    folded = "".join(geo._LETTER_FOLDS.get(c, c) for c in text.casefold())
+    kept = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return re.sub(r"[\W_]+", " ", kept).strip()
+
+
+@settings(max_examples=300)
+@given(st.lists(st.text(max_size=12) | st.sampled_from(["São-Paulo", "Tromsø", "\0", "a\0b", "_x_", ""])))
+@example(["Ångström\u0301s", "a\U0001d167b", "x\U000e0100y", "ǅ", "ß-İ", "\0\0"])
+def test_names_are_normalised_alone_or_all_at_once_as_the_plain_way(texts: list[str]) -> None:
+    expected = [_reference_normalise(text) for text in texts]
+    assert [geo._normalise(text) for text in texts] == expected
+    assert geo._normalise_all(texts) == expected
+
+
+def test_every_geonames_name_is_normalised_at_once_as_alone() -> None:
+    names = [name for r in geo._city_records(geo._AlternateNames) for name in r.names()]
+    cities = geo._city_index().cities
+    names += [cities.name(p) for p in range(len(cities))]
+    assert len(names) > 380_000
+    assert geo._normalise_all(names) == [_reference_normalise(name) for name in names]
+
+
+def test_the_alternate_name_index_finds_every_alternate_name_as_a_dict_would() -> None:
+    cities = geo._city_index().cities
+    position_by_id = {geonameid: p for p, geonameid in enumerate(cities.geonameids)}
+    pairs = []
+    for record in geo._city_records(geo._AlternateNames):
+        p = position_by_id.get(record.geonameid)
+        if p is None:
+            continue
+        own = _reference_normalise(cities.name(p))
+        keys = {_reference_normalise(alternate) for alternate in record.names()} - {"", own}
+        pairs += [(geo._name_key(cities.country(p), key), p) for key in keys]
+    expected = _reference_groups(pairs, cities)
+    found = geo._alternate_name_index()
+    assert len(expected) > 250_000
+    assert all(tuple(found.get(key)) == positions for key, positions in expected.items())
+    assert len(found._keys) == len(pairs)  # nothing more
 
 
 def test_letters_without_decomposition_are_folded() -> None:
@@ -826,7 +872,7 @@ def test_groups_put_the_most_populous_first_and_list_a_city_once() -> None:
         for i, p in [(30, 100), (10, 500), (20, 100), (40, 1)]
     ]
     cities = geo._Cities(records)
-    groups = geo._Groups([(7, 0), (7, 1), (7, 2), (7, 0), (-3, 3), (9, 3)], cities)
+    groups = geo._Groups([7, 7, 7, 7, -3, 9], [0, 1, 2, 0, 3, 3], cities)
     # 500 first; of the two with 100, the lower GeoNames id (20, at position 2) first.
     assert tuple(groups.get(7)) == (1, 2, 0)
     assert list(groups.get(-3)) == list(groups.get(9)) == [3] and not groups.get(8)
