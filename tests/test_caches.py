@@ -6,9 +6,11 @@ import asyncio
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from registry.caching.caches import BUDGETS, Budget, Caches
-from registry.caching.store import Store
+from registry.caching.caches import BUDGETS, TOTAL_BYTES, Budget, Caches
+from registry.caching.store import Store, Total
 from registry.matching.scoring import shared_codes
 
 
@@ -63,6 +65,69 @@ def test_other_values_weigh_what_they_are_said_to() -> None:
     assert store.bytes == 900 and store.get(("a",), "v") == (1, 2, 3, 4)
     store.put(("c",), "v", (1, 2), 200)  # 1,100: the least recently used ("b") goes
     assert store.keys() == [("a",), ("c",)] and store.bytes == 600
+
+
+def test_the_caches_filled_to_their_budgets_hold_no_more_than_their_total() -> None:
+    # The budgets add up to more than a worker's memory allows (315 MiB): together they stay within
+    # TOTAL_BYTES. Filled one after another, the last ones filled are what is kept.
+    assert sum(b.bytes for b in BUDGETS.values()) > 2 * TOTAL_BYTES
+    caches = Caches()
+    for name, budget in BUDGETS.items():
+        for n in range(budget.entries):
+            caches.put(name, n, "v", b"", weight=budget.bytes // budget.entries)
+    held = {name: caches.store(name).bytes for name in BUDGETS}
+    assert sum(held.values()) == caches.total.bytes <= TOTAL_BYTES
+    assert caches.total.bytes > TOTAL_BYTES - max(b.bytes // b.entries for b in BUDGETS.values())
+    assert held["hsds_locations"] == BUDGETS["hsds_locations"].bytes and held["search_pages"] == 0
+
+
+def test_over_the_total_the_value_least_recently_used_in_any_store_goes() -> None:
+    total = Total(limit=300)
+    a, b = Store(10, 1000, 60, total), Store(10, 1000, 60, total)
+    a.put("a1", "v", b"x" * 100)
+    b.put("b1", "v", b"x" * 100)
+    a.put("a2", "v", b"x" * 100)
+    assert a.get("a1", "v") == b"x" * 100  # used again: b1 is now the least recently used
+    b.put("b2", "v", b"x" * 50)
+    assert (a.keys(), b.keys(), total.bytes) == (["a2", "a1"], ["b2"], 250)
+    a.reweigh("a2", 200)  # it grew where it is kept, and is the least recently used of all
+    assert (a.keys(), b.keys(), total.bytes) == (["a1"], ["b2"], 150)
+    b.reweigh("gone", 10_000)  # nothing kept under that key: nothing changes
+    assert total.bytes == 150
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["put", "get", "discard", "clear", "reweigh"]),
+            st.integers(0, 2),  # which store
+            st.integers(0, 5),  # which key
+            st.integers(0, 400),  # a weight
+        ),
+        max_size=60,
+    )
+)
+def test_stores_sharing_a_total_stay_within_it_and_their_own_budgets(
+    steps: list[tuple[str, int, int, int]],
+) -> None:
+    total = Total(limit=500)
+    stores = [Store(4, 300, 60, total), Store(3, 1000, 60, total), Store(5, 450, 60, total)]
+    for action, which, key, weight in steps:
+        store = stores[which]
+        if action == "put":
+            store.put(key, "v", "value", weight)
+        elif action == "get":
+            store.get(key, "v")
+        elif action == "discard":
+            store.discard(key)
+        elif action == "clear":
+            store.clear()
+        else:
+            store.reweigh(key, weight)
+        kept = [sum(value[3] for value in store._values.values()) for store in stores]
+        assert [s.bytes for s in stores] == kept and total.bytes == sum(kept) <= total.limit
+        assert all(len(s) <= s.size and s.bytes <= s.max_bytes for s in stores)
 
 
 def test_code_sets_are_shared() -> None:

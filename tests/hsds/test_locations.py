@@ -39,12 +39,15 @@ async def test_a_listing_created_after_the_first_lookup_resolves(
     first, second = (await public_listings(seeded))[:2]
     found = await client.get(f"/hsds/service_at_locations/{ids.service_at_location_id(first.id)}")
     assert found.status_code == 200 and found.json()["service_id"] == str(first.id)
-    kept = app.state.caches.store("hsds_locations").get("all", None)  # kept for the next lookups
+    store = app.state.caches.store("hsds_locations")
+    kept = store.get("all", None)  # kept for the next lookups
     assert isinstance(kept, Locations) and len(kept) >= 2
+    assert store.bytes >= 24 * len(kept)  # weighed as what it holds, for the caches' total
     made = await copy_of(seeded, second, "Harbor Circle, second group")
     answer = await client.get(f"/hsds/service_at_locations/{ids.service_at_location_id(made.id)}")
     assert answer.status_code == 200, answer.text
     assert answer.json()["service"]["name"] == "Harbor Circle, second group"
+    assert store.bytes >= 24 * len(kept) and len(kept) >= 3  # and again once it grew
 
 
 async def test_unknown_hidden_and_archived_ones_are_404(client: Client, seeded: AsyncSession) -> None:

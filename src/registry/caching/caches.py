@@ -1,5 +1,6 @@
-"""The app's one cache component: every cache the API keeps, by name, each within a budget,
-each value tagged with the version of the data it was built from (`Changes`).
+"""The app's one cache component: every cache the API keeps, by name, each within a budget and
+all of them within one total, each value tagged with the version of the data it was built from
+(`Changes`).
 
 Ask for a value with `memo(name, key, version, build)`: a kept value of that version, or the one
 `build` makes (once, however many requests ask for it at the same moment). `create_app` makes one
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from registry.caching.shared import Shared
-from registry.caching.store import Store
+from registry.caching.store import Store, Total
 from registry.caching.version import Changes, Version
 from registry.database import routing
 from registry.database.reads import Reads
@@ -63,11 +64,17 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     # listings are created (24 bytes each), read afresh once a day
     "hsds_locations": Budget(1, 64 * MiB, seconds=86400.0),
 }
+# All of them together, per process, the least recently used value in any going first. The budgets
+# above add up to 315 MiB, each sized for its own traffic; a worker should stay within 250 MB, of
+# which the modules and place indexes take about 90 and the requests in flight up to about 40
+# (reading a big list's rows takes far more than what is kept of them).
+TOTAL_BYTES: Final = 112 * MiB
 
 
 class Caches:
-    def __init__(self, budgets: Mapping[str, Budget] = BUDGETS) -> None:
-        self._stores = {name: Store(b.entries, b.bytes, b.seconds) for name, b in budgets.items()}
+    def __init__(self, budgets: Mapping[str, Budget] = BUDGETS, total_bytes: int = TOTAL_BYTES) -> None:
+        self.total = Total(total_bytes)
+        self._stores = {name: Store(b.entries, b.bytes, b.seconds, self.total) for name, b in budgets.items()}
         self._changes = Changes()
         self._replica_changes: dict[str, Changes] = {}
         self.reads: Reads | None = None  # given by the app: the primary's

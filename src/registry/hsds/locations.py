@@ -40,6 +40,10 @@ class Locations:
     def __len__(self) -> int:
         return len(self._heads)
 
+    def weight(self) -> int:
+        """The bytes it holds, for the caches' budgets."""
+        return int(self._heads.nbytes + self._listings.nbytes) + 200
+
     def _find(self, wanted: uuid.UUID) -> uuid.UUID | None:
         head = np.uint64(ids.head_of(wanted))
         at = int(np.searchsorted(self._heads, head))

@@ -218,8 +218,9 @@ async def get_service_at_location(session: AsyncSession, caches: Caches, sal_id:
     locations: Locations | None = kept.get("all", None)
     if locations is None:
         locations = Locations()
-        kept.put("all", None, locations, weight=1)
+        kept.put("all", None, locations, weight=locations.weight())
     listing_id = await locations.listing_for(session, wanted, await caches.version())
+    kept.reweigh("all", locations.weight())  # it grows as it reads the listings created since
     found = None if listing_id is None else await queries.public_service(session, listing_id)
     if found is None:
         raise NotFound(f"No public service_at_location {sal_id}.")
