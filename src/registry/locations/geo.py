@@ -252,7 +252,7 @@ class _Groups:
 @dataclass(frozen=True, slots=True)
 class _CityIndex:
     cities: _Cities
-    # _key_number(_name_key(country, normalised name)) -> city positions, most populous first.
+    # _name_key(country, normalised name) -> city positions, most populous first.
     by_name: _Groups
     # _bucket(latitude, longitude) -> positions.
     buckets: _Groups
@@ -467,7 +467,7 @@ def _normalise_all(texts: Sequence[str]) -> list[str]:
 def _name_key(country: str, name: str) -> int:
     """The number a city's name is found under: the hash of "CC:name" (country codes are always two
     letters, so the text cannot be ambiguous). Indexes live in one process, whose hashes of a text
-    do not change. A number, not the text, keeps the ~0.4 M alternate-name keys small; two of them
+    do not change. A number, not the text, keeps the ~0.3 M alternate-name keys small; two of them
     share a 64-bit number with odds of about one in 10**8, and a place asked for would have to be
     one of those two to be found wrongly."""
     return hash(f"{country}:{name}")
@@ -511,15 +511,14 @@ class _ZipTable:
             if len(code) == 5 and code.isdigit():
                 lines[int(code)] = rest
         self._codes = array("i", sorted(lines))
-        self._lines = "".join(lines[code] for code in self._codes)
-        self._ends = array("I", itertools.accumulate(len(lines[code]) for code in self._codes))
+        self._lines = _Texts(lines[code] for code in self._codes)
 
     def get(self, zip5: str) -> str | None:
         code = int(zip5)
         at = bisect_left(self._codes, code)
         if at == len(self._codes) or self._codes[at] != code:
             return None
-        return self._lines[self._ends[at - 1] if at else 0 : self._ends[at]]
+        return self._lines[at]
 
 
 @functools.cache
