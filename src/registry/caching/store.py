@@ -69,9 +69,7 @@ class Store:
         now = time.monotonic()
         self._values[key] = (version, now, value, weight, now)
         self._weigh(weight)
-        while self._values and (len(self._values) > self.size or self.bytes > self.max_bytes):
-            self.drop_oldest()
-        self._total.settle()
+        self._fit()
 
     def reweigh(self, key: Hashable, weight: int) -> None:
         """A kept value (that grew or shrank in place) now weighs `weight`."""
@@ -79,9 +77,13 @@ class Store:
         if old is not None:
             self._values[key] = (*old[:3], weight, old[4])
             self._weigh(weight - old[3])
-            while self._values and self.bytes > self.max_bytes:
-                self.drop_oldest()
-            self._total.settle()
+            self._fit()
+
+    def _fit(self) -> None:
+        """Within its count and bytes, then the total within its limit: the oldest values go."""
+        while self._values and (len(self._values) > self.size or self.bytes > self.max_bytes):
+            self.drop_oldest()
+        self._total.settle()
 
     def drop_oldest(self) -> None:
         """The least recently used value goes."""
