@@ -5,13 +5,16 @@ import uuid
 
 from litestar import post
 from litestar.datastructures import State
+from litestar.routes import HTTPRoute
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.app import create_app
+from registry.auth.principal import ANONYMOUS
 from registry.caching.version import Changes
 from registry.config import Settings
-from registry.database.sessions import create_sessionmaker, provide_db_session
+from registry.database.sessions import create_sessionmaker
+from registry.http.dependencies import provide_db_session
 from registry.models import ApiKey, AuditEvent, Organization
 from tests.factories import app_client
 
@@ -60,7 +63,7 @@ async def test_a_session_the_handler_never_used_is_not_committed(engine: AsyncEn
     commits: list[bool] = []
 
     async def handle(read: bool) -> None:
-        provider = provide_db_session(state)
+        provider = provide_db_session(state, ANONYMOUS)
         session = await anext(provider)
         event.listen(session.sync_session, "after_commit", lambda _s: commits.append(read))
         if read:
@@ -72,3 +75,21 @@ async def test_a_session_the_handler_never_used_is_not_committed(engine: AsyncEn
     assert commits == []
     await handle(read=True)
     assert commits == [True]  # a session that read (or wrote) is still committed
+
+
+def test_every_handler_resolves_its_dependencies_one_at_a_time(engine: AsyncEngine) -> None:
+    # Dependencies that need nothing of each other are resolved in an anyio task group (two tasks
+    # a request for the session and the caller): the session is asked for after the caller.
+    app = create_app(sessionmaker=create_sessionmaker(engine))
+    batches = {
+        (path, method): [len(batch) for batch in model.dependency_batches]
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for path in [route.path]
+        for method, (_, model) in route.route_handler_map.items()
+    }
+    assert batches[("/matches", "POST")] == [1, 1]  # the caller, then the session
+    assert batches[("/programs", "GET")] == [1, 1]
+    assert all(size == 1 for sizes in batches.values() for size in sizes), {
+        key: sizes for key, sizes in batches.items() if any(size > 1 for size in sizes)
+    }

@@ -22,11 +22,12 @@ from registry.caching.caches import Caches
 from registry.config import Settings
 from registry.database import routing
 from registry.database.reads import Reads
-from registry.database.sessions import create_engine, create_sessionmaker, provide_db_session
+from registry.database.sessions import create_engine, create_sessionmaker
 from registry.health.routes import HealthController, alive, is_liveness_probe
 from registry.hsds.routes import HsdsController
 from registry.http.access_log import configure_logging, log_request
 from registry.http.bodies import guarded, strict_body
+from registry.http.dependencies import provide_db_session
 from registry.http.errors import handle_exception
 from registry.http.idempotency import idempotency_middleware
 from registry.http.openapi import ASSETS_PATH, openapi_config, problem_documents

@@ -1,8 +1,5 @@
-"""The engine, the sessionmaker and the per-request session (one transaction per request)."""
+"""The engine and the sessionmaker (the per-request session is `http.dependencies`'s)."""
 
-from collections.abc import AsyncIterator
-
-from litestar.datastructures import State
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -11,7 +8,6 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from registry.config import Settings, async_database_url
-from registry.database import routing
 
 
 def create_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None) -> AsyncEngine:
@@ -40,23 +36,3 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def provide_db_session(state: State) -> AsyncIterator[AsyncSession]:
-    """Yield a session; commit after the handler returns, roll back on any error.
-
-    Litestar runs this cleanup before the response is sent, so a failed commit turns into an
-    error response and a 2xx always means the write is durable.
-    """
-    replica = routing.current()
-    sessionmaker: async_sessionmaker[AsyncSession] = replica.sessionmaker if replica else state.sessionmaker
-    async with sessionmaker() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        # A session the handler never used (a cached answer) has nothing to commit: skip the
-        # commit's machinery, a measurable part of such a request.
-        if session.in_transaction():
-            await session.commit()
