@@ -212,6 +212,56 @@ async def test_a_body_that_never_arrives_is_a_408(settings: Settings, sessionmak
     assert b"/problems/request-timeout" in body
 
 
+async def test_a_body_trickling_in_past_the_deadline_is_a_408(settings: Settings, sessionmaker: Any) -> None:
+    # The deadline is for the whole body: a client sending a byte every 0.1 s cannot hold a
+    # request open for longer, however each piece comes in time.
+    app = create_app(msgspec.structs.replace(settings, body_timeout_s=0.3), sessionmaker=sessionmaker)
+    sent: list[dict[str, Any]] = []
+    pieces = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pieces
+        pieces += 1
+        await asyncio.sleep(0.1)
+        return {"type": "http.request", "body": b" ", "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = http_scope(
+        "POST", "/matches", [(b"content-type", b"application/json"), (b"content-length", b"1000")]
+    )
+    await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 408
+    assert pieces <= 4
+
+
+async def test_a_body_in_pieces_reaches_the_handler_whole(settings: Settings, sessionmaker: Any) -> None:
+    app = create_app(settings, sessionmaker=sessionmaker)
+    body = b'{"location": {"place": "Utrecht, NL"}, "needs": ["trainer"]}'
+    pieces = [body[:10], body[10:30], body[30:]]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        piece = pieces.pop(0)
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = http_scope(
+        "POST",
+        "/matches",
+        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+    )
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    answer = msgspec.json.decode(b"".join(m["body"] for m in sent if m["type"] == "http.response.body"))
+    assert start["status"] == 200, answer
+    assert answer["query"]["needs"] == ["trainer"]
+
+
 async def test_an_initiator_profile_needs_its_current_etag(client: Client) -> None:
     created = await client.post("/initiators", json={"display_name": "Sam", "email": "sam@example.org"})
     key = created.json()["key"]

@@ -5,7 +5,6 @@ connection, which nothing has taken yet), within 64 KiB (413), and nested at mos
 
 import asyncio
 import re
-import time
 from typing import Any
 
 import msgspec
@@ -57,29 +56,29 @@ def _has_body(scope: Scope) -> int | None:
 
 
 async def read_body(receive: Receive, timeout_s: float) -> bytes:
-    deadline = time.monotonic() + timeout_s
     chunks: list[bytes] = []
     size = 0
-    while True:
-        left = deadline - time.monotonic()
-        try:
-            message = await asyncio.wait_for(receive(), timeout=max(left, 0.0))
-        except TimeoutError:
-            raise BodyRefused(
-                408,
-                "request-timeout",
-                "Request timeout",
-                f"The request body did not arrive within {timeout_s:g} seconds.",
-            ) from None
-        if message["type"] != "http.request":
-            raise asyncio.CancelledError  # the client went away
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _too_large()
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+    try:
+        # One deadline for the whole body (a timeout scope, not a task per chunk as `wait_for`).
+        async with asyncio.timeout(timeout_s):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise asyncio.CancelledError  # the client went away
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise _too_large()
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+    except TimeoutError:
+        raise BodyRefused(
+            408,
+            "request-timeout",
+            "Request timeout",
+            f"The request body did not arrive within {timeout_s:g} seconds.",
+        ) from None
 
 
 def _too_large() -> BodyRefused:
