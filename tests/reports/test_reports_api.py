@@ -202,3 +202,20 @@ async def test_csv_gives_the_same_numbers(client: Client, db: AsyncSession, fund
                 expected.append((t["name"], key, column, value, str(cell["suppressed"]).lower()))
     got = [(line["table"], line["key"], line["column"], line["value"], line["suppressed"]) for line in lines]
     assert got == expected
+
+
+async def test_a_kept_report_is_its_json_weighed_as_what_it_holds(
+    app: Any, client: Client, db: AsyncSession, funder: str
+) -> None:
+    # Each process keeps a report as the JSON it sends, so that a request answered from it
+    # encodes nothing, and the caches' budgets count what it holds.
+    await build(db)
+    first = await client.get("/reports/partnerships", headers=bearer(funder))
+    again = await client.get("/reports/partnerships", headers=bearer(funder))
+    assert first.status_code == again.status_code == 200
+    assert again.headers["content-type"] == "application/json"
+    assert again.content == first.content  # the same report, kept (computed_at and all)
+    kept = app.state.caches.store("reports")
+    (key,) = kept.keys()
+    assert kept.get(key, await app.state.caches.version()) == first.content
+    assert kept.bytes == len(first.content)

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
+import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.database.base import utcnow
@@ -382,28 +383,29 @@ async def coverage_report(sessions: Sequence[AsyncSession], threshold: int, peri
     )
 
 
-def to_csv(report: ReportRead) -> str:
-    """Long format: one line per table x row x column, the same numbers as the JSON."""
+def to_csv(report: bytes) -> str:
+    """Long format: one line per table x row x column, the same numbers as the JSON. `report` is
+    the JSON as sent: read back untyped, each number is what it was written as (3 and 3.0)."""
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["table", "key", "column", "value", "suppressed"])
-    for table in report.tables:
-        for row in table.rows:
-            key = ";".join(f"{k}={'' if v is None else v}" for k, v in row.key.items())
-            for column in table.columns:
-                cell = row.values.get(column)
+    for table in msgspec.json.decode(report)["tables"]:
+        for row in table["rows"]:
+            key = ";".join(f"{k}={'' if v is None else v}" for k, v in row["key"].items())
+            for column in table["columns"]:
+                cell = row["values"].get(column)
                 if cell is None:
                     continue
                 writer.writerow(
                     [
-                        table.name,
+                        table["name"],
                         key,
                         column,
-                        "" if cell.value is None else cell.value,
-                        str(cell.suppressed).lower(),
+                        "" if cell["value"] is None else cell["value"],
+                        str(cell["suppressed"]).lower(),
                     ]
                 )
     return out.getvalue()
