@@ -109,7 +109,9 @@ async def _warm_up(app: Litestar) -> None:
     except Exception:
         logging.getLogger("registry.matching").warning("could not warm the match pools", exc_info=True)
     try:
-        await releases.current_period(app.state.sessionmaker, app.state.settings.report_period_hours)
+        await releases.current_period(
+            app.state.sessionmaker, app.state.settings.report_period_hours, app.state.caches
+        )
     except Exception:
         logging.getLogger("registry.reports").warning("could not take the report snapshot", exc_info=True)
     app.state.warm = True  # (`/ready` says so)

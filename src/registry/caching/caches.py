@@ -53,6 +53,8 @@ BUDGETS: Final[Mapping[str, Budget]] = {
     "listing_details": Budget(4096, 8 * MiB),
     # Reports, per (name, parameters, release period): a minute at most
     "reports": Budget(64, 16 * MiB, seconds=60.0),
+    # Release periods whose snapshot of people counts exists (reports.releases)
+    "report_periods": Budget(8, 4096),
     # The controlled vocabularies, for checking the codes of searches and matches
     "vocabulary": Budget(1, 1 * MiB),
     # The HSDS API's: every term as HSDS shows it, and the public services matching a query's

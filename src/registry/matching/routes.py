@@ -48,7 +48,9 @@ class MatchController(Controller):
         """For a program's own organization: programs doing the same work nearby, the initiators nearby
         who chose to be listed, and the others' needs as protected counts."""
         require_authenticated(principal)
-        period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
+        period = await releases.current_period(
+            state.sessionmaker, state.settings.report_period_hours, state.caches
+        )
         return await service.peers(
             db_session,
             principal,

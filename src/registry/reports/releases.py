@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from registry.caching.caches import Caches
 from registry.database import routing
 from registry.models import ReportSnapshot
 
@@ -71,18 +72,24 @@ async def _exists(session: AsyncSession, period: datetime) -> bool:
     return bool(found)
 
 
-async def current_period(sessionmaker: async_sessionmaker[AsyncSession], hours: float) -> datetime:
+async def current_period(
+    sessionmaker: async_sessionmaker[AsyncSession], hours: float, caches: Caches | None = None
+) -> datetime:
     """The current period's start, its snapshot taken (by this call, if no process has yet, on
-    the primary: `sessionmaker`'s). A request reading from a replica that holds it asks no more."""
+    the primary: `sessionmaker`'s). A request reading from a replica that holds it asks no more;
+    nor does one in a process that found it in the last minutes (`caches`: the snapshot of the
+    current period stays, and asking cost 1 ms of a 1.6 ms report answered from the cache)."""
     period = period_start(datetime.now(UTC), hours)
+    if caches is not None and caches.get("report_periods", period, None):
+        return period
     replica = routing.current()
     if replica is not None:
         async with replica.sessionmaker() as session:
             if await _exists(session, period):
-                return period
+                return _known(period, caches)
     async with sessionmaker() as session:
         if await _exists(session, period):
-            return period
+            return _known(period, caches)
         # One process takes it; the others wait for the lock and then find it taken.
         await session.execute(text("SELECT pg_advisory_xact_lock(hashtext('report_snapshot'))"))
         if not await _exists(session, period):
@@ -92,6 +99,12 @@ async def current_period(sessionmaker: async_sessionmaker[AsyncSession], hours: 
                 text("DELETE FROM report_snapshot WHERE period_start < :oldest"), {"oldest": oldest}
             )
         await session.commit()
+    return _known(period, caches)
+
+
+def _known(period: datetime, caches: Caches | None) -> datetime:
+    if caches is not None:
+        caches.put("report_periods", period, None, True, weight=64)
     return period
 
 

@@ -87,7 +87,9 @@ async def respond(
     threshold = state.settings.report_threshold
     fresh = cache_control is not None and "no-cache" in cache_control.lower()
 
-    period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
+    period = await releases.current_period(
+        state.sessionmaker, state.settings.report_period_hours, state.caches
+    )
 
     async def compute() -> bytes:
         async with side_by_side(db_session, state, connections) as sessions:
@@ -248,7 +250,9 @@ class DashboardController(Controller):
             )
         require_role(principal, Role.FUNDER, Role.STEWARD)
         t = state.settings.report_threshold
-        period = await releases.current_period(state.sessionmaker, state.settings.report_period_hours)
+        period = await releases.current_period(
+            state.sessionmaker, state.settings.report_period_hours, state.caches
+        )
         page = dashboard.render(
             await service.programs_report(db_session, ["format", "side"], t),
             await service.evidence_report([db_session], t),
