@@ -384,8 +384,14 @@ class MemorySampler(threading.Thread):
         self.root: Any = None
         self.peaks: dict[int, int] = {}
         self.roles: dict[int, str] = {}
+        # What the API is being asked (`mark`), and the largest worker's peak while it was.
+        self.phase = "start-up"
+        self.phase_peaks: dict[str, int] = {}
         self._stop_event = threading.Event()
         self._lock = threading.Lock()
+
+    def mark(self, phase: str) -> None:
+        self.phase = phase
 
     def watch(self, pid: int | None) -> None:
         with self._lock:
@@ -406,8 +412,10 @@ class MemorySampler(threading.Thread):
                     rss = int(proc.memory_info().rss)
                 except psutil.Error:
                     continue
-                self.roles.setdefault(proc.pid, "main" if proc.pid == root.pid else "worker")
+                role = self.roles.setdefault(proc.pid, "main" if proc.pid == root.pid else "worker")
                 self.peaks[proc.pid] = max(rss, self.peaks.get(proc.pid, 0))
+                if role == "worker":
+                    self.phase_peaks[self.phase] = max(rss, self.phase_peaks.get(self.phase, 0))
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -422,6 +430,11 @@ class MemorySampler(threading.Thread):
             "peak_rss_mb_per_worker": workers,
             "peak_rss_mb_max_worker": workers[0] if workers else None,
             "peak_rss_mb_main": max(main) if main else None,
+            # The largest worker's peak while each endpoint ran (its single requests, then under
+            # load), in the order they ran: which one set the peak.
+            "peak_rss_mb_max_worker_by_phase": {
+                phase: round(rss / 2**20, 1) for phase, rss in self.phase_peaks.items()
+            },
         }
 
 
@@ -1117,6 +1130,7 @@ def main(argv: list[str] | None = None) -> int:
                         Request(r.method, r.path, r.body, r.headers | {"Cache-Control": "no-cache"})
                         for r in endpoint.requests
                     ]
+                sampler.mark(endpoint.name)
                 single, note = time_single(api, alone, args.single_repeats, args.report_timeout)
                 if single is None:
                     results.append(Result(name=endpoint.name, note=f"{note}: not run under load"))
@@ -1128,6 +1142,7 @@ def main(argv: list[str] | None = None) -> int:
                     # The first pass warmed both processes' caches with the whole request mix.
                     passes.append((Endpoint(f"{endpoint.name} {WARM}", endpoint.requests), 0.0))
                 for measured, warmup in passes:
+                    sampler.mark(measured.name)
                     result = generator.run(measured, warmup)
                     if measured is endpoint:
                         result.single_request_ms = single
@@ -1233,6 +1248,12 @@ def main(argv: list[str] | None = None) -> int:
     restarted = f"; the API was restarted {restarts} time(s), see above" if restarts else ""
     main_mb = memory["peak_rss_mb_main"]
     print(f"peak RSS per API worker process: {workers} MB (main process {main_mb} MB{restarted})")
+    phases = memory.get("peak_rss_mb_max_worker_by_phase", {})
+    if phases:
+        print(
+            "largest worker's peak RSS while each ran (MB): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in phases.items())
+        )
     print(f"results: {output}")
     return 0
 
