@@ -186,9 +186,22 @@ async def test_reasonable_nesting_still_reaches_the_handler(client: Client) -> N
     assert (await client.post("/initiators", json=body)).status_code == 201
 
 
+async def _post_match(app: Any, receive: Any, length: int) -> tuple[dict[str, Any], bytes]:
+    """POST /matches through ASGI, the body as `receive` gives it (`length` declared): the
+    response's start and its body."""
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(length).encode())]
+    await asyncio.wait_for(app(http_scope("POST", "/matches", headers), receive, send), timeout=10)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    return start, b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+
+
 async def test_a_body_that_never_arrives_is_a_408(settings: Settings, sessionmaker: Any) -> None:
     app = create_app(msgspec.structs.replace(settings, body_timeout_s=0.3), sessionmaker=sessionmaker)
-    sent: list[dict[str, Any]] = []
     stalled = asyncio.Event()
 
     async def receive() -> dict[str, Any]:
@@ -198,17 +211,9 @@ async def test_a_body_that_never_arrives_is_a_408(settings: Settings, sessionmak
         await asyncio.sleep(3600)  # declares 1,000 bytes, sends 5, then nothing
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = http_scope(
-        "POST", "/matches", [(b"content-type", b"application/json"), (b"content-length", b"1000")]
-    )
-    await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start, body = await _post_match(app, receive, 1000)
     assert start["status"] == 408
     assert (b"connection", b"close") in start["headers"]
-    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert b"/problems/request-timeout" in body
 
 
@@ -216,7 +221,6 @@ async def test_a_body_trickling_in_past_the_deadline_is_a_408(settings: Settings
     # The deadline is for the whole body: a client sending a byte every 0.1 s cannot hold a
     # request open for longer, however each piece comes in time.
     app = create_app(msgspec.structs.replace(settings, body_timeout_s=0.3), sessionmaker=sessionmaker)
-    sent: list[dict[str, Any]] = []
     pieces = 0
 
     async def receive() -> dict[str, Any]:
@@ -225,14 +229,7 @@ async def test_a_body_trickling_in_past_the_deadline_is_a_408(settings: Settings
         await asyncio.sleep(0.1)
         return {"type": "http.request", "body": b" ", "more_body": True}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = http_scope(
-        "POST", "/matches", [(b"content-type", b"application/json"), (b"content-length", b"1000")]
-    )
-    await asyncio.wait_for(app(scope, receive, send), timeout=5)  # type: ignore[arg-type]
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start, _ = await _post_match(app, receive, 1000)
     assert start["status"] == 408
     assert pieces <= 4
 
@@ -241,23 +238,13 @@ async def test_a_body_in_pieces_reaches_the_handler_whole(settings: Settings, se
     app = create_app(settings, sessionmaker=sessionmaker)
     body = b'{"location": {"place": "Utrecht, NL"}, "needs": ["trainer"]}'
     pieces = [body[:10], body[10:30], body[30:]]
-    sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         piece = pieces.pop(0)
         return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = http_scope(
-        "POST",
-        "/matches",
-        [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-    )
-    await asyncio.wait_for(app(scope, receive, send), timeout=10)  # type: ignore[arg-type]
-    start = next(m for m in sent if m["type"] == "http.response.start")
-    answer = msgspec.json.decode(b"".join(m["body"] for m in sent if m["type"] == "http.response.body"))
+    start, sent = await _post_match(app, receive, len(body))
+    answer = msgspec.json.decode(sent)
     assert start["status"] == 200, answer
     assert answer["query"]["needs"] == ["trainer"]
 
