@@ -247,3 +247,34 @@ async def test_a_list_read_for_a_wider_radius_answers_a_narrower_one_as_its_own_
     assert names[4]["Online Rotterdam"] is False and "Office Rotterdam" not in names[4]
     assert names[6]["Online Rotterdam"] is True and names[6]["Office Rotterdam"] is True
     assert "Clinician PWUV" not in names[2] and names[4]["Clinician PWUV"] is True  # ~20 km
+
+
+async def test_radii_up_to_the_same_read_radius_share_one_read(
+    client: Client, db: AsyncSession, app: Litestar, searches: list[tuple[str, str]]
+) -> None:
+    """A list is read for the next of READ_RADII_KM at or beyond the radius asked: 30 and 45 km share
+    the 50 km read, 60 and 80 km the 100 km one, and each answer is the one its own read gives."""
+    await build_world(client, db)
+    radii = [30, 45, 50, 60, 80, 100]
+    together = [await answer(client, None, needs=["clinician"], radius_km=r) for r in radii]
+    assert [s for s in searches if s[0] == "near"] == [("near", "clinician")] * 2
+    for radius, found in zip(radii, together, strict=True):
+        app.state.caches.clear()
+        await db.execute(text("DELETE FROM shared_answer"))
+        await db.commit()
+        assert await answer(client, None, needs=["clinician"], radius_km=radius) == found
+
+
+def test_a_list_is_read_for_the_next_read_radius_at_or_beyond_the_one_asked() -> None:
+    assert [service.read_radius(r) for r in (0.5, 10, 10.5, 25, 26, 99.9, 100, 101, 500)] == [
+        10,
+        10,
+        25,
+        25,
+        50,
+        100,
+        100,
+        200,
+        500,
+    ]
+    assert service.read_radius(800) == 800  # beyond the last one (a program's own service radius)

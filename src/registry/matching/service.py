@@ -13,8 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from operator import itemgetter
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 import numpy as np
@@ -184,6 +183,17 @@ class Near(msgspec.Struct, frozen=True, gc=False):
         return within
 
 
+# A kind's list around a point is read for the first of these radii at or beyond the one asked
+# (a wider ring, not one list per radius asked), so that nearby radii share a read, and a list read
+# for a wider one is found by asking for each (not by looking through every list kept).
+READ_RADII_KM: Final = (10.0, 25.0, 50.0, 100.0, 200.0, 500.0)
+
+
+def read_radius(radius_km: float) -> float:
+    """The radius a list is read for, to answer `radius_km` (beyond the last one: itself)."""
+    return next((r for r in READ_RADII_KM if r >= radius_km), radius_km)
+
+
 async def _near(
     reads: Reads,
     caches: Caches,
@@ -193,21 +203,21 @@ async def _near(
     radius_km: float,
     planning: bool,
 ) -> Near:
+    read_at = read_radius(radius_km)
+
     async def fetch() -> Near:
-        rows = await queries.in_radius(reads, kind, point, radius_km, planning=planning)
+        rows = await queries.in_radius(reads, kind, point, read_at, planning=planning)
         found = arrays.Candidates()
         found.add(_part(rows))
         found.done()
         return Near(found, arrays.floats([r[-1] for r in rows]))
 
-    key = (kind, point, radius_km, planning)
+    key = (kind, point, read_at, planning)
     kept = caches.store("match_candidates")
     if kept.get(key, version) is None:
         # A list kept for a wider radius around the point holds this one's rows: no read.
-        keys: list[Any] = kept.keys()
-        wider = [k for k in keys if (k[0], k[1], k[3]) == (kind, point, planning) and k[2] > radius_km]
-        for k in sorted(wider, key=itemgetter(2)):
-            found: Near | None = kept.get(k, version)
+        for wider in (r for r in READ_RADII_KM if r > read_at):
+            found: Near | None = kept.get((kind, point, wider, planning), version)
             if found is not None:
                 return found
     near: Near = await caches.memo(
