@@ -2,10 +2,12 @@
 time, the listings a request keeps are read again by id (through the rule of what matching may
 offer), and a list finds its own rows by listing id."""
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,7 +15,9 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from registry.listings import schemas as listing_schemas
 from registry.matching import arrays, queries, scoring, service
+from registry.taxonomies import routes as taxonomy_routes
 from tests.factories import Client, bearer
 from tests.matching.fixtures import GRONINGEN, ROTTERDAM, UTRECHT, build_world, create
 
@@ -58,17 +62,18 @@ def test_a_list_answers_for_its_rows_organization_and_values() -> None:
 CODES = ("survivors", "people_who_use_violence", "high_risk_clients", "women", "en", "nl", "pre_post")
 
 
-def codes() -> st.SearchStrategy[list[str] | None]:
-    return st.none() | st.lists(st.sampled_from(CODES), max_size=3)
+def codes() -> st.SearchStrategy[str | None]:
+    """A code list as read (queries.codes_of): NULL, or its codes joined."""
+    return st.none() | st.lists(st.sampled_from(CODES), max_size=3).map(queries.CODE_SEPARATOR.join)
 
 
 VERIFIED = datetime(2026, 1, 1, tzinfo=UTC)
 # A row of queries.COLUMNS, few values each, so that rows share some of them and differ in others.
 rows = st.tuples(
-    st.uuids(),
+    st.uuids().map(str),
     st.sampled_from(sorted(queries.KNOWN_KINDS)),
     st.sampled_from(["A", "B"]),
-    st.sampled_from([uuid.UUID(int=1), uuid.UUID(int=2)]),
+    st.sampled_from([str(uuid.UUID(int=1)), str(uuid.UUID(int=2))]),
     st.sampled_from([None, "NL", "US", "KE"]),
     st.none() | st.integers(1, 300),
     st.sampled_from(["active", "planning"]),
@@ -274,3 +279,43 @@ def test_a_lists_freshness_is_made_again_as_soon_as_a_row_turns_older(
         elif at is not None:
             now = at + timedelta(days=90 if step % 2 else 365)
         assert found.freshness(now).tolist() == [scoring.freshness(v, now) for v in verified]
+
+
+async def test_a_listing_read_for_matching_has_exactly_its_codes(
+    client: Client, db: AsyncSession, app: Litestar
+) -> None:
+    """Code lists are read as one text each (queries.CODE_SEPARATOR): the candidate made of the row
+    holds the listing's codes, and none for an empty list."""
+    world = await build_world(client, db)
+    made = await create(
+        client,
+        world["org_key"],
+        "/partners",
+        {
+            "name": "Many Codes",
+            "kind": "trainer",
+            "location": UTRECHT,
+            "location_precision": "exact",
+            "specialties": ["survivors", "high_risk_clients"],
+            "populations": ["women", "lgbtq", "court_referred"],
+            "languages": ["nl", "en"],
+            "course_topics": ["ipv_basics", "facilitation", "high_risk_clients"],
+            "methods": [],
+        },
+    )
+    (row,) = await queries.by_id(app.state.caches.reads, [made["id"]], planning=False)
+    candidate = service.to_candidate(row)
+    assert (candidate.id, candidate.organization_id) == (made["id"], made["organization_id"])
+    for field in ("specialties", "populations", "languages", "course_topics", "methods"):
+        assert getattr(candidate, field) == frozenset(made[field]), field
+    assert candidate.methods == candidate.formats == frozenset()
+
+
+@pytest.mark.parametrize("pattern", [listing_schemas.Code, taxonomy_routes.TermCode])
+def test_no_code_can_hold_the_separator_code_lists_are_read_with(pattern: Any) -> None:
+    """A code list's text is split at CODE_SEPARATOR (queries.codes_of): a listing's codes, and the
+    terms of every vocabulary they come from, are refused if they hold it."""
+    (meta,) = [m for m in pattern.__metadata__ if isinstance(m, msgspec.Meta)]
+    assert meta.pattern is not None
+    assert re.fullmatch(meta.pattern, f"a{queries.CODE_SEPARATOR}b") is None
+    assert re.fullmatch(meta.pattern, "court_referred")

@@ -74,6 +74,10 @@ def explanations() -> Explanations:
 # --- fetch ---------------------------------------------------------------------------------------
 
 
+def _codes(text: str | None) -> frozenset[str]:
+    return scoring.shared_codes(queries.codes_of(text))
+
+
 def to_candidate(row: Any) -> scoring.Candidate:
     """A row of queries' columns (in their order) as scoring reads it."""
     (
@@ -100,12 +104,12 @@ def to_candidate(row: Any) -> scoring.Candidate:
         remote_capable,
         *_,  # the distance, for rows within a radius
     ) = row
-    codes = scoring.shared_codes
+    codes = _codes
     return scoring.Candidate(
-        str(listing_id),
+        listing_id,
         sys.intern(kind),
         name,
-        sys.intern(str(organization_id)),  # an organization's listings share one string
+        sys.intern(organization_id),  # an organization's listings share one string
         bool(remote_capable),
         None if country is None else sys.intern(country),
         countries.continent(country),
@@ -127,10 +131,6 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
-def _codes(values: Sequence[str] | None) -> tuple[str, ...]:
-    return tuple(values) if values else ()
-
-
 def _part(rows: Sequence[Any]) -> arrays.Part:
     """Rows of queries' columns as a part of a list. Each table's value depends only on the columns
     given as its source (scoring's functions read no other of the candidate made of the row), so a
@@ -138,7 +138,8 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
     columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(queries.COLUMNS)
     # By name: the distance that rows read within a radius end with is not one of them.
     column = dict(zip(queries.COLUMNS, columns, strict=False))
-    kinds, specialties = column["kind"], [_codes(s) for s in column["specialties"]]
+    # A code list's text is its source as it is (queries.codes_of reads it only for a new one).
+    kinds, specialties = column["kind"], column["specialties"]
     return arrays.Part(
         ids=column["id"],
         organizations=column["organization_id"],
@@ -148,16 +149,16 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
         service_radius_km=column["service_radius_km"],
         sources=arrays.Sources(
             sides=list(zip(kinds, column["side"], specialties, strict=True)),
-            populations=[_codes(c) for c in column["populations"]],
-            languages=[_codes(c) for c in column["languages"]],
-            formats=[_codes(c) for c in column["formats"]],
+            populations=column["populations"],
+            languages=column["languages"],
+            formats=column["formats"],
             strengths=list(
                 zip(
                     kinds,
                     column["ipv_trained"],
                     specialties,
-                    [_codes(c) for c in column["methods"]],
-                    [_codes(c) for c in column["course_topics"]],
+                    column["methods"],
+                    column["course_topics"],
                     column["certifications"],
                     column["evaluation_stage"],
                     column["open_to_mentoring"],
@@ -378,14 +379,14 @@ async def _kept(
     found: dict[str, scoring.Candidate] = {}
     missing = []
     for listing_id in listing_ids:
-        candidate = known.get(uuid.UUID(listing_id), version)
+        candidate = known.get(listing_id, version)
         if candidate is None:
             missing.append(listing_id)
         else:
             found[listing_id] = candidate
     for row in await queries.by_id(reads, missing, planning=planning):
         candidate = to_candidate(row)
-        known.put(row[0], version, candidate, CANDIDATE_BYTES)  # row[0]: the id, a UUID
+        known.put(candidate.id, version, candidate, CANDIDATE_BYTES)
         found[candidate.id] = candidate
     return found
 
