@@ -319,3 +319,13 @@ def test_no_code_can_hold_the_separator_code_lists_are_read_with(pattern: Any) -
     assert meta.pattern is not None
     assert re.fullmatch(meta.pattern, f"a{queries.CODE_SEPARATOR}b") is None
     assert re.fullmatch(meta.pattern, "court_referred")
+
+
+@given(
+    st.lists(st.text("abc0123456789-", min_size=1, max_size=8), unique=True, max_size=30),
+    st.lists(st.text("abc0123456789-", min_size=1, max_size=40), max_size=30),
+)
+def test_a_list_says_the_row_of_each_id_asked_in_order(held: list[str], asked: list[str]) -> None:
+    found = pool_of(held)
+    rows = found.positions(asked)
+    assert [found.id(int(r)) if r >= 0 else None for r in rows] == [a if a in held else None for a in asked]

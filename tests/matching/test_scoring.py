@@ -3,6 +3,7 @@ reasons that are all true, and at most two of one organization."""
 
 import gc
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -357,3 +358,57 @@ def test_best_first_stops_below_a_floor_raised_as_the_list_fills() -> None:
         taken.append(row)
     assert taken == [4, 1, 3]  # 0.95, 0.9, then 0.7 >= the raised floor; 0.5 is below it
     assert list(arrays.best_first(values, values > 2, lambda: 0.0)) == []
+
+
+@given(
+    st.lists(st.integers(0, 20), min_size=0, max_size=300),
+    st.integers(0, 20),
+    st.integers(1, 70),
+    st.integers(2, 9),
+)
+def test_best_first_with_keep_is_best_first_over_the_rows_kept(
+    drawn: list[int], floor: int, first: int, every: int
+) -> None:
+    """`keep` takes out rows as a usable mask would (the remote ranking's rows within the radius)."""
+    values = arrays.floats([v / 20 for v in drawn])
+    usable = np.array([v % 7 != 3 for v in drawn], dtype=bool)
+    kept = np.array([r % every != 0 for r in range(len(drawn))], dtype=bool)
+    asked: list[int] = []
+
+    def keep(rows: Any) -> Any:
+        asked.extend(rows.tolist())
+        return kept[rows]
+
+    found = list(arrays.best_first(values, usable, lambda: floor / 20, first=first, keep=keep))
+    assert found == list(arrays.best_first(values, usable & kept, lambda: floor / 20, first=first))
+    assert len(asked) == len(set(asked)) and all(usable[r] for r in asked)
+
+
+def test_best_first_asks_keep_only_of_the_rows_it_may_reach() -> None:
+    values = arrays.floats([r / 1000 for r in range(1000)])
+    asked: list[int] = []
+
+    def keep(rows: Any) -> Any:
+        asked.extend(rows.tolist())
+        return rows % 2 == 0
+
+    taken: list[int] = []
+    for row in arrays.best_first(values, values >= 0, lambda: 0.993 if len(taken) >= 3 else 0.0, keep=keep):
+        taken.append(row)
+    assert taken == [998, 996, 994]  # the odd ones taken out; the floor then rises above the rest
+    assert sorted(asked) == list(range(936, 1000))  # the best 64, not the other 936
+
+
+def test_best_first_past_the_first_rows_asks_keep_of_four_times_as_many_at_a_time() -> None:
+    values = arrays.floats([r / 1000 for r in range(1000)])
+    asked: list[int] = []
+
+    def keep(rows: Any) -> Any:
+        asked.extend(rows.tolist())
+        return rows < 800  # the best 200 are taken out (within the radius, say)
+
+    taken: list[int] = []
+    for row in arrays.best_first(values, values >= 0, lambda: 0.797 if len(taken) >= 3 else 0.0, keep=keep):
+        taken.append(row)
+    assert taken == [799, 798, 797]
+    assert sorted(asked) == list(range(680, 1000))  # the best 64, then the next 256: not the other 680

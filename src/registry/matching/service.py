@@ -183,6 +183,13 @@ class Near(msgspec.Struct, frozen=True, gc=False):
         within: npt.NDArray[np.bool_] = self.meters <= radius_km * 1000
         return within
 
+    def holds(self, ids: npt.NDArray[np.bytes_], radius_km: float) -> npt.NDArray[np.bool_]:
+        """Which of the listings `ids` are here within the radius."""
+        rows = self.candidates.positions(ids)
+        held: npt.NDArray[np.bool_] = rows >= 0
+        held[held] = self.meters[rows[held]] <= radius_km * 1000
+        return held
+
 
 # A kind's list around a point is read for the first of these radii at or beyond the one asked
 # (a wider ring, not one list per radius asked), so that nearby radii share a read, and a list read
@@ -359,13 +366,18 @@ def _rank_remote(
     number."""
     need = question.need
     usable = pool.offered(need)
-    if near is not None:
-        usable[pool.rows_of(near.candidates.ids[near.within(question.radius_km)])] = False
     if question.exclude is not None:
         usable[pool.rows_of([question.exclude])] = False
+    keep = None
+    if near is not None:
+        # Only the rows the ranking reaches are looked up in the list within the radius (a pool
+        # holds 160,000 rows at 1,000,000 listings, the list thousands; a request reaches dozens).
+        def keep(rows: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
+            return ~near.holds(pool.ids[rows], question.radius_km)
+
     values = pool.quick(need, kind, question.weights, pool.remote_closeness(need), ranking.now)
     placements = {where: scoring.Placement(None, False, where) for where in scoring.REMOTE_CLOSENESS}
-    for row in arrays.best_first(values, usable, ranking.floor):
+    for row in arrays.best_first(values, usable, ranking.floor, keep=keep):
         where = scoring.remote_where(need, pool.tables.places.example(row))
         ranking.offer(float(values[row]), pool, row, placements[where])
 
