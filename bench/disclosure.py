@@ -42,13 +42,13 @@ async def measure(url: str) -> dict[str, Any]:
         coverage = await service.coverage_report([session], 11, period)
         truth: dict[str, dict[tuple[str | None, ...], int]] = defaultdict(dict)
         for dimension in ("partner_kind", "region", "quarter"):
-            for (status, *key), n, _ in await releases.released(
+            async for (status, *key), n, _ in releases.released(
                 session, period, f"introductions:{dimension}"
             ):
                 truth[f"introductions_by_{dimension}"][(*key, status)] = n
-        for (step,), n, _ in await releases.released(session, period, "initiators:step"):
+        async for (step,), n, _ in releases.released(session, period, "initiators:step"):
             truth["initiators_by_pathway_step"][(step, "initiators")] = n
-        for (country, region), n, _ in await releases.released(session, period, "initiators:region"):
+        async for (country, region), n, _ in releases.released(session, period, "initiators:region"):
             truth["coverage_gaps"][(country, region, "initiators")] = n
         await session.execute(text("DELETE FROM report_snapshot WHERE period_start = :p"), {"p": period})
         await session.commit()

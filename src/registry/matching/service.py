@@ -697,7 +697,7 @@ async def need_counts(
     counts: dict[str, int] = defaultdict(int)
     key_sums: dict[str, int] = defaultdict(int)
     sides = {"", side, "both"} if side else None
-    for (lat, lon, their_side, need), n, key_sum in await releases.released(
+    async for (lat, lon, their_side, need), n, key_sum in releases.released(
         session, period, "initiators:place"
     ):
         if sides is not None and their_side not in sides:

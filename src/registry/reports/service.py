@@ -265,7 +265,7 @@ async def partnerships_report(
     for dimension, dims, description in specs:
         counts: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
         key_sums: dict[tuple[tuple[str | None, ...], str], int] = defaultdict(int)
-        for (status, *key), n, key_sum in await releases.released(
+        async for (status, *key), n, key_sum in releases.released(
             session, period, f"introductions:{dimension}"
         ):
             assert status is not None
@@ -308,7 +308,7 @@ async def partnerships_report(
             counts_people=True,
         )
     )
-    steps = await releases.released(session, period, "initiators:step")
+    steps = [row async for row in releases.released(session, period, "initiators:step")]
     step_counts = {str(step): 0 for step in range(1, 7)} | {str(k[0]): n for k, n, _ in steps}
     step_keys = {str(k[0]): key_sum for k, _, key_sum in steps}
     cells, total = published_counts(step_counts, step_keys, threshold, tally)
@@ -335,7 +335,7 @@ async def coverage_report(sessions: Sequence[AsyncSession], threshold: int, peri
     # Initiators as the period's release counted them; programs and partners as they are now.
     released = {
         (k[0], k[1]): (n, key_sum)
-        for k, n, key_sum in await releases.released(sessions[0], period, "initiators:region")
+        async for k, n, key_sum in releases.released(sessions[0], period, "initiators:region")
     }
     # One connection: the places keep their answers (migration 0011), so this is a small read.
     regions = sorted(
