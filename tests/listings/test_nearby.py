@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import ANONYMOUS, Principal, Role
 from registry.caching.caches import Caches
-from registry.listings import nearby, queries
+from registry.listings import code_lists, nearby, queries
 from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
@@ -293,7 +293,8 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
-    """A row as `place_of` takes it: id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS."""
+    """A row as `place_of` takes it: id, band rank, remote_capable, *EQUALS, *OVERLAPS (given as
+    lists), *FLAGS."""
     row: dict[str, Any] = {
         "id": uuid.uuid4(),
         "band_rank": 0,
@@ -314,6 +315,8 @@ def listing(**values: Any) -> tuple[Any, ...]:
     }
     assert list(row)[3:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
     row.update(values)
+    for column in nearby.OVERLAPS:  # each list as one text, as it is read (code_lists)
+        row[column] = None if row[column] is None else code_lists.SEPARATOR.join(row[column])
     return tuple(row.values())
 
 

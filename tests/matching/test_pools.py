@@ -2,12 +2,10 @@
 time, the listings a request keeps are read again by id (through the rule of what matching may
 offer), and a list finds its own rows by listing id."""
 
-import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import msgspec
 import numpy as np
 import pytest
 from hypothesis import given
@@ -15,9 +13,8 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings import schemas as listing_schemas
+from registry.listings import code_lists
 from registry.matching import arrays, queries, scoring, service
-from registry.taxonomies import routes as taxonomy_routes
 from tests.factories import Client, bearer
 from tests.matching.fixtures import GRONINGEN, ROTTERDAM, UTRECHT, build_world, create
 
@@ -63,8 +60,8 @@ CODES = ("survivors", "people_who_use_violence", "high_risk_clients", "women", "
 
 
 def codes() -> st.SearchStrategy[str | None]:
-    """A code list as read (queries.codes_of): NULL, or its codes joined."""
-    return st.none() | st.lists(st.sampled_from(CODES), max_size=3).map(queries.CODE_SEPARATOR.join)
+    """A code list as read (code_lists.codes_of): NULL, or its codes joined."""
+    return st.none() | st.lists(st.sampled_from(CODES), max_size=3).map(code_lists.SEPARATOR.join)
 
 
 VERIFIED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -284,7 +281,7 @@ def test_a_lists_freshness_is_made_again_as_soon_as_a_row_turns_older(
 async def test_a_listing_read_for_matching_has_exactly_its_codes(
     client: Client, db: AsyncSession, app: Litestar
 ) -> None:
-    """Code lists are read as one text each (queries.CODE_SEPARATOR): the candidate made of the row
+    """Code lists are read as one text each (code_lists.SEPARATOR): the candidate made of the row
     holds the listing's codes, and none for an empty list."""
     world = await build_world(client, db)
     made = await create(
@@ -309,16 +306,6 @@ async def test_a_listing_read_for_matching_has_exactly_its_codes(
     for field in ("specialties", "populations", "languages", "course_topics", "methods"):
         assert getattr(candidate, field) == frozenset(made[field]), field
     assert candidate.methods == candidate.formats == frozenset()
-
-
-@pytest.mark.parametrize("pattern", [listing_schemas.Code, taxonomy_routes.TermCode])
-def test_no_code_can_hold_the_separator_code_lists_are_read_with(pattern: Any) -> None:
-    """A code list's text is split at CODE_SEPARATOR (queries.codes_of): a listing's codes, and the
-    terms of every vocabulary they come from, are refused if they hold it."""
-    (meta,) = [m for m in pattern.__metadata__ if isinstance(m, msgspec.Meta)]
-    assert meta.pattern is not None
-    assert re.fullmatch(meta.pattern, f"a{queries.CODE_SEPARATOR}b") is None
-    assert re.fullmatch(meta.pattern, "court_referred")
 
 
 @given(

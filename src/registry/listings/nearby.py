@@ -7,7 +7,6 @@ ANDs and ORs masks and loads only its page. The filters mean what they mean in S
 place with more than MAX_KEPT listings. Why and what it saves: docs/performance.md."""
 
 import dataclasses
-import itertools
 import uuid
 from collections.abc import Hashable, Sequence
 from typing import Any, Final
@@ -15,14 +14,12 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, literal_column, type_coerce
+from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
-from sqlalchemy.types import NullType
 
 from registry.auth.principal import Principal
 from registry.caching.caches import Caches
-from registry.listings import queries, records
+from registry.listings import code_lists, queries, records
 from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
@@ -98,8 +95,28 @@ def _masks(
     return masks
 
 
+def _code_masks(name: str, texts: Sequence[str | None], count: int) -> dict[tuple[str, Any], int]:
+    """(name, code) -> the rows whose list holds it, from each row's list as one text
+    (code_lists): each distinct list is split once, however many rows hold it."""
+    numbers: dict[str | None, int] = {}
+    held = np.fromiter((numbers.setdefault(t, len(numbers)) for t in texts), dtype=np.intp, count=count)
+    order = np.argsort(held, kind="stable")  # the rows of each list together
+    bounds = np.searchsorted(held[order], np.arange(len(numbers) + 1))
+    holders: dict[str, list[npt.NDArray[np.intp]]] = {}
+    for text, number in numbers.items():
+        for code in dict.fromkeys(code_lists.codes_of(text)):
+            holders.setdefault(code, []).append(order[bounds[number] : bounds[number + 1]])
+    masks = {}
+    for code, rows in holders.items():
+        holds = np.zeros(count, dtype=bool)
+        holds[np.concatenate(rows)] = True
+        masks[(name, code)] = _bits(holds)
+    return masks
+
+
 def place_of(rows: Sequence[Sequence[Any]]) -> Place:
-    """A Place from rows of (id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS)."""
+    """A Place from rows of (id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS), the lists
+    of OVERLAPS each as one text (code_lists)."""
     count = len(rows)
     columns = list(zip(*rows, strict=True)) or [()] * (3 + len(EQUALS) + len(OVERLAPS) + len(FLAGS))
     lists_at = 3 + len(EQUALS)
@@ -109,10 +126,8 @@ def place_of(rows: Sequence[Sequence[Any]]) -> Place:
     named = zip((REMOTE, *EQUALS, *FLAGS), (*columns[2:lists_at], *columns[flags_at:]), strict=True)
     for name, values in named:
         masks.update(_masks(name, values, every_row, count))
-    for name, column in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
-        lists = [codes or () for codes in column]
-        held_by = np.repeat(every_row, np.fromiter(map(len, lists), dtype=np.intp, count=count))
-        masks.update(_masks(name, list(itertools.chain.from_iterable(lists)), held_by, count))
+    for name, texts in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
+        masks.update(_code_masks(name, texts, count))
     return Place(
         ids=b"".join(id_.bytes for id_ in columns[0]),
         bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
@@ -166,17 +181,13 @@ def _key(principal: Principal, filters: ListingFilters) -> Hashable:
     return (listing_view(principal), tuple(filters.kinds), filters.near, filters.radius_km)
 
 
-def _as_sent(column: InstrumentedAttribute[Any]) -> ColumnElement[Any]:
-    return type_coerce(column, NullType()).label(column.key)
-
-
 async def _read(session: AsyncSession, principal: Principal, filters: ListingFilters) -> Place | None:
     """The place, or none when its radius holds more than MAX_KEPT listings."""
     assert filters.near is not None
     around = ListingFilters(kinds=filters.kinds, near=filters.near, radius_km=filters.radius_km)
     rank = queries.near_rank(filters.near)
     columns = [getattr(Listing, column) for column in EQUALS]
-    columns += [_as_sent(getattr(Listing, column)) for column in OVERLAPS]
+    columns += [code_lists.as_text(getattr(Listing, column)).label(column) for column in OVERLAPS]
     columns += [getattr(Listing, column) for column in FLAGS]
     stmt = (
         queries.filtered(principal, around)
@@ -184,8 +195,9 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
         .order_by(rank.asc().nulls_last(), Listing.name, Listing.id)
         .limit(MAX_KEPT + 1)
     )
-    # Core, not the ORM, and the lists as the driver sends them: the ORM's per-row and per-array
-    # processing was most of reading a busy place (docs/performance.md).
+    # Core, not the ORM, and each list as one text: the ORM's per-row and per-array processing was
+    # most of reading a busy place, and the driver's lists of strings most of what was left
+    # (docs/performance.md).
     rows = (await (await session.connection()).execute(stmt)).all()
     return None if len(rows) > MAX_KEPT else place_of(rows)
 

@@ -30,6 +30,7 @@ from registry.database.reads import Reads
 from registry.http.errors import Forbidden, InvalidInput
 from registry.initiators.schemas import VOCABULARIES as INITIATOR_VOCABULARIES
 from registry.initiators.service import coarse_location
+from registry.listings import code_lists
 from registry.listings import service as listings
 from registry.listings.presenters import visible_reads
 from registry.listings.schemas import ContactRead
@@ -75,7 +76,7 @@ def explanations() -> Explanations:
 
 
 def _codes(text: str | None) -> frozenset[str]:
-    return scoring.shared_codes(queries.codes_of(text))
+    return scoring.shared_codes(code_lists.codes_of(text))
 
 
 def to_candidate(row: Any) -> scoring.Candidate:
@@ -138,7 +139,7 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
     columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(queries.COLUMNS)
     # By name: the distance that rows read within a radius end with is not one of them.
     column = dict(zip(queries.COLUMNS, columns, strict=False))
-    # A code list's text is its source as it is (queries.codes_of reads it only for a new one).
+    # A code list's text is its source as it is (code_lists.codes_of reads it only for a new one).
     kinds, specialties = column["kind"], column["specialties"]
     return arrays.Part(
         ids=column["id"],
