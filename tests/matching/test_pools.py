@@ -102,8 +102,9 @@ def same_lists(drawn: list[Any], size: int) -> None:
     by_columns.done()
     for name in ("ids", "organizations", "accepting", "verified", "remote_capable", "service_radius_m"):
         assert np.array_equal(getattr(by_columns, name), getattr(by_candidate, name)), name
-    for made, expected in zip(by_columns.tables, by_candidate.tables, strict=True):
-        assert np.array_equal(made.ids, expected.ids) and made.examples == expected.examples
+    for key, made, expected in zip(arrays._KEYS, by_columns.tables, by_candidate.tables, strict=True):
+        assert np.array_equal(made.ids, expected.ids)
+        assert [key(c) for c in made.examples] == [key(c) for c in expected.examples]
 
 
 @given(st.lists(rows, max_size=40), st.integers(1, 40))
@@ -120,6 +121,16 @@ def test_each_column_a_value_depends_on_is_a_part_of_its_source(
     that this column changes."""
     for column in range(1, len(queries.COLUMNS)):
         same_lists([row, (*row[:column], other[column], *row[column + 1 :])], 2)
+
+
+@given(rows)
+def test_a_lists_example_of_a_row_is_its_candidate_as_the_tables_read_it(row: tuple[Any, ...]) -> None:
+    """An example stands for its value in a list's tables (arrays.Table): each table's key reads the
+    same of it as of the row's candidate, and it keeps none of the listing's own texts."""
+    example, candidate = service.example_of(row), service.to_candidate(row)
+    for key in arrays._KEYS:
+        assert key(example) == key(candidate)
+    assert (example.id, example.name, example.organization_id) == ("", "", "")
 
 
 def test_an_id_longer_than_a_list_keeps_is_refused() -> None:

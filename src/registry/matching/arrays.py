@@ -137,7 +137,7 @@ class Part(NamedTuple):
     remote_capable: Sequence[bool | None]
     service_radius_km: Sequence[float | None]
     sources: Sources[Sequence[Hashable]]
-    candidate: Callable[[int], scoring.Candidate]  # the i-th row's
+    candidate: Callable[[int], scoring.Candidate]  # the i-th row's, as the tables read it (_KEYS)
 
 
 _KEYS: Final[Sources[Callable[[scoring.Candidate], Hashable]]] = Sources(

@@ -132,6 +132,54 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
+def example_of(row: Any) -> scoring.Candidate:
+    """A row of queries' columns as a list's tables read it: what their keys read (arrays._KEYS:
+    kind, sides, codes, strengths' columns, country), and nothing of the listing's own (its id,
+    name, organization, dates). An example outlives its list's read, and a text of the row kept
+    in it would keep the memory the read's other rows were made in from being given back."""
+    (
+        _,
+        kind,
+        _,
+        _,
+        country,
+        _,
+        _,
+        side,
+        specialties,
+        populations,
+        formats,
+        languages,
+        ipv_trained,
+        methods,
+        course_topics,
+        certifications,
+        evaluation_stage,
+        open_to_mentoring,
+        *_,
+    ) = row
+    return scoring.Candidate(
+        "",
+        sys.intern(kind),
+        "",
+        "",
+        False,
+        None if country is None else sys.intern(country),
+        countries.continent(country),
+        side=None if side is None else sys.intern(side),
+        specialties=_codes(specialties),
+        populations=_codes(populations),
+        formats=_codes(formats),
+        languages=_codes(languages),
+        ipv_trained=ipv_trained,
+        methods=_codes(methods),
+        course_topics=_codes(course_topics),
+        certifications=certifications or 0,
+        evaluation_stage=sys.intern(evaluation_stage),
+        open_to_mentoring=open_to_mentoring,
+    )
+
+
 def _part(rows: Sequence[Any]) -> arrays.Part:
     """Rows of queries' columns as a part of a list. Each table's value depends only on the columns
     given as its source (scoring's functions read no other of the candidate made of the row), so a
@@ -168,7 +216,7 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
             ),
             places=column["country"],
         ),
-        candidate=lambda i: to_candidate(rows[i]),
+        candidate=lambda i: example_of(rows[i]),
     )
 
 
