@@ -132,32 +132,15 @@ def to_candidate(row: Any) -> scoring.Candidate:
     )
 
 
+_AT: Final = {name: i for i, name in enumerate(queries.COLUMNS)}  # a column's place in a row
+
+
 def example_of(row: Any) -> scoring.Candidate:
     """A row of queries' columns as a list's tables read it: what their keys read (arrays._KEYS:
     kind, sides, codes, strengths' columns, country), and nothing of the listing's own (its id,
     name, organization, dates). An example outlives its list's read, and a text of the row kept
     in it would keep the memory the read's other rows were made in from being given back."""
-    (
-        _,
-        kind,
-        _,
-        _,
-        country,
-        _,
-        _,
-        side,
-        specialties,
-        populations,
-        formats,
-        languages,
-        ipv_trained,
-        methods,
-        course_topics,
-        certifications,
-        evaluation_stage,
-        open_to_mentoring,
-        *_,
-    ) = row
+    kind, country, side = row[_AT["kind"]], row[_AT["country"]], row[_AT["side"]]
     return scoring.Candidate(
         "",
         sys.intern(kind),
@@ -167,16 +150,16 @@ def example_of(row: Any) -> scoring.Candidate:
         None if country is None else sys.intern(country),
         countries.continent(country),
         side=None if side is None else sys.intern(side),
-        specialties=_codes(specialties),
-        populations=_codes(populations),
-        formats=_codes(formats),
-        languages=_codes(languages),
-        ipv_trained=ipv_trained,
-        methods=_codes(methods),
-        course_topics=_codes(course_topics),
-        certifications=certifications or 0,
-        evaluation_stage=sys.intern(evaluation_stage),
-        open_to_mentoring=open_to_mentoring,
+        specialties=_codes(row[_AT["specialties"]]),
+        populations=_codes(row[_AT["populations"]]),
+        formats=_codes(row[_AT["formats"]]),
+        languages=_codes(row[_AT["languages"]]),
+        ipv_trained=row[_AT["ipv_trained"]],
+        methods=_codes(row[_AT["methods"]]),
+        course_topics=_codes(row[_AT["course_topics"]]),
+        certifications=row[_AT["certifications"]] or 0,
+        evaluation_stage=sys.intern(row[_AT["evaluation_stage"]]),
+        open_to_mentoring=row[_AT["open_to_mentoring"]],
     )
 
 
