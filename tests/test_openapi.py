@@ -56,3 +56,25 @@ async def test_reports_document_their_csv_form(client: httpx.AsyncClient) -> Non
     for name in ("programs", "evidence", "partnerships", "coverage"):
         content = spec["paths"][f"/reports/{name}"]["get"]["responses"]["200"]["content"]
         assert set(content) == {"application/json", "text/csv"}
+
+
+async def test_hsds_lists_document_their_ndjson_form(client: httpx.AsyncClient) -> None:
+    """Every HSDS list taking format=ndjson says it may answer NDJSON (schemathesis found
+    /hsds/taxonomy_terms?format=ndjson answered with a content type its operation did not list)."""
+    spec = (await client.get("/schema/openapi.json")).json()
+    listed = []
+    for path, item in spec["paths"].items():
+        operation = item.get("get", {})
+        if any(
+            p["name"] == "format" and "ndjson" in p["schema"].get("pattern", "")
+            for p in operation.get("parameters", [])
+        ):
+            listed.append(path)
+            assert set(operation["responses"]["200"]["content"]) == {
+                "application/json",
+                "application/x-ndjson",
+            }, path
+    assert sorted(listed) == sorted(
+        f"/hsds/{name}"
+        for name in ("services", "service_at_locations", "organizations", "taxonomies", "taxonomy_terms")
+    )

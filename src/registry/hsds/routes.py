@@ -23,6 +23,7 @@ Full: TypeAlias = Annotated[bool | None, QueryParameter(description="true: fully
 Minimal: TypeAlias = Annotated[
     bool | None, QueryParameter(description="true: only ids, names and last_modified (required fields)")
 ]
+# The handlers taking it say opt={"ndjson": True}: the OpenAPI document lists NDJSON beside JSON.
 Format: TypeAlias = Annotated[
     str | None,
     QueryParameter(pattern=r"^(json|ndjson)$", description="ndjson: this page's contents, one per line"),
@@ -102,7 +103,7 @@ class HsdsController(Controller):
             raise NotFound(f"No profile file {name!r}; there are: {', '.join(profile.PATCHES)}.")
         return patch
 
-    @get("/services")
+    @get("/services", opt={"ndjson": True})
     async def list_services(
         self,
         db_session: DbSession,
@@ -143,7 +144,7 @@ class HsdsController(Controller):
         """One public service, fully nested."""
         return await service.get_service(db_session, service_id)
 
-    @get("/service_at_locations")
+    @get("/service_at_locations", opt={"ndjson": True})
     async def list_service_at_locations(
         self,
         db_session: DbSession,
@@ -183,7 +184,7 @@ class HsdsController(Controller):
         """One public service at its location, fully nested."""
         return await service.get_service_at_location(db_session, state.caches, sal_id)
 
-    @get("/organizations")
+    @get("/organizations", opt={"ndjson": True})
     async def list_organizations(
         self,
         db_session: DbSession,
@@ -209,7 +210,7 @@ class HsdsController(Controller):
         """One verified organization with its public services."""
         return await service.get_organization(db_session, organization_id, full_service=bool(full_service))
 
-    @get("/taxonomies", sync_to_thread=False)
+    @get("/taxonomies", sync_to_thread=False, opt={"ndjson": True})
     def list_taxonomies(
         self,
         page: PageNumber = 1,
@@ -228,7 +229,7 @@ class HsdsController(Controller):
         """One vocabulary as an HSDS taxonomy."""
         return service.get_taxonomy(taxonomy_id)
 
-    @get("/taxonomy_terms")
+    @get("/taxonomy_terms", opt={"ndjson": True})
     async def list_taxonomy_terms(
         self,
         db_session: DbSession,

@@ -6,7 +6,7 @@ own shape. The document is corrected as it is built: every error response, and a
 response on every operation, is `application/problem+json` with the `Problem` schema.
 """
 
-from typing import Any
+from typing import Any, Final
 
 from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
@@ -110,21 +110,28 @@ def with_problem_responses(openapi: OpenAPI) -> OpenAPI:
 
 
 CSV = "text/csv"
+NDJSON = "application/x-ndjson"
+# What an operation may answer besides JSON, by the opt its handler says it with.
+ALTERNATIVES: Final = {
+    # ?format=csv or Accept: text/csv (the reports)
+    "csv": (CSV, "table,key,column,value,suppressed"),
+    # ?format=ndjson (the HSDS lists)
+    "ndjson": (NDJSON, "the page's (or with all=true every matching) HSDS object, one JSON object a line"),
+}
 
 
-def with_csv(openapi: OpenAPI, operations: list[tuple[str, str]]) -> OpenAPI:
-    """`text/csv` beside JSON on the success responses of (path, method) operations whose handlers
-    say `opt={"csv": True}` (`?format=csv` or `Accept: text/csv`)."""
-    for path, method in operations:
+def with_alternatives(openapi: OpenAPI, operations: list[tuple[str, str, str]]) -> OpenAPI:
+    """Each (path, method, opt) operation's other media type (ALTERNATIVES) beside JSON on its
+    success responses."""
+    for path, method, opt in operations:
+        media_type, description = ALTERNATIVES[opt]
         operation = getattr((openapi.paths or {}).get(path), method, None)
         for status, response in ((operation.responses or {}) if operation else {}).items():
             if status.startswith("2") and isinstance(response, OpenAPIResponse):
                 response.content = {
                     **(response.content or {}),
-                    CSV: OpenAPIMediaType(
-                        schema=Schema(
-                            type=OpenAPIType.STRING, description="table,key,column,value,suppressed"
-                        )
+                    media_type: OpenAPIMediaType(
+                        schema=Schema(type=OpenAPIType.STRING, description=description)
                     ),
                 }
     return openapi
@@ -134,14 +141,15 @@ class _ProblemOpenAPIPlugin(OpenAPIPlugin):
     __slots__ = ()
 
     def _build_openapi(self) -> OpenAPI:
-        csv = [
-            (route.path_format or "/", method.lower())
+        alternatives = [
+            (route.path_format or "/", method.lower(), opt)
             for route in self.included_routes.values()
             for handler in route.route_handlers
-            if handler.opt.get("csv")
+            for opt in ALTERNATIVES
+            if handler.opt.get(opt)
             for method in handler.http_methods
         ]
-        return with_csv(with_problem_responses(super()._build_openapi()), csv)
+        return with_alternatives(with_problem_responses(super()._build_openapi()), alternatives)
 
 
 def problem_documents(app: Litestar) -> None:
