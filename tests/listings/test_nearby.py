@@ -183,7 +183,7 @@ async def by_sql(db: AsyncSession, who: Principal, filters: ListingFilters, offs
 
 async def kept(db: AsyncSession, who: Principal, filters: ListingFilters, offset: int) -> Answer:
     db.expunge_all()
-    return answer(*await nearby.search(db, who, filters, "v1", CACHES, limit=3, offset=offset))
+    return answer(*await nearby.search(db, who, filters, 1, CACHES, limit=3, offset=offset))
 
 
 @pytest.fixture
@@ -237,7 +237,7 @@ async def test_a_kept_page_shows_each_caller_what_the_sql_page_shows(
         filters = ListingFilters(kinds=kinds, near=UTRECHT, radius_km=60.0)
         for who in callers.values():
             db.expunge_all()
-            rows, total = await nearby.search(db, who, filters, "v1", CACHES, limit=20, offset=0)
+            rows, total = await nearby.search(db, who, filters, 1, CACHES, limit=20, offset=0)
             db.expunge_all()
             expected_rows, expected_total = await SQL_SEARCH(db, who, filters, limit=20, offset=0)
             shown = [present(listing, who, band=band) for listing, band in rows]
@@ -289,7 +289,7 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
     for who in callers.values():
         assert await kept(db, who, filters, 0) == await by_sql(db, who, filters, 0)
     key = (listing_view(ANONYMOUS), PROGRAM_KINDS, UTRECHT, 60.0)
-    assert CACHES.get("nearby_too_big", key, None) and CACHES.get("nearby_places", key, "v1") is None
+    assert CACHES.get("nearby_too_big", key, None) and CACHES.get("nearby_places", key, 1) is None
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
@@ -388,10 +388,10 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
     monkeypatch.setattr(nearby, "_read", read)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=10.0)
     caches = Caches()
-    places = await asyncio.gather(*(nearby._place(None, ANONYMOUS, filters, "v1", caches) for _ in range(5)))  # type: ignore[arg-type]
+    places = await asyncio.gather(*(nearby._place(None, ANONYMOUS, filters, 1, caches) for _ in range(5)))  # type: ignore[arg-type]
     assert len(reads) == 1 and all(place is places[0] for place in places)
     # Another version of the data is another read.
-    await nearby._place(None, ANONYMOUS, filters, "v2", caches)  # type: ignore[arg-type]
+    await nearby._place(None, ANONYMOUS, filters, 2, caches)  # type: ignore[arg-type]
     assert len(reads) == 2
 
     # When the one reading fails, it says so, and the others go to SQL on their own (none of them
@@ -399,7 +399,7 @@ async def test_a_place_is_read_once_however_many_searches_ask_for_it_at_once(
     reads.clear()
     failing = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=1.0)
     outcomes = await asyncio.gather(
-        *(nearby._place(None, ANONYMOUS, failing, "v1", caches) for _ in range(3)),  # type: ignore[arg-type]
+        *(nearby._place(None, ANONYMOUS, failing, 1, caches) for _ in range(3)),  # type: ignore[arg-type]
         return_exceptions=True,
     )
     assert isinstance(outcomes[0], RuntimeError) and outcomes[1:] == [None, None]
@@ -416,7 +416,7 @@ async def test_a_place_too_big_to_keep_is_not_read_again(monkeypatch: pytest.Mon
     monkeypatch.setattr(nearby, "_read", read)
     filters = ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, radius_km=500.0)
     caches = Caches()
-    for version in ("v1", "v1", "v2"):
+    for version in (1, 1, 2):
         place = await nearby._place(None, ANONYMOUS, filters, version, caches)  # type: ignore[arg-type]
         assert place is None
     assert len(reads) == 1

@@ -152,6 +152,22 @@ class Caches:
         outcome.set_result(value)
         return value
 
+    async def fetch_shared(self, name: str, digest: bytes, version: Version) -> bytes | None:
+        """What another process kept under (name, digest) for this version (caching.shared),
+        expanded; none. Caches without a way to read (a test's) share nothing."""
+        if self.reads is None:
+            return None
+        found = await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
+        return None if found is None else zlib.decompress(found)
+
+    async def keep_shared(self, name: str, digest: bytes, version: Version, data: bytes) -> bytes:
+        """`data` kept for the other processes (compressed: zlib), on the primary; the compressed
+        bytes. Best effort (caching.shared)."""
+        packed = zlib.compress(data, 1)
+        if self.reads is not None:
+            await self.shared.keep(self.reads, name, digest, version, packed)
+        return packed
+
     async def memo_shared(
         self,
         name: str,
@@ -170,10 +186,8 @@ class Caches:
             named = digest()
             found = await self.shared.fetch(routing.reads_for(self.reads), name, named, version)
             if found is not None:
-                return found
-            packed = zlib.compress(await build(), 1)
-            await self.shared.keep(self.reads, name, named, version, packed)
-            return packed
+                return found  # as kept: compressed
+            return await self.keep_shared(name, named, version, await build())
 
         # Kept compressed, here and in PostgreSQL: a match answer's JSON shrinks about 6.7 times
         # (28 to 4 kB) for 0.1 ms to compress once and 0.05 ms to expand on every use.

@@ -4,9 +4,12 @@ The listings a caller may see within a searched radius are read once per (place,
 view) in search order and kept as a `Place`: ids, bands, and a bitmask per filter value; a search
 ANDs and ORs masks and loads only its page. The filters mean what they mean in SQL
 (`queries.filtered`); anything `serves` does not know goes to `queries.search`, and so does a
-place with more than MAX_KEPT listings. Why and what it saves: docs/performance.md."""
+place with more than MAX_KEPT listings. A place one API process read is kept for the others too
+(caching.shared), so that each place is read from the listings once per version, not once per
+process. Why and what it saves: docs/performance.md."""
 
 import dataclasses
+import sys
 import uuid
 from collections.abc import Hashable, Sequence
 from typing import Any, Final
@@ -18,11 +21,14 @@ from sqlalchemy import ColumnElement, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
+from registry.caching import shared
 from registry.caching.caches import Caches
-from registry.listings import code_lists, queries, records
+from registry.caching.version import Version
+from registry.listings import code_lists, queries, records, visibility
 from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
+from registry.locations import distance, geo
 from registry.locations.geo import BAND_CODES
 from registry.models import Listing
 
@@ -47,6 +53,30 @@ class Place(msgspec.Struct, frozen=True, gc=False):
     @property
     def count(self) -> int:
         return len(self.bands)
+
+
+class _Packed(msgspec.Struct, array_like=True, gc=False):
+    """A Place as other processes read it (caching.shared): each mask as little-endian bytes."""
+
+    ids: bytes
+    bands: bytes
+    masks: list[tuple[str, str | bool, bytes]]
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(_Packed)
+
+
+def pack(place: Place) -> bytes:
+    size = (place.count + 7) // 8
+    masks = [(column, value, mask.to_bytes(size, "little")) for (column, value), mask in place.masks.items()]
+    return _encoder.encode(_Packed(place.ids, place.bands, masks))
+
+
+def unpack(data: bytes) -> Place:
+    packed = _decoder.decode(data)
+    masks = {(column, value): int.from_bytes(mask, "little") for column, value, mask in packed.masks}
+    return Place(ids=packed.ids, bands=packed.bands, masks=masks)
 
 
 def weight(place: Place) -> int:
@@ -177,6 +207,10 @@ _PAGE_JSON: Final[ColumnElement[str]] = literal_column(
 )
 
 
+# What a place is made by: a place kept by a process of another release is not reused.
+_CODE: Final = shared.code_digest(sys.modules[__name__], queries, visibility, code_lists, distance, geo)
+
+
 def _key(principal: Principal, filters: ListingFilters) -> Hashable:
     return (listing_view(principal), tuple(filters.kinds), filters.near, filters.radius_km)
 
@@ -203,9 +237,10 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
 
 
 async def _place(
-    session: AsyncSession, principal: Principal, filters: ListingFilters, version: Hashable, caches: Caches
+    session: AsyncSession, principal: Principal, filters: ListingFilters, version: Version, caches: Caches
 ) -> Place | None:
-    """The place, read once per version however many searches ask at the same moment; none when
+    """The place, read once per version however many searches ask at the same moment (and kept
+    for the other processes, or read from what one of them kept); none when
     the search is SQL's: the place holds too many listings (remembered whatever the version, so
     such searches go straight to SQL rather than read 20,001 rows after every change)."""
     key = _key(principal, filters)
@@ -213,9 +248,15 @@ async def _place(
         return None
 
     async def read() -> Place | None:
+        named = shared.digest(_CODE, key)
+        found = await caches.fetch_shared("nearby_places", named, version)
+        if found is not None:
+            return unpack(found)
         place = await _read(session, principal, filters)
         if place is None:
             caches.put("nearby_too_big", key, None, True, weight=64)
+        else:
+            await caches.keep_shared("nearby_places", named, version, pack(place))
         return place
 
     # A search whose shared read failed goes to SQL on its own rather than read the place again.
@@ -227,7 +268,7 @@ async def search(
     session: AsyncSession,
     principal: Principal,
     filters: ListingFilters,
-    version: Hashable,
+    version: Version,
     caches: Caches,
     *,
     limit: int,
