@@ -2,10 +2,12 @@
 
 import json
 import logging
+import time
+from pathlib import Path
 
 import pytest
 
-from registry.http.access_log import JsonFormatter
+from registry.http.access_log import BufferedStderr, JsonFormatter
 from tests.factories import Client, bearer, register_org
 
 
@@ -31,3 +33,21 @@ async def test_request_lines_have_template_and_no_secrets(
     everything = "\n".join(JsonFormatter().format(r) for r in service_records)
     for secret in (key, "secret-body-text", "Marker Org Zebra", "52.0907", org["id"]):
         assert secret not in everything
+
+
+def test_a_buffered_line_is_written_out_even_when_no_other_line_follows(tmp_path: Path) -> None:
+    # A process that logs one line and then nothing (a worker saying it is warm, then idle) still
+    # writes it out within a few FLUSH_SECONDS: it waited in the buffer for the next line before.
+    written = tmp_path / "stderr"
+    with written.open("w", buffering=1 << 16) as stream:
+        handler = BufferedStderr(stream)
+        handler.setFormatter(JsonFormatter())
+        handler.emit(logging.makeLogRecord({"msg": "first", "levelno": logging.INFO}))
+        handler.flush()
+        handler.emit(logging.makeLogRecord({"msg": "warm", "levelno": logging.INFO}))
+        assert "warm" not in written.read_text()  # buffered: lines go out together
+        deadline = time.monotonic() + 10 * BufferedStderr.FLUSH_SECONDS
+        while "warm" not in written.read_text():
+            assert time.monotonic() < deadline, "the line stayed in the buffer"
+            time.sleep(0.02)
+        handler.close()

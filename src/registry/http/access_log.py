@@ -7,9 +7,11 @@ or coordinates), status and duration are logged; bodies and headers never are.
 import atexit
 import contextlib
 import logging
+import os
 import sys
+import threading
 import time
-from typing import Any
+from typing import Any, TextIO
 
 import msgspec
 from litestar.enums import ScopeType
@@ -51,14 +53,34 @@ class JsonFormatter(logging.Formatter):
 class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Lines to stderr through a buffer of its own, written out at least every FLUSH_SECONDS (and
     at once for warnings and errors): a write to stderr per request was half a small request's
-    cost. At exit, what is left is written."""
+    cost. A line no other follows is written out by a thread of the handler's, FLUSH_SECONDS
+    later. At exit, what is left is written."""
 
     FLUSH_SECONDS = 0.2
 
-    def __init__(self) -> None:
-        super().__init__(open(sys.stderr.fileno(), "w", buffering=1 << 16, closefd=False))  # noqa: SIM115
+    def __init__(self, stream: TextIO | None = None) -> None:
+        """On stderr, through a buffer of its own; or on `stream`."""
+        if stream is None:
+            stream = open(sys.stderr.fileno(), "w", buffering=1 << 16, closefd=False)  # noqa: SIM115
+        super().__init__(stream)
         self._flushed = time.monotonic()
+        self._after_fork()
         atexit.register(self._flush_at_exit)
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        # A forked process has no thread of its parent's, and the parent's event may have been in
+        # use by its thread at the fork: a new one of each.
+        self._written = threading.Event()  # lines written out to the buffer and not yet flushed
+        self._flusher: threading.Thread | None = None
+
+    def _flush_later(self) -> None:
+        while True:
+            self._written.wait()
+            time.sleep(self.FLUSH_SECONDS)
+            self._written.clear()
+            with contextlib.suppress(OSError, ValueError):  # closed
+                self.flush()
 
     def _flush_at_exit(self) -> None:
         with contextlib.suppress(OSError, ValueError):  # stderr may already be closed
@@ -73,6 +95,11 @@ class BufferedStderr(logging.StreamHandler):  # type: ignore[type-arg]
             self.stream.write(self.format(record) + "\n")
             if record.levelno >= logging.WARNING or time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
                 self.flush()
+            elif not self._written.is_set():
+                if self._flusher is None:
+                    self._flusher = threading.Thread(target=self._flush_later, name="log-flush", daemon=True)
+                    self._flusher.start()
+                self._written.set()
         except Exception:
             self.handleError(record)
 
