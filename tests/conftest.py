@@ -160,6 +160,12 @@ def app(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> L
 
 
 @pytest.fixture
+def other_process(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
+    """A second API process beside `app`: caches of its own, the same database."""
+    return create_app(settings, sessionmaker=sessionmaker)
+
+
+@pytest.fixture
 async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with app_client(app) as client:
         yield client

@@ -8,10 +8,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.app import create_app
-from registry.config import Settings
 from registry.listings import nearby
 from tests.factories import Client, app_client, bearer, role_key, verified_org
 from tests.listings.builders import create_program, north_of
@@ -19,12 +17,6 @@ from tests.listings.test_nearby import listing
 from tests.matching.fixtures import edit
 
 NEAR = "/programs?near=Utrecht,%20NL&radius_km=25"
-
-
-@pytest.fixture
-def other_process(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
-    """A second API process: caches of its own, the same database."""
-    return create_app(settings, sessionmaker=sessionmaker)
 
 
 @pytest.fixture

@@ -9,22 +9,14 @@ from typing import Any
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.app import create_app
-from registry.config import Settings
 from registry.listings.visibility import contact_view
 from registry.matching import service
 from tests.factories import Client, app_client, bearer
 from tests.matching.fixtures import UTRECHT, build_world, create, edit
 
 ASK: dict[str, Any] = {"location": UTRECHT, "needs": ["clinician"], "side": "people_who_use_violence"}
-
-
-@pytest.fixture
-def other_process(settings: Settings, sessionmaker: async_sessionmaker[AsyncSession]) -> Litestar:
-    """A second API process: caches of its own, the same database."""
-    return create_app(settings, sessionmaker=sessionmaker)
 
 
 @pytest.fixture
