@@ -1,5 +1,6 @@
-"""A place one API process read for near searches (listings.nearby) is reused by the others
-(caching.shared): for the same view, place, radius and kinds and the same version of the data only."""
+"""What one API process read or built for searches is reused by the others (caching.shared): a
+near search's place (listings.nearby) and a page of results (listings.pages), for the same view
+and question and the same version of the data only."""
 
 import random
 import uuid
@@ -10,7 +11,7 @@ from litestar import Litestar
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.listings import nearby
+from registry.listings import nearby, queries
 from tests.factories import Client, app_client, bearer, role_key, verified_org
 from tests.listings.builders import create_program, north_of
 from tests.listings.test_nearby import listing
@@ -71,15 +72,14 @@ async def test_another_process_reuses_a_place_for_the_same_view_and_version(
     assert first.json()["total"] == 3
     assert reads == ["anonymous"]
     assert await kept_places(db) == ["nearby_places"]
-    filtered = await client.get(NEAR + "&format=peer_led_support_group")
-    assert reads == ["anonymous"]  # the same place, filtered here
     async with app_client(other_process) as other:
-        # Every search of that place there comes from the place kept here: the same answers.
-        for path in (NEAR, NEAR + "&format=peer_led_support_group", NEAR + "&side=survivors&per_page=1"):
+        # Searches of that place never asked here are answered there from the place kept here,
+        # as this process answers them from its own.
+        for path in (NEAR + "&format=peer_led_support_group", NEAR + "&side=survivors&per_page=1"):
             again = await other.get(path)
             assert again.status_code == 200
             assert again.json() == (await client.get(path)).json(), path
-        assert filtered.json()["total"] == 2
+        assert again.json()["total"] == 1
         assert reads == ["anonymous"]
         # Another radius is another place, read there and kept for this process in turn.
         wider = await other.get(NEAR.replace("25", "100"))
@@ -128,3 +128,46 @@ def test_a_packed_place_unpacks_to_the_same_place() -> None:
         assert nearby.unpack(nearby.pack(place)) == place
         # Flags keep their type: True is not the value 1.
         assert all(type(value) is bool for column, value in place.masks if column in nearby.FLAGS)
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every page of results a process built (rather than reused), by the search that made it
+    (listings.pages)."""
+    made: list[str] = []
+    near_search, sql_search = nearby.search, queries.search
+
+    async def near(*args: Any, **kwargs: Any) -> Any:
+        made.append("near")
+        return await near_search(*args, **kwargs)
+
+    async def sql(*args: Any, **kwargs: Any) -> Any:
+        made.append("sql")
+        return await sql_search(*args, **kwargs)
+
+    monkeypatch.setattr(nearby, "search", near)
+    monkeypatch.setattr(queries, "search", sql)
+    return made
+
+
+async def test_another_process_reuses_a_page_of_results_for_the_same_view_and_version(
+    client: Client, db: AsyncSession, other_process: Litestar, built: list[str]
+) -> None:
+    steward, key, programs = await world(client, db)
+    by_text = f"/programs?q={programs[1]['name']}"
+    first = [await client.get(NEAR), await client.get(by_text)]
+    assert [r.json()["total"] for r in first] == [3, 1]
+    assert built == ["near", "sql"]
+    async with app_client(other_process) as other:
+        again = [await other.get(NEAR), await other.get(by_text)]
+        assert [r.content for r in again] == [r.content for r in first]
+        assert built == ["near", "sql"]  # neither built again there
+        # A steward's page is not the public's; a change is a new version of the data.
+        assert (await other.get(NEAR, headers=bearer(steward))).status_code == 200
+        assert built == ["near", "sql", "near"]
+        await edit(client, key, f"/programs/{programs[1]['id']}", {"name": "Renamed group"})
+        renamed = await other.get(by_text)
+        assert renamed.json()["total"] == 0
+        assert built == ["near", "sql", "near", "sql"]
+    assert (await client.get(by_text)).content == renamed.content
+    assert built == ["near", "sql", "near", "sql"]

@@ -7,16 +7,19 @@ it is verified, which shows contacts for verified organizations). Anonymous call
 and initiators share the public pages.
 """
 
+import functools
+import sys
 from typing import Any, Protocol
 
 from litestar.serialization import encode_json
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
+from registry.caching import shared
 from registry.caching.caches import Caches
 from registry.caching.version import Version
 from registry.http.pagination import Page, offset
-from registry.listings import nearby, queries
+from registry.listings import nearby, presenters, queries, records, visibility
 from registry.listings.presenters import AnyListing
 from registry.listings.queries import ListingFilters
 from registry.listings.visibility import listing_view
@@ -24,6 +27,15 @@ from registry.listings.visibility import listing_view
 
 class Present(Protocol):
     def __call__(self, listing: AnyListing, principal: Principal, *, band: str | None = None) -> Any: ...
+
+
+@functools.lru_cache(maxsize=8)
+def _code(presenting: str) -> bytes:
+    """What a page is made by, with the module that presents its listings: a page kept by a
+    process of another release is not reused."""
+    return shared.code_digest(
+        sys.modules[__name__], sys.modules[presenting], nearby, presenters, queries, records, visibility
+    )
 
 
 async def search_page(
@@ -43,6 +55,15 @@ async def search_page(
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
     key = (what, listing_view(principal), repr(filters), page, per_page)
 
+    async def reuse_or_build() -> bytes:
+        named = shared.digest(_code(present.__module__), *key)
+        found = await caches.fetch_shared("search_pages", named, version)
+        if found is not None:
+            return found
+        body = await build()
+        await caches.keep_shared("search_pages", named, version, body)
+        return body
+
     async def build() -> bytes:
         if nearby.serves(filters):
             rows, total = await nearby.search(
@@ -55,5 +76,5 @@ async def search_page(
         items = [present(listing, principal, band=band) for listing, band in rows]
         return encode_json(Page(items=items, total=total, page=page, per_page=per_page))
 
-    body: bytes = await caches.memo("search_pages", key, version, build)
+    body: bytes = await caches.memo("search_pages", key, version, reuse_or_build)
     return body
