@@ -4,7 +4,8 @@ Searches are coarse too (a city or ZIP, vocabulary codes, a page number), so peo
 area send the same ones. A page is kept per what the caller may see (`visibility.listing_view`:
 stewards; else the caller's organization, which sees its own unpublished listings, and whether
 it is verified, which shows contacts for verified organizations). Anonymous callers, funders
-and initiators share the public pages.
+and initiators share the public pages. A page one API process built is kept for the others too
+(caching.shared), and here as it is sent.
 """
 
 import functools
