@@ -1,16 +1,21 @@
 """The app's caches: each store stays within its count and byte budgets, oldest values out first,
 and serves a value only for the version it was built from and only while young enough; `memo`
-builds a value once however many ask for it at the same moment."""
+builds a value once however many ask for it at the same moment, and one process's values are
+reused by the others."""
 
 import asyncio
 import time
+from collections.abc import Awaitable
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.caching.caches import BUDGETS, TOTAL_BYTES, Budget, Caches
 from registry.caching.store import Store, Total
+from registry.database.reads import Reads
 from registry.matching.scoring import shared_codes
 
 
@@ -203,3 +208,37 @@ async def test_nothing_is_kept_for_none() -> None:
 
     assert await caches.memo("c", "k", 1, nothing) is None
     assert len(caches.store("c")) == 0
+
+
+async def test_a_value_kept_as_it_is_used_is_shared_packed_and_nothing_is_kept_for_none(
+    sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession
+) -> None:
+    # Two processes' caches on one database (memo_across): the second unpacks what the first
+    # packed instead of building it; a build that finds nothing to keep keeps nothing anywhere.
+    here, there = Caches(), Caches()
+    here.reads = there.reads = Reads(sessionmaker=sessionmaker)
+    builds: list[str] = []
+
+    async def build(name: str, value: list[int] | None) -> list[int] | None:
+        builds.append(name)
+        return value
+
+    def ask(caches: Caches, name: str, value: list[int] | None) -> Awaitable[list[int] | None]:
+        return caches.memo_across(
+            "nearby_places",
+            name,
+            lambda: name.encode(),
+            7,
+            lambda: build(name, value),
+            pack=lambda numbers: bytes(numbers),
+            unpack=list,
+        )
+
+    assert await ask(here, "some", [1, 2, 3]) == [1, 2, 3]
+    assert await ask(there, "some", [9]) == [1, 2, 3]  # unpacked: not built there
+    assert builds == ["some"]
+    assert await ask(here, "none", None) is None
+    assert await ask(there, "none", None) is None
+    assert builds == ["some", "none", "none"]
+    kept = await db.execute(text("SELECT digest FROM shared_answer WHERE cache = 'nearby_places'"))
+    assert [bytes(d) for d in kept.scalars()] == [b"some"]

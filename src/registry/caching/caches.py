@@ -152,16 +152,15 @@ class Caches:
         outcome.set_result(value)
         return value
 
-    async def fetch_shared(self, name: str, digest: bytes, version: Version) -> bytes | None:
-        """What another process kept under (name, digest) for this version (caching.shared),
-        expanded; none. Caches without a way to read (a test's) share nothing."""
+    async def _fetch_shared(self, name: str, digest: bytes, version: Version) -> bytes | None:
+        """What another process kept under (name, digest) for this version (caching.shared), as
+        kept: compressed. Caches without a way to read (a test's) share nothing."""
         if self.reads is None:
             return None
-        found = await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
-        return None if found is None else zlib.decompress(found)
+        return await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
 
-    async def keep_shared(self, name: str, digest: bytes, version: Version, data: bytes) -> bytes:
-        """`data` kept for the other processes (compressed: zlib), on the primary; the compressed
+    async def _keep_shared(self, name: str, digest: bytes, version: Version, data: bytes) -> bytes:
+        """`data` kept for the other processes, compressed (zlib), on the primary; the compressed
         bytes. Best effort (caching.shared)."""
         packed = zlib.compress(data, 1)
         if self.reads is not None:
@@ -182,17 +181,47 @@ class Caches:
         kept here and for the others (on the primary); kept compressed (zlib) in both places."""
 
         async def reuse_or_build() -> bytes:
-            assert self.reads is not None, "the app gives its caches a way to read"
             named = digest()
-            found = await self.shared.fetch(routing.reads_for(self.reads), name, named, version)
+            found = await self._fetch_shared(name, named, version)
             if found is not None:
-                return found  # as kept: compressed
-            return await self.keep_shared(name, named, version, await build())
+                return found
+            return await self._keep_shared(name, named, version, await build())
 
         # Kept compressed, here and in PostgreSQL: a match answer's JSON shrinks about 6.7 times
         # (28 to 4 kB) for 0.1 ms to compress once and 0.05 ms to expand on every use.
         packed: bytes = await self.memo(name, key, version, reuse_or_build)
         return zlib.decompress(packed)
+
+    async def memo_across(
+        self,
+        name: str,
+        key: Hashable,
+        digest: Callable[[], bytes],
+        version: Version,
+        build: Callable[[], Awaitable[V | None]],
+        *,
+        pack: Callable[[V], bytes],
+        unpack: Callable[[bytes], V],
+        weigh: Callable[[Any], int] | None = None,
+        failed: Any = RETRY,
+    ) -> V | None:
+        """`memo_shared` for a value kept here as it is used (a near search's place, a page of
+        results as it is sent), not compressed: kept here, else the one another process kept for
+        this version (`unpack` of the bytes `pack` made there), else `build()`'s, kept here and for
+        the others. None is nothing to keep, here or there. `weigh` and `failed` as for `memo`."""
+
+        async def reuse_or_build() -> V | None:
+            named = digest()
+            found = await self._fetch_shared(name, named, version)
+            if found is not None:
+                return unpack(zlib.decompress(found))
+            value = await build()
+            if value is not None:
+                await self._keep_shared(name, named, version, pack(value))
+            return value
+
+        value: V | None = await self.memo(name, key, version, reuse_or_build, weigh=weigh, failed=failed)
+        return value
 
     def clear(self) -> None:
         for store in self._stores.values():

@@ -248,19 +248,23 @@ async def _place(
         return None
 
     async def read() -> Place | None:
-        named = shared.digest(_CODE, key)
-        found = await caches.fetch_shared("nearby_places", named, version)
-        if found is not None:
-            return unpack(found)
         place = await _read(session, principal, filters)
         if place is None:
             caches.put("nearby_too_big", key, None, True, weight=64)
-        else:
-            await caches.keep_shared("nearby_places", named, version, pack(place))
         return place
 
     # A search whose shared read failed goes to SQL on its own rather than read the place again.
-    place: Place | None = await caches.memo("nearby_places", key, version, read, weigh=weight, failed=None)
+    place: Place | None = await caches.memo_across(
+        "nearby_places",
+        key,
+        lambda: shared.digest(_CODE, key),
+        version,
+        read,
+        pack=pack,
+        unpack=unpack,
+        weigh=weight,
+        failed=None,
+    )
     return place
 
 

@@ -56,15 +56,6 @@ async def search_page(
     # The filters' repr is deterministic (a frozen dataclass of plain values, built in one order).
     key = (what, listing_view(principal), repr(filters), page, per_page)
 
-    async def reuse_or_build() -> bytes:
-        named = shared.digest(_code(present.__module__), *key)
-        found = await caches.fetch_shared("search_pages", named, version)
-        if found is not None:
-            return found
-        body = await build()
-        await caches.keep_shared("search_pages", named, version, body)
-        return body
-
     async def build() -> bytes:
         if nearby.serves(filters):
             rows, total = await nearby.search(
@@ -77,5 +68,14 @@ async def search_page(
         items = [present(listing, principal, band=band) for listing, band in rows]
         return encode_json(Page(items=items, total=total, page=page, per_page=per_page))
 
-    body: bytes = await caches.memo("search_pages", key, version, reuse_or_build)
+    body = await caches.memo_across(
+        "search_pages",
+        key,
+        lambda: shared.digest(_code(present.__module__), *key),
+        version,
+        build,
+        pack=bytes,
+        unpack=bytes,
+    )
+    assert body is not None, "a page is always built"
     return body
