@@ -105,7 +105,6 @@ def to_candidate(row: Any) -> scoring.Candidate:
         remote_capable,
         *_,  # the distance, for rows within a radius
     ) = row
-    codes = _codes
     return scoring.Candidate(
         listing_id,
         sys.intern(kind),
@@ -117,13 +116,13 @@ def to_candidate(row: Any) -> scoring.Candidate:
         service_radius_km,
         sys.intern(status),
         None if side is None else sys.intern(side),
-        codes(specialties),
-        codes(populations),
-        codes(formats),
-        codes(languages),
+        _codes(specialties),
+        _codes(populations),
+        _codes(formats),
+        _codes(languages),
         ipv_trained,
-        codes(methods),
-        codes(course_topics),
+        _codes(methods),
+        _codes(course_topics),
         certifications or 0,
         sys.intern(evaluation_stage),
         open_to_mentoring,
