@@ -14,7 +14,7 @@ from registry.auth.principal import Principal
 from registry.listings.visibility import listing_visible
 from registry.locations.distance import distance_clause
 from registry.locations.geo import BAND_CODES, DISTANCE_BANDS
-from registry.models import Listing, Organization
+from registry.models import Listing
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,10 +89,8 @@ def _of_kinds(kinds: Sequence[str]) -> ColumnElement[bool]:
 
 
 def filtered(principal: Principal, filters: ListingFilters) -> Select[Listing]:
-    stmt = (
-        select(Listing)
-        .join(Organization, Organization.id == Listing.organization_id)
-        .where(listing_visible(principal), _of_kinds(filters.kinds), Listing.archived_at.is_(None))
+    stmt = select(Listing).where(
+        listing_visible(principal), _of_kinds(filters.kinds), Listing.archived_at.is_(None)
     )
     for column, value in filters.equals.items():
         stmt = stmt.where(getattr(Listing, column) == value)

@@ -112,7 +112,7 @@ def listing_json(listing: str, *, evaluations: bool = True) -> str:
 def _statement(visible: str) -> str:
     return f"""
     SELECT {listing_json("l")}
-    FROM listing l JOIN organization o ON o.id = l.organization_id
+    FROM listing l
     WHERE l.id = $1 AND l.kind = ANY($2::varchar[]) AND {visible}
     """
 

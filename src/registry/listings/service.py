@@ -96,7 +96,6 @@ async def get_listing(
 ) -> Listing:
     stmt = (
         select(Listing)
-        .join(Organization, Organization.id == Listing.organization_id)
         .where(Listing.id == listing_id, Listing.kind.in_(kinds), listing_visible(principal))
         .options(selectinload(Listing.contacts))
     )

@@ -24,23 +24,38 @@ def organization_public(organization: str = "o") -> str:
 
 
 def public_listing_sql(listing: str = "l", organization: str = "o") -> str:
-    """The rule as SQL, for a query that joins listing `listing` to its organization `organization`."""
+    """The rule as SQL, for a query that joins listing `listing` to its organization `organization`
+    for the organization's own columns (else `public_listing_alone_sql`)."""
     return f"{listing}.archived_at IS NULL AND {organization_public(organization)}"
 
 
 def hidden_owner_sql(listing: str = "l") -> str:
     """SQL true when `listing`'s organization is not public. Asked this way round (few organizations
-    are not public), PostgreSQL reads a covering index of listings once instead of probing it
-    per public organization."""
+    are not public), PostgreSQL looks each listing's organization up among the hidden ones only
+    (`ix_organization_hidden`, migration 0027: an index of their ids alone) rather than read the
+    organization's row, or reads a covering index of listings once instead of probing it per
+    public organization."""
     return (
-        f"EXISTS (SELECT 1 FROM organization o WHERE o.id = {listing}.organization_id "  # noqa: S608
-        f"AND NOT {organization_public('o')})"
+        f"EXISTS (SELECT 1 FROM organization ho WHERE ho.id = {listing}.organization_id "  # noqa: S608
+        f"AND NOT {organization_public('ho')})"
     )
 
 
+def public_listing_alone_sql(listing: str = "l") -> str:
+    """The rule as SQL, for a query over listings that reads nothing else of their organizations:
+    no join. Reading thousands of listings around a place, looking each one's organization up in
+    its row took a third of PostgreSQL's time (docs/performance.md)."""
+    return f"{listing}.archived_at IS NULL AND NOT {hidden_owner_sql(listing)}"
+
+
 def public_listing() -> ColumnElement[bool]:
-    """The rule as an ORM clause; the query must join Organization."""
+    """The rule as an ORM clause; the query must join Organization (else `public_listing_alone`)."""
     return and_(Organization.verification_status == PUBLIC_ORGANIZATION, Listing.archived_at.is_(None))
+
+
+def public_listing_alone() -> ColumnElement[bool]:
+    """`public_listing_alone_sql` as an ORM clause: for a query over Listing, no join."""
+    return and_(Listing.archived_at.is_(None), ~hidden_owner())
 
 
 def hidden_owner() -> ColumnElement[bool]:
@@ -56,25 +71,25 @@ def hidden_owner() -> ColumnElement[bool]:
 
 
 def listing_visible_sql(principal: Principal, organization_param: str) -> tuple[str, list[object]]:
-    """`listing_visible` as SQL for a query over `listing l JOIN organization o`, and the value of
+    """`listing_visible` as SQL for a query over `listing l` (no join), and the value of
     `organization_param` when it takes one."""
     if principal.is_steward:
         return "true", []
     if principal.organization_id is not None:
-        return f"({public_listing_sql()} OR l.organization_id = {organization_param})", [
+        return f"({public_listing_alone_sql()} OR l.organization_id = {organization_param})", [
             principal.organization_id
         ]
-    return public_listing_sql(), []
+    return public_listing_alone_sql(), []
 
 
 def listing_visible(principal: Principal) -> ColumnElement[bool]:
-    """Public listings for everyone; your own (even archived) too; all for stewards. The query
-    must join Organization."""
+    """Public listings for everyone; your own (even archived) too; all for stewards. For a query
+    over Listing (no join)."""
     if principal.is_steward:
         return true()
     if principal.organization_id is not None:
-        return or_(public_listing(), Listing.organization_id == principal.organization_id)
-    return public_listing()
+        return or_(public_listing_alone(), Listing.organization_id == principal.organization_id)
+    return public_listing_alone()
 
 
 def contact_view(principal: Principal) -> str:

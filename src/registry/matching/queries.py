@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.database.reads import Reads
 from registry.listings import code_lists
-from registry.listings.visibility import contact_listed_sql, public_listing_sql
+from registry.listings.visibility import contact_listed_sql, public_listing_alone_sql
 from registry.locations import distance
 from registry.locations.distance import distance_sql
 from registry.models import Initiator
@@ -80,7 +80,7 @@ def _statuses(planning: bool, kind: str | None) -> str:
 
 def _live(kind: str, planning: bool) -> str:
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
-    return f"l.kind = '{kind}' AND {_statuses(planning, kind)} AND {public_listing_sql('l', 'o')}"
+    return f"l.kind = '{kind}' AND {_statuses(planning, kind)} AND {public_listing_alone_sql('l')}"
 
 
 @functools.cache
@@ -91,7 +91,6 @@ def _in_radius(kind: str, planning: bool) -> str:
         SELECT * FROM (
             SELECT {_COLUMNS_SQL}, {distance_sql("l.latitude", "l.longitude", lat, lon)} AS d
             FROM listing l
-            JOIN organization o ON o.id = l.organization_id
             WHERE {_live(kind, planning)} AND l.latitude IS NOT NULL
               AND earth_box(ll_to_earth({lat}, {lon}), {meters}) @> ll_to_earth(l.latitude, l.longitude)
         ) n
@@ -104,7 +103,6 @@ def _remote_capable(kind: str, planning: bool) -> str:
     return f"""
         SELECT {_COLUMNS_SQL}
         FROM listing l
-        JOIN organization o ON o.id = l.organization_id
         WHERE {_live(kind, planning)} AND {_REMOTE_SQL}
         """
 
@@ -114,8 +112,7 @@ def _by_id(planning: bool) -> str:
     return f"""
         SELECT {_COLUMNS_SQL}
         FROM listing l
-        JOIN organization o ON o.id = l.organization_id
-        WHERE l.id = ANY($1::uuid[]) AND {_statuses(planning, None)} AND {public_listing_sql("l", "o")}
+        WHERE l.id = ANY($1::uuid[]) AND {_statuses(planning, None)} AND {public_listing_alone_sql("l")}
         """
 
 

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, func
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -41,6 +41,10 @@ class Organization(TimestampMixin, Base):
         Index("ix_organization_name_id", "name", "id"),
         # max(updated_at) tells matching whether a cached answer is still current.
         Index("ix_organization_updated_at", "updated_at"),
+        # The few organizations whose listings are not public, by id alone (visibility.hidden_owner).
+        Index(
+            "ix_organization_hidden", "id", postgresql_where=text(f"verification_status <> '{PUBLIC_STATUS}'")
+        ),
     )
 
 
