@@ -5,7 +5,9 @@ reused by the others."""
 
 import asyncio
 import time
-from collections.abc import Awaitable
+import zlib
+from collections.abc import Awaitable, Coroutine
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from registry.caching.caches import BUDGETS, TOTAL_BYTES, Budget, Caches
+from registry.caching.shared import Shared
 from registry.caching.store import Store, Total
 from registry.database.reads import Reads
 from registry.matching.scoring import shared_codes
@@ -242,3 +245,100 @@ async def test_a_value_kept_as_it_is_used_is_shared_packed_and_nothing_is_kept_f
     assert builds == ["some", "none", "none"]
     kept = await db.execute(text("SELECT digest FROM shared_answer WHERE cache = 'nearby_places'"))
     assert [bytes(d) for d in kept.scalars()] == [b"some"]
+
+
+class _Builder:
+    """A process's build of one value, that can be held until released (or made to fail)."""
+
+    def __init__(self, caches: Caches, value: bytes | None) -> None:
+        self.caches, self.value = caches, value
+        self.began = asyncio.Event()
+        self.release = asyncio.Event()
+        self.failure: Exception | None = None
+        self.builds = 0
+
+    async def build(self) -> bytes | None:
+        self.builds += 1
+        self.began.set()
+        await self.release.wait()
+        if self.failure is not None:
+            raise self.failure
+        return self.value
+
+    def ask(self) -> Coroutine[Any, Any, bytes | None]:
+        return self.caches.memo_across(
+            "nearby_places", "key", lambda: b"key", 7, self.build, pack=bytes, unpack=bytes
+        )
+
+
+def _two_processes(
+    sessionmaker: async_sessionmaker[AsyncSession], claim_seconds: float = 5.0
+) -> list[Caches]:
+    both = [Caches(), Caches()]
+    for caches in both:
+        caches.reads = Reads(sessionmaker=sessionmaker)
+        caches.shared = Shared(claim_seconds=claim_seconds)
+    return both
+
+
+async def test_a_value_another_process_is_building_is_waited_for_not_built_again(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    here, there = _two_processes(sessionmaker, claim_seconds=5.0)
+    first, second = _Builder(here, b"built here"), _Builder(there, b"built there")
+    second.release.set()
+    building = asyncio.create_task(first.ask())
+    await first.began.wait()  # it has claimed the value
+    waiting = asyncio.create_task(second.ask())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()
+    first.release.set()
+    assert await building == b"built here"
+    assert await asyncio.wait_for(waiting, 2) == b"built here"
+    assert second.builds == 0
+
+
+@pytest.mark.parametrize("outcome", ["fails", "finds nothing to keep"])
+async def test_when_the_building_process_keeps_nothing_the_waiting_one_builds_at_once(
+    sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession, outcome: str
+) -> None:
+    here, there = _two_processes(sessionmaker, claim_seconds=30.0)
+    first, second = _Builder(here, None), _Builder(there, b"built there")
+    if outcome == "fails":
+        first.failure = RuntimeError("the database went away")
+    second.release.set()
+    building = asyncio.create_task(first.ask())
+    await first.began.wait()
+    waiting = asyncio.create_task(second.ask())
+    await asyncio.sleep(0.1)
+    first.release.set()
+    if outcome == "fails":
+        with pytest.raises(RuntimeError):
+            await building
+    else:
+        assert await building is None
+    began = time.monotonic()
+    assert await asyncio.wait_for(waiting, 5) == b"built there"
+    assert time.monotonic() - began < 2  # not the claim's 30 seconds
+    assert second.builds == 1
+    kept = await db.execute(text("SELECT body FROM shared_answer WHERE cache = 'nearby_places'"))
+    assert [bytes(body) for body in kept.scalars()] == [zlib.compress(b"built there", 1)]
+
+
+async def test_a_claim_left_behind_holds_the_others_back_only_while_young(
+    sessionmaker: async_sessionmaker[AsyncSession], db: AsyncSession
+) -> None:
+    # A process that claimed the value and went away (killed mid-build) leaves its claim.
+    await db.execute(
+        text(
+            "INSERT INTO shared_answer (cache, digest, version, body) VALUES ('nearby_places', 'key', 7, '')"
+        )
+    )
+    await db.commit()
+    _, there = _two_processes(sessionmaker, claim_seconds=0.5)
+    second = _Builder(there, b"built there")
+    second.release.set()
+    began = time.monotonic()
+    assert await asyncio.wait_for(second.ask(), 5) == b"built there"
+    assert 0.3 <= time.monotonic() - began < 3
+    assert second.builds == 1

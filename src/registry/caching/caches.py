@@ -152,20 +152,43 @@ class Caches:
         outcome.set_result(value)
         return value
 
-    async def _fetch_shared(self, name: str, digest: bytes, version: Version) -> bytes | None:
-        """What another process kept under (name, digest) for this version (caching.shared), as
-        kept: compressed. Caches without a way to read (a test's) share nothing."""
+    async def _across(
+        self,
+        name: str,
+        digest: bytes,
+        version: Version,
+        build: Callable[[], Awaitable[V | None]],
+        pack: Callable[[V], bytes],
+        reuse: Callable[[bytes], V],
+    ) -> V | None:
+        """What another process kept under (name, digest) for this version (caching.shared; `reuse`
+        makes it of the bytes kept), else `build()`'s, kept for the others as `pack` makes it (on
+        the primary). One process builds it at a time: this one when it claims it first, else it
+        waits for what the other keeps, and builds it only when that keeps nothing. Caches
+        without a way to read (a test's) share nothing."""
         if self.reads is None:
-            return None
-        return await self.shared.fetch(routing.reads_for(self.reads), name, digest, version)
-
-    async def _keep_shared(self, name: str, digest: bytes, version: Version, data: bytes) -> bytes:
-        """`data` kept for the other processes, compressed (zlib), on the primary; the compressed
-        bytes. Best effort (caching.shared)."""
-        packed = zlib.compress(data, 1)
-        if self.reads is not None:
-            await self.shared.keep(self.reads, name, digest, version, packed)
-        return packed
+            return await build()
+        reads = routing.reads_for(self.reads)
+        found = await self.shared.fetch(reads, name, digest, version)
+        if found is None and await self.shared.claim(self.reads, name, digest, version):
+            try:
+                value = await build()
+            except BaseException:
+                await self.shared.release(self.reads, name, digest, version)
+                raise
+            if value is None:
+                await self.shared.release(self.reads, name, digest, version)
+            else:
+                await self.shared.keep(self.reads, name, digest, version, pack(value))
+            return value
+        if not found:  # another process is building it
+            found = await self.shared.wait(reads, name, digest, version)
+        if found:
+            return reuse(found)
+        value = await build()
+        if value is not None:
+            await self.shared.keep(self.reads, name, digest, version, pack(value))
+        return value
 
     async def memo_shared(
         self,
@@ -180,12 +203,13 @@ class Caches:
         every process; made only when this process does not have the answer), else `build()`'s,
         kept here and for the others (on the primary); kept compressed (zlib) in both places."""
 
+        async def compressed() -> bytes:
+            return zlib.compress(await build(), 1)
+
         async def reuse_or_build() -> bytes:
-            named = digest()
-            found = await self._fetch_shared(name, named, version)
-            if found is not None:
-                return found
-            return await self._keep_shared(name, named, version, await build())
+            packed = await self._across(name, digest(), version, compressed, _same, _same)
+            assert packed is not None, "a built answer is bytes"
+            return packed
 
         # Kept compressed, here and in PostgreSQL: a match answer's JSON shrinks about 6.7 times
         # (28 to 4 kB) for 0.1 ms to compress once and 0.05 ms to expand on every use.
@@ -211,14 +235,14 @@ class Caches:
         the others. None is nothing to keep, here or there. `weigh` and `failed` as for `memo`."""
 
         async def reuse_or_build() -> V | None:
-            named = digest()
-            found = await self._fetch_shared(name, named, version)
-            if found is not None:
-                return unpack(zlib.decompress(found))
-            value = await build()
-            if value is not None:
-                await self._keep_shared(name, named, version, pack(value))
-            return value
+            return await self._across(
+                name,
+                digest(),
+                version,
+                build,
+                lambda value: zlib.compress(pack(value), 1),
+                lambda found: unpack(zlib.decompress(found)),
+            )
 
         value: V | None = await self.memo(name, key, version, reuse_or_build, weigh=weigh, failed=failed)
         return value
@@ -226,3 +250,7 @@ class Caches:
     def clear(self) -> None:
         for store in self._stores.values():
             store.clear()
+
+
+def _same(data: bytes) -> bytes:
+    return data
