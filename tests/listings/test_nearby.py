@@ -293,10 +293,10 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
-    """A row as `place_of` takes it: id, band rank, remote_capable, *EQUALS, *OVERLAPS (given as
-    lists), *FLAGS."""
+    """A row as `place_of` takes it: id (its bytes), band rank (None for none, given as NO_BAND as
+    it is read), remote_capable, *EQUALS, *OVERLAPS (given as lists), *FLAGS."""
     row: dict[str, Any] = {
-        "id": uuid.uuid4(),
+        "id": uuid.uuid4().bytes,
         "band_rank": 0,
         "remote_capable": False,
         "side": None,
@@ -315,6 +315,7 @@ def listing(**values: Any) -> tuple[Any, ...]:
     }
     assert list(row)[3:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
     row.update(values)
+    row["band_rank"] = nearby.NO_BAND if row["band_rank"] is None else row["band_rank"]
     for column in nearby.OVERLAPS:  # each list as one text, as it is read (code_lists)
         row[column] = None if row[column] is None else code_lists.SEPARATOR.join(row[column])
     return tuple(row.values())
@@ -328,7 +329,7 @@ def test_each_filter_means_what_it_means_in_sql() -> None:
     everyone = [women, men, unknown, remote]
     place = nearby.place_of(everyone)
     assert place.count == 4 and place.bands == bytes([0, nearby.NO_BAND, 0, 0])
-    assert place.ids == b"".join(row[0].bytes for row in everyone)
+    assert place.ids == b"".join(row[0] for row in everyone)
 
     def passing(**kwargs: Any) -> list[tuple[Any, ...]]:
         mask = nearby.passing(place, ListingFilters(kinds=PROGRAM_KINDS, near=UTRECHT, **kwargs))

@@ -17,7 +17,7 @@ from typing import Any, Final
 import msgspec
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import ColumnElement, literal_column
+from sqlalchemy import ColumnElement, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from registry.auth.principal import Principal
@@ -128,8 +128,8 @@ def _masks(
 def _code_masks(name: str, texts: Sequence[str | None], count: int) -> dict[tuple[str, Any], int]:
     """(name, code) -> the rows whose list holds it, from each row's list as one text
     (code_lists): each distinct list is split once, however many rows hold it."""
-    numbers: dict[str | None, int] = {}
-    held = np.fromiter((numbers.setdefault(t, len(numbers)) for t in texts), dtype=np.intp, count=count)
+    numbers = {text: number for number, text in enumerate(dict.fromkeys(texts))}
+    held = np.fromiter(map(numbers.__getitem__, texts), dtype=np.intp, count=count)
     order = np.argsort(held, kind="stable")  # the rows of each list together
     bounds = np.searchsorted(held[order], np.arange(len(numbers) + 1))
     holders: dict[str, list[npt.NDArray[np.intp]]] = {}
@@ -145,8 +145,9 @@ def _code_masks(name: str, texts: Sequence[str | None], count: int) -> dict[tupl
 
 
 def place_of(rows: Sequence[Sequence[Any]]) -> Place:
-    """A Place from rows of (id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS), the lists
-    of OVERLAPS each as one text (code_lists)."""
+    """A Place from rows of (id, band rank, remote_capable, *EQUALS, *OVERLAPS, *FLAGS): the id as
+    its 16 bytes, the band's rank NO_BAND for none, the lists of OVERLAPS each as one text
+    (code_lists)."""
     count = len(rows)
     columns = list(zip(*rows, strict=True)) or [()] * (3 + len(EQUALS) + len(OVERLAPS) + len(FLAGS))
     lists_at = 3 + len(EQUALS)
@@ -158,11 +159,7 @@ def place_of(rows: Sequence[Sequence[Any]]) -> Place:
         masks.update(_masks(name, values, every_row, count))
     for name, texts in zip(OVERLAPS, columns[lists_at:flags_at], strict=True):
         masks.update(_code_masks(name, texts, count))
-    return Place(
-        ids=b"".join(id_.bytes for id_ in columns[0]),
-        bands=bytes(NO_BAND if rank is None else rank for rank in columns[1]),
-        masks=masks,
-    )
+    return Place(ids=b"".join(columns[0]), bands=bytes(columns[1]), masks=masks)
 
 
 def passing(place: Place, filters: ListingFilters) -> int:
@@ -223,9 +220,16 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
     columns = [getattr(Listing, column) for column in EQUALS]
     columns += [code_lists.as_text(getattr(Listing, column)).label(column) for column in OVERLAPS]
     columns += [getattr(Listing, column) for column in FLAGS]
+    identity = func.uuid_send(Listing.id)  # its 16 bytes: no UUID made per row only to be packed
     stmt = (
         queries.filtered(principal, around)
-        .with_only_columns(Listing.id, rank, queries.remote_capable(), *columns, maintain_column_froms=False)
+        .with_only_columns(
+            identity,
+            func.coalesce(rank, NO_BAND),
+            queries.remote_capable(),
+            *columns,
+            maintain_column_froms=False,
+        )
         .order_by(rank.asc().nulls_last(), Listing.name, Listing.id)
         .limit(MAX_KEPT + 1)
     )
