@@ -294,10 +294,11 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
 
 def listing(**values: Any) -> tuple[Any, ...]:
     """A row as `place_of` takes it: id (its bytes), band rank (None for none, given as NO_BAND as
-    it is read), remote_capable, *EQUALS, *OVERLAPS (given as lists), *FLAGS."""
+    it is read), name, remote_capable, *EQUALS, *OVERLAPS (given as lists), *FLAGS."""
     row: dict[str, Any] = {
         "id": uuid.uuid4().bytes,
         "band_rank": 0,
+        "name": "A group",
         "remote_capable": False,
         "side": None,
         "group_type": None,
@@ -313,7 +314,7 @@ def listing(**values: Any) -> tuple[Any, ...]:
         "accepting_partnerships": True,
         "ipv_trained": None,
     }
-    assert list(row)[3:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
+    assert list(row)[4:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
     row.update(values)
     row["band_rank"] = nearby.NO_BAND if row["band_rank"] is None else row["band_rank"]
     for column in nearby.OVERLAPS:  # each list as one text, as it is read (code_lists)
