@@ -293,8 +293,8 @@ async def test_a_place_with_too_many_listings_is_left_to_sql(
 
 
 def listing(**values: Any) -> tuple[Any, ...]:
-    """A row as `place_of` takes it: id (its bytes), band rank (None for none, given as NO_BAND as
-    it is read), name, remote_capable, *EQUALS, *OVERLAPS (given as lists), *FLAGS."""
+    """A row as `place_of` takes it: id (its bytes), band rank, name, remote_capable, *EQUALS,
+    *OVERLAPS (given as lists), *FLAGS."""
     row: dict[str, Any] = {
         "id": uuid.uuid4().bytes,
         "band_rank": 0,
@@ -316,7 +316,6 @@ def listing(**values: Any) -> tuple[Any, ...]:
     }
     assert list(row)[4:] == [*nearby.EQUALS, *nearby.OVERLAPS, *nearby.FLAGS]
     row.update(values)
-    row["band_rank"] = nearby.NO_BAND if row["band_rank"] is None else row["band_rank"]
     for column in nearby.OVERLAPS:  # each list as one text, as it is read (code_lists)
         row[column] = None if row[column] is None else code_lists.SEPARATOR.join(row[column])
     return tuple(row.values())
@@ -324,12 +323,12 @@ def listing(**values: Any) -> tuple[Any, ...]:
 
 def test_each_filter_means_what_it_means_in_sql() -> None:
     women = listing(populations=["women", "youth"], side="survivors", open_to_mentoring=True)
-    men = listing(populations=["men", "men"], side=None, open_to_mentoring=False, band_rank=None)
+    men = listing(populations=["men", "men"], side=None, open_to_mentoring=False, band_rank=4)
     unknown = listing(remote_capable=None, ipv_trained=None, open_to_mentoring=None)
     remote = listing(remote_capable=True, ipv_trained=True)
     everyone = [women, men, unknown, remote]
     place = nearby.place_of(everyone)
-    assert place.count == 4 and place.bands == bytes([0, nearby.NO_BAND, 0, 0])
+    assert place.count == 4 and place.bands == bytes([0, 4, 0, 0])
     assert place.ids == b"".join(row[0] for row in everyone)
 
     def passing(**kwargs: Any) -> list[tuple[Any, ...]]:

@@ -39,14 +39,13 @@ REMOTE: Final = "remote_capable"
 # Listings in one radius beyond which a place's searches stay with SQL (a 500 km radius around a
 # metropolis).
 MAX_KEPT: Final = 20_000
-NO_BAND: Final = 255
 
 
 class Place(msgspec.Struct, frozen=True, gc=False):
     """The listings within a searched radius that one view may see, in search order."""
 
     ids: bytes  # 16 bytes per listing
-    bands: bytes  # a band's rank per listing (NO_BAND: none)
+    bands: bytes  # a band's rank per listing (every listing within a radius has one)
     # (column, value) -> the listings whose column is (or, for a list, holds) that value
     masks: dict[tuple[str, Any], int]
 
@@ -146,8 +145,8 @@ def _code_masks(name: str, texts: Sequence[str | None], count: int) -> dict[tupl
 
 def place_of(rows: Sequence[Sequence[Any]]) -> Place:
     """A Place from rows of (id, band rank, name, remote_capable, *EQUALS, *OVERLAPS, *FLAGS), in
-    search order: the id as its 16 bytes, the band's rank NO_BAND for none, the name only sorted
-    by, the lists of OVERLAPS each as one text (code_lists)."""
+    search order: the id as its 16 bytes, the name only sorted by, the lists of OVERLAPS each as
+    one text (code_lists)."""
     count = len(rows)
     columns = list(zip(*rows, strict=True)) or [()] * (4 + len(EQUALS) + len(OVERLAPS) + len(FLAGS))
     lists_at = 4 + len(EQUALS)
@@ -216,16 +215,15 @@ async def _read(session: AsyncSession, principal: Principal, filters: ListingFil
     """The place, or none when its radius holds more than MAX_KEPT listings."""
     assert filters.near is not None
     around = ListingFilters(kinds=filters.kinds, near=filters.near, radius_km=filters.radius_km)
-    rank = queries.near_rank(filters.near)
     columns = [getattr(Listing, column) for column in EQUALS]
     columns += [code_lists.as_text(getattr(Listing, column)).label(column) for column in OVERLAPS]
     columns += [getattr(Listing, column) for column in FLAGS]
     # The id as its 16 bytes (no UUID made per row only to be packed; they sort as the ids do), and
-    # the listings without a place last. The columns sorted by come first: PostgreSQL reads them
-    # out of each row it compares, and reading them from behind the lists took a fifth of a busy
-    # place's read (docs/performance.md).
+    # the band's rank (every listing within a radius has a place). The columns sorted by come
+    # first: PostgreSQL reads them out of each row it compares, and reading them from behind the
+    # lists took a fifth of a busy place's read (docs/performance.md).
     identity = func.uuid_send(Listing.id).label("id_bytes")
-    band = func.coalesce(rank, NO_BAND).label("band_rank")
+    band = queries.band_rank(filters.near).label("band_rank")
     stmt = (
         queries.filtered(principal, around)
         .with_only_columns(
@@ -308,5 +306,5 @@ async def search(
     }
     if len(loaded) < len(ids):
         return await queries.search(session, principal, filters, limit=limit, offset=offset)
-    bands = [None if place.bands[i] == NO_BAND else BAND_CODES[place.bands[i]] for i in page]
+    bands = [BAND_CODES[place.bands[i]] for i in page]
     return [(loaded[listing_id], band) for listing_id, band in zip(ids, bands, strict=True)], mask.bit_count()
