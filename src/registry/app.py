@@ -25,6 +25,7 @@ from registry.database.reads import Reads
 from registry.database.sessions import create_engine, create_sessionmaker
 from registry.health.routes import HealthController, alive, is_liveness_probe
 from registry.hsds.routes import HsdsController
+from registry.http import throttling
 from registry.http.access_log import configure_logging, log_request
 from registry.http.bodies import guarded, strict_body
 from registry.http.dependencies import provide_db_session
@@ -226,6 +227,7 @@ def create_app(
                 "sessionmaker": sessionmaker,
                 "caches": caches,
                 "reads": caches.reads,
+                "takes": throttling.Takes(),
             }
         ),
         openapi_config=openapi_config(),

@@ -1,7 +1,9 @@
 """Rate limits answer 429 with Retry-After, and the count is shared by every API process."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import delete, select
@@ -79,6 +81,71 @@ async def test_refused_requests_do_not_count(two_processes: list[AsyncEngine], s
             await conn.execute(select(RateLimitSlots.counts).where(RateLimitSlots.bucket == "t:refusals"))
         ).scalar_one()
     assert sum(counts) == 3
+
+
+class CountingReads(Reads):
+    """The test's database, counting the statements sent to it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(sessionmaker=create_sessionmaker(engine))
+        self.statements = 0
+
+    async def _run(self, method: str, query: str, args: tuple[Any, ...], writes: bool = False) -> Any:
+        self.statements += 1
+        return await super()._run(method, query, args, writes)
+
+
+async def test_requests_at_once_are_counted_together(two_processes: list[AsyncEngine]) -> None:
+    """Requests a process counts while a count is on its way go together, in one statement (one
+    transaction) when it is back: 24 at once take a few statements, not 24. Each is still counted:
+    10 go ahead, the others are told how long to wait."""
+    reads = CountingReads(two_processes[0])
+    takes = throttling.Takes()
+    waits = await asyncio.gather(*(takes.take(reads, ["t:together"], 10) for _ in range(24)))
+    assert waits.count(None) == 10
+    assert all(0 < w <= 61 for w in waits if w is not None)
+    assert reads.statements <= 3
+    async with two_processes[0].connect() as conn:
+        counts = (
+            await conn.execute(select(RateLimitSlots.counts).where(RateLimitSlots.bucket == "t:together"))
+        ).scalar_one()
+    assert sum(counts) == 10
+    # Alone, a request is counted at once, on its own.
+    assert await takes.take(reads, ["t:alone"], 1) is None
+    assert await takes.take(reads, ["t:alone"], 1) is not None
+
+
+async def test_requests_counted_together_keep_their_own_buckets(two_processes: list[AsyncEngine]) -> None:
+    """In one statement, requests are counted in the order they came, each in its own buckets
+    only: a full one refuses the requests that count against it, and the others go ahead."""
+    reads = CountingReads(two_processes[0])
+    takes = throttling.Takes()
+    asks = [["t:full"], ["t:free", "t:full"], ["t:free"], ["t:other"]] * 3
+    assert await takes.take(reads, ["t:full"], 2) is None
+    assert await takes.take(reads, ["t:full"], 2) is None
+    waits = await asyncio.gather(*(takes.take(reads, names, 2) for names in asks))
+    refused = [names for names, wait in zip(asks, waits, strict=True) if wait is not None]
+    allowed = [names for names, wait in zip(asks, waits, strict=True) if wait is None]
+    assert allowed == [["t:free"], ["t:other"], ["t:free"], ["t:other"]]
+    assert refused == [["t:full"], ["t:free", "t:full"]] * 3 + [["t:free"], ["t:other"]]
+
+
+async def test_batches_sharing_buckets_in_any_order_finish(two_processes: list[AsyncEngine]) -> None:
+    """Two processes' batches that count against the same buckets, listed in opposite orders,
+    both finish (the database locks every bucket of a batch at once, in one order): no deadlock."""
+    processes = [CountingReads(e) for e in two_processes]
+    takes = [throttling.Takes(), throttling.Takes()]
+    for _ in range(5):
+        firsts = [["t:x"], ["t:y"]] * 4
+        seconds = [["t:y"], ["t:x"]] * 4
+        done = await asyncio.wait_for(
+            asyncio.gather(
+                *(takes[0].take(processes[0], names, 1000) for names in firsts),
+                *(takes[1].take(processes[1], names, 1000) for names in seconds),
+            ),
+            timeout=20,
+        )
+        assert done == [None] * 16
 
 
 def msgspec_replace(settings: Settings, **changes: object) -> Settings:

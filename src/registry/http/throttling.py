@@ -1,10 +1,18 @@
 """Rate limits, counted in PostgreSQL so every API process shares one count per client: over any
 60 seconds (`rate_limit_take`, migration 0017), per organization (all its keys together) else per
 key, and per address as well for callers anyone can become (anonymous, initiators, unverified
-organizations). A request goes ahead only when every count it belongs to has room."""
+organizations). A request goes ahead only when every count it belongs to has room.
 
+A process counts its requests a batch at a time (`Takes`): the requests that come while a count is
+on its way to the database are counted together when it is back, in one statement and one
+transaction (`rate_limit_take_many`, migration 0028), each in its turn. Alone, a request is counted
+at once; under load, the database commits once for many (one commit per request was most of its
+work in a burst of matches; docs/performance.md)."""
+
+import asyncio
 import hashlib
 import math
+from collections.abc import Sequence
 from typing import Final
 
 from litestar.enums import ScopeType
@@ -28,9 +36,11 @@ LIMITS: Final[dict[str, int]] = {
 # One statement, its own transaction. A lost count after a crash is harmless: skip the WAL flush
 # wait for this one transaction.
 _TAKE = (
-    "SELECT rate_limit_take($1::text[], $2::integer[]) "
+    "SELECT rate_limit_take_many($1::integer[], $2::text[], $3::integer[]) "
     "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 )
+# The most requests counted in one statement (the others wait for the next).
+BATCH_MOST: Final = 200
 
 
 def _hashed(raw: str) -> str:
@@ -64,11 +74,61 @@ def buckets(scope: Scope, name: str) -> list[str]:
     return sorted(f"{name}:{_hashed(b)}" for b in found)
 
 
+async def take_many(reads: Reads, asked: Sequence[tuple[list[str], int]]) -> list[float | None]:
+    """Count each request (its buckets' `names`, and their `limit`) in every one of its buckets, in
+    their order; per request, None when it may go ahead, else the seconds until it may."""
+    requests, names, limits = [], [], []
+    for number, (buckets_of, limit) in enumerate(asked, start=1):
+        requests += [number] * len(buckets_of)
+        names += buckets_of
+        limits += [limit] * len(buckets_of)
+    waits = await reads.fetchval(_TAKE, requests, names, limits, writes=True)
+    return [None if wait <= 0 else float(wait) for wait in waits]
+
+
 async def take(reads: Reads, names: list[str], limit: int) -> float | None:
-    """Count one request in every bucket of `names`; None when it may go ahead, else the seconds
-    until it may."""
-    wait = await reads.fetchval(_TAKE, names, [limit] * len(names), writes=True)
-    return None if wait <= 0 else float(wait)
+    """Count one request in every bucket of `names`, on its own; None when it may go ahead, else
+    the seconds until it may."""
+    return (await take_many(reads, [(names, limit)]))[0]
+
+
+class Takes:
+    """One process's counting: `take` as above, but a request that comes while a count is on its
+    way waits for it to be back, and is counted with the others that came meanwhile."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Reads, list[tuple[list[str], int, asyncio.Future[float | None]]]] = {}
+        self._sending: dict[Reads, asyncio.Task[None]] = {}
+
+    async def take(self, reads: Reads, names: list[str], limit: int) -> float | None:
+        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(reads, []).append((names, limit, future))
+        if reads not in self._sending:
+            self._sending[reads] = asyncio.create_task(self._send(reads))
+        return await future
+
+    async def _send(self, reads: Reads) -> None:
+        try:
+            while waiting := self._waiting.pop(reads, None):
+                batch, rest = waiting[:BATCH_MOST], waiting[BATCH_MOST:]
+                if rest:
+                    self._waiting[reads] = rest
+                try:
+                    waits = await take_many(reads, [(names, limit) for names, limit, _ in batch])
+                except asyncio.CancelledError:  # (the process is stopping)
+                    for *_, future in batch + self._waiting.pop(reads, []):
+                        future.cancel()
+                    raise
+                except Exception as error:  # each request fails as its own count would have
+                    for *_, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                for (*_, future), wait in zip(batch, waits, strict=True):
+                    if not future.done():  # (not a request that went away meanwhile)
+                        future.set_result(wait)
+        finally:
+            del self._sending[reads]
 
 
 def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
@@ -78,7 +138,7 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] == ScopeType.HTTP and name:
             state = scope["app"].state
             limit = max(1, int(LIMITS[name] * state.settings.rate_limit_scale))
-            retry_after = await take(state.reads, buckets(scope, name), limit)
+            retry_after = await state.takes.take(state.reads, buckets(scope, name), limit)
             if retry_after is not None:
                 raise TooManyRequests(
                     f"Too many {name} requests: at most {limit} in any 60 seconds.",
