@@ -90,6 +90,67 @@ async def take_at(conn: Any, bucket: str, limit: int, at: datetime) -> float:
     return float(result.scalar_one())
 
 
+async def take_alone(conn: Any, buckets: list[str], limits: list[int], at: datetime) -> float:
+    """One request, counted on its own (rate_limit_take)."""
+    result = await conn.execute(
+        text("SELECT rate_limit_take(CAST(:b AS text[]), CAST(:l AS integer[]), CAST(:at AS timestamptz))"),
+        {"b": buckets, "l": limits, "at": at},
+    )
+    return float(result.scalar_one())
+
+
+async def take_batch(conn: Any, asked: list[tuple[list[str], list[int]]], at: datetime) -> list[float]:
+    """Requests counted together (rate_limit_take_many), in their order."""
+    numbers = [n for n, (buckets, _) in enumerate(asked, start=1) for _ in buckets]
+    result = await conn.execute(
+        text(
+            "SELECT rate_limit_take_many(CAST(:r AS integer[]), CAST(:b AS text[]), CAST(:l AS integer[]), "
+            "CAST(:at AS timestamptz))"
+        ),
+        {
+            "r": numbers,
+            "b": [b for buckets, _ in asked for b in buckets],
+            "l": [limit for _, limits in asked for limit in limits],
+            "at": at,
+        },
+    )
+    return [float(w) for w in result.scalar_one()]
+
+
+async def test_a_batch_answers_as_its_requests_one_after_another(db: AsyncSession) -> None:
+    """Each request of a batch gets the answer it would get counted on its own, in the batch's
+    order at the batch's time, and the counts left behind are the same: batches of one to eight
+    requests over one to three of four buckets, seconds to minutes apart (and a clock that
+    went back), against the same requests one at a time on buckets of their own."""
+    conn = await db.connection()
+    rng = random.Random(23)
+    for trial in range(3):
+        limit_of = {f"t:{uuid.uuid4()}": rng.choice([2, 3, 5, 8]) for _ in range(4)}
+        twin = {bucket: f"t:{uuid.uuid4()}" for bucket in limit_of}
+        at = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+        refused = 0
+        for _ in range(60):
+            at += timedelta(seconds=rng.choice([0.2, 0.7, 1.0, 3.0, 20.0, 61.0, 200.0, -1.5]))
+            asked = []
+            for _ in range(rng.randint(1, 8)):
+                buckets = sorted(rng.sample(sorted(limit_of), rng.randint(1, 3)))
+                asked.append((buckets, [limit_of[b] for b in buckets]))
+            batch = await take_batch(conn, asked, at)
+            alone = [await take_alone(conn, [twin[b] for b in bs], limits, at) for bs, limits in asked]
+            assert batch == alone, (trial, at, asked)
+            refused += sum(w > 0 for w in batch)
+        rows: dict[str, list[int]] = dict(
+            (
+                await conn.execute(
+                    text("SELECT bucket, ARRAY[base] || counts FROM rate_limit_slots WHERE bucket = ANY(:b)"),
+                    {"b": [*limit_of, *twin.values()]},
+                )
+            ).all()
+        )
+        assert all(rows[bucket] == rows[twin[bucket]] for bucket in limit_of), trial
+        assert refused > 0  # the limits were reached, not only counted
+
+
 async def test_no_sixty_seconds_straddling_a_minute_let_more_through(db: AsyncSession) -> None:
     conn = await db.connection()
     bucket = f"t:{uuid.uuid4()}"

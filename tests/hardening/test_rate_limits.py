@@ -130,6 +130,18 @@ async def test_requests_counted_together_keep_their_own_buckets(two_processes: l
     assert refused == [["t:full"], ["t:free", "t:full"]] * 3 + [["t:free"], ["t:other"]]
 
 
+async def test_a_request_counts_once_in_each_of_its_buckets(two_processes: list[AsyncEngine]) -> None:
+    """A bucket named twice by one request counts it once; a request in no bucket goes ahead
+    without a count."""
+    reads = CountingReads(two_processes[0])
+    asked = [(["t:twice", "t:twice"], 2), ([], 1), (["t:twice"], 2), (["t:twice"], 2)]
+    waits = await throttling.take_many(reads, asked)
+    assert waits[:3] == [None, None, None]
+    assert waits[3] is not None
+    assert await throttling.take_many(reads, [([], 1)]) == [None]
+    assert reads.statements == 1
+
+
 async def test_batches_sharing_buckets_in_any_order_finish(two_processes: list[AsyncEngine]) -> None:
     """Two processes' batches that count against the same buckets, listed in opposite orders,
     both finish (the database locks every bucket of a batch at once, in one order): no deadlock."""

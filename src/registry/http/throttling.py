@@ -5,9 +5,10 @@ organizations). A request goes ahead only when every count it belongs to has roo
 
 A process counts its requests a batch at a time (`Takes`): the requests that come while a count is
 on its way to the database are counted together when it is back, in one statement and one
-transaction (`rate_limit_take_many`, migration 0028), each in its turn. Alone, a request is counted
-at once; under load, the database commits once for many (one commit per request was most of its
-work in a burst of matches; docs/performance.md)."""
+transaction (`rate_limit_take_many`, migration 0028), each in its turn, with the answer it would
+get counted on its own. Alone, a request is counted at once; under load, the database commits
+once for many (one commit per request was most of its work in a burst of matches;
+docs/performance.md)."""
 
 import asyncio
 import hashlib
@@ -77,13 +78,20 @@ def buckets(scope: Scope, name: str) -> list[str]:
 async def take_many(reads: Reads, asked: Sequence[tuple[list[str], int]]) -> list[float | None]:
     """Count each request (its buckets' `names`, and their `limit`) in every one of its buckets, in
     their order; per request, None when it may go ahead, else the seconds until it may."""
-    requests, names, limits = [], [], []
-    for number, (buckets_of, limit) in enumerate(asked, start=1):
-        requests += [number] * len(buckets_of)
-        names += buckets_of
-        limits += [limit] * len(buckets_of)
-    waits = await reads.fetchval(_TAKE, requests, names, limits, writes=True)
-    return [None if wait <= 0 else float(wait) for wait in waits]
+    # The function's form: each request's buckets next to each other, once each, under its number
+    # (from 1, counting only requests that count somewhere: one in no bucket may go ahead).
+    counted = [(list(dict.fromkeys(names)), limit) for names, limit in asked if names]
+    requests, buckets_in, limits = [], [], []
+    for number, (names, limit) in enumerate(counted, start=1):
+        requests += [number] * len(names)
+        buckets_in += names
+        limits += [limit] * len(names)
+    waits = iter(await reads.fetchval(_TAKE, requests, buckets_in, limits, writes=True) if counted else [])
+    answers: list[float | None] = []
+    for names, _ in asked:
+        wait = next(waits) if names else 0
+        answers.append(None if wait <= 0 else float(wait))
+    return answers
 
 
 async def take(reads: Reads, names: list[str], limit: int) -> float | None:
