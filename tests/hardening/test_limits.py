@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar import Litestar
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from registry.app import create_app
 from registry.config import Settings
@@ -129,12 +129,14 @@ async def test_a_batch_answers_as_its_requests_one_after_another(db: AsyncSessio
         twin = {bucket: f"t:{uuid.uuid4()}" for bucket in limit_of}
         at = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
         refused = 0
-        for _ in range(60):
+        for step in range(60):
             at += timedelta(seconds=rng.choice([0.2, 0.7, 1.0, 3.0, 20.0, 61.0, 200.0, -1.5]))
             asked = []
             for _ in range(rng.randint(1, 8)):
                 buckets = sorted(rng.sample(sorted(limit_of), rng.randint(1, 3)))
                 asked.append((buckets, [limit_of[b] for b in buckets]))
+            if step == 59:  # every bucket once more, so that each has its row at the end
+                asked.append((sorted(limit_of), [limit_of[b] for b in sorted(limit_of)]))
             batch = await take_batch(conn, asked, at)
             alone = [await take_alone(conn, [twin[b] for b in bs], limits, at) for bs, limits in asked]
             assert batch == alone, (trial, at, asked)
@@ -149,6 +151,37 @@ async def test_a_batch_answers_as_its_requests_one_after_another(db: AsyncSessio
         )
         assert all(rows[bucket] == rows[twin[bucket]] for bucket in limit_of), trial
         assert refused > 0  # the limits were reached, not only counted
+
+
+async def test_a_batch_sweeps_old_rows_without_waiting_for_those_held(engine: AsyncEngine) -> None:
+    """Rows untouched for ten minutes go when a batch is counted, but not one another transaction
+    holds: the batch does not wait for it (two batches waiting on each other's rows would be a
+    deadlock), and it goes with a later batch."""
+    at = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    held, free = f"t:{uuid.uuid4()}", f"t:{uuid.uuid4()}"
+    old = [(held, [5]), (free, [5])]
+    async with engine.connect() as conn, engine.connect() as other:
+        assert await take_batch(conn, [([b], limits) for b, limits in old], at - timedelta(minutes=20)) == [
+            0,
+            0,
+        ]
+        await conn.commit()
+        await other.execute(text("SELECT 1 FROM rate_limit_slots WHERE bucket = :b FOR UPDATE"), {"b": held})
+        await conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert await take_batch(conn, [([f"t:{uuid.uuid4()}"], [5])], at) == [0.0]
+        await conn.commit()
+        assert await buckets_left(conn, [held, free]) == [held]
+        await other.rollback()  # let go of the row
+        assert await take_batch(conn, [([f"t:{uuid.uuid4()}"], [5])], at) == [0.0]
+        await conn.commit()
+        assert await buckets_left(conn, [held, free]) == []
+
+
+async def buckets_left(conn: Any, buckets: list[str]) -> list[str]:
+    found = await conn.execute(
+        text("SELECT bucket FROM rate_limit_slots WHERE bucket = ANY(:b)"), {"b": buckets}
+    )
+    return list(found.scalars().all())
 
 
 async def test_no_sixty_seconds_straddling_a_minute_let_more_through(db: AsyncSession) -> None:

@@ -89,10 +89,29 @@ class CountingReads(Reads):
     def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(sessionmaker=create_sessionmaker(engine))
         self.statements = 0
+        self.gate: asyncio.Event | None = None  # the next statement waits for it
+        self.failures: list[Exception] = []  # the next statements fail with these, without running
 
     async def _run(self, method: str, query: str, args: tuple[Any, ...], writes: bool = False) -> Any:
         self.statements += 1
+        if self.gate is not None:
+            gate, self.gate = self.gate, None
+            await gate.wait()
+        if self.failures:
+            raise self.failures.pop(0)
         return await super()._run(method, query, args, writes)
+
+
+class Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def counted(engine: AsyncEngine, bucket: str) -> int:
+    async with engine.connect() as conn:
+        counts = (
+            await conn.execute(select(RateLimitSlots.counts).where(RateLimitSlots.bucket == bucket))
+        ).scalar_one_or_none()
+    return sum(counts or [])
 
 
 async def test_requests_at_once_are_counted_together(two_processes: list[AsyncEngine]) -> None:
@@ -105,14 +124,61 @@ async def test_requests_at_once_are_counted_together(two_processes: list[AsyncEn
     assert waits.count(None) == 10
     assert all(0 < w <= 61 for w in waits if w is not None)
     assert reads.statements <= 3
-    async with two_processes[0].connect() as conn:
-        counts = (
-            await conn.execute(select(RateLimitSlots.counts).where(RateLimitSlots.bucket == "t:together"))
-        ).scalar_one()
-    assert sum(counts) == 10
+    assert await counted(two_processes[0], "t:together") == 10
     # Alone, a request is counted at once, on its own.
+    before = reads.statements
     assert await takes.take(reads, ["t:alone"], 1) is None
     assert await takes.take(reads, ["t:alone"], 1) is not None
+    assert reads.statements == before + 2
+
+
+async def test_a_batch_holds_at_most_batch_most_requests(two_processes: list[AsyncEngine]) -> None:
+    reads = CountingReads(two_processes[0])
+    takes = throttling.Takes()
+    asked = 2 * throttling.BATCH_MOST + 50
+    waits = await asyncio.gather(*(takes.take(reads, ["t:many"], asked) for _ in range(asked)))
+    assert waits == [None] * asked
+    assert reads.statements == 3
+    assert await counted(two_processes[0], "t:many") == asked
+
+
+async def test_a_request_that_went_away_while_it_waited_is_not_counted(
+    two_processes: list[AsyncEngine],
+) -> None:
+    reads = CountingReads(two_processes[0])
+    takes = throttling.Takes()
+    reads.gate = gate = asyncio.Event()
+    first = asyncio.create_task(takes.take(reads, ["t:away"], 10))
+    await asyncio.sleep(0.05)  # the first count is on its way, held at the gate
+    waiting = [asyncio.create_task(takes.take(reads, ["t:away"], 10)) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    waiting[1].cancel()
+    gate.set()
+    assert await first is None
+    assert [await waiting[0], await waiting[2]] == [None, None]
+    assert waiting[1].cancelled()
+    assert reads.statements == 2
+    assert await counted(two_processes[0], "t:away") == 3
+
+
+async def test_a_failed_batch_fails_its_requests_and_the_next_one_is_counted(
+    two_processes: list[AsyncEngine],
+) -> None:
+    """Every request of a batch whose statement fails gets its error (the API answers 503); a
+    batch that lost a deadlock is sent once more; the requests after are counted as usual."""
+    reads = CountingReads(two_processes[0])
+    takes = throttling.Takes()
+    reads.failures = [ConnectionResetError("the database went away")]
+    failed = await asyncio.gather(
+        *(takes.take(reads, ["t:fails"], 10) for _ in range(4)), return_exceptions=True
+    )
+    assert [type(e) for e in failed] == [ConnectionResetError] * 4
+    assert await counted(two_processes[0], "t:fails") == 0
+    reads.failures = [Deadlock("deadlock detected")]
+    assert await asyncio.gather(*(takes.take(reads, ["t:fails"], 10) for _ in range(4))) == [None] * 4
+    assert await takes.take(reads, ["t:fails"], 10) is None
+    assert await counted(two_processes[0], "t:fails") == 5
+    assert reads.statements == 1 + 2 + 1
 
 
 async def test_requests_counted_together_keep_their_own_buckets(two_processes: list[AsyncEngine]) -> None:
@@ -128,6 +194,7 @@ async def test_requests_counted_together_keep_their_own_buckets(two_processes: l
     allowed = [names for names, wait in zip(asks, waits, strict=True) if wait is None]
     assert allowed == [["t:free"], ["t:other"], ["t:free"], ["t:other"]]
     assert refused == [["t:full"], ["t:free", "t:full"]] * 3 + [["t:free"], ["t:other"]]
+    assert reads.statements == 3  # the two alone, then the twelve at once
 
 
 async def test_a_request_counts_once_in_each_of_its_buckets(two_processes: list[AsyncEngine]) -> None:
