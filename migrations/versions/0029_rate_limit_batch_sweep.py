@@ -6,8 +6,8 @@ held every one of its buckets, and waited on any old row another transaction hel
 could deadlock (one waiting on a bucket the other holds, the other's sweep waiting on an old
 bucket the first holds), and up to 200 requests would fail with it. A request is now counted by
 rate_limit_count (rate_limit_take's counting, without the sweep), and a batch sweeps once, after
-counting, only the old rows no other transaction holds (SKIP LOCKED). Each request's buckets are
-gathered once, not looked for through the whole batch's arrays per request. rate_limit_take is
+counting, only the old rows no other transaction holds (SKIP LOCKED), at most 100. A batch makes or
+locks its buckets in one pass, in bucket order. Each request's buckets are gathered once, not looked for through the whole batch's arrays per request. rate_limit_take is
 left as it is (the API no longer calls it).
 
 Revision ID: 0029
@@ -28,6 +28,7 @@ depends_on: str | Sequence[str] | None = None
 
 SLOTS = 61  # as migration 0017's
 SWEEP_AFTER = "10 minutes"  # as rate_limit_take's
+SWEEP_MOST = 100  # old rows swept by one batch
 
 # rate_limit_take's counting (migration 0017), rows locked in bucket order: 0 when the request may
 # go ahead (a hit is then counted in every bucket), else the seconds until it may.
@@ -99,26 +100,28 @@ BEGIN
         RAISE EXCEPTION 'rate_limit_take_many: % request numbers, % buckets, % limits',
             cardinality(p_requests), cardinality(p_buckets), cardinality(p_limits);
     END IF;
-    -- Every bucket of the batch, locked at once in bucket order: batches cannot deadlock.
+    -- Every bucket of the batch, made or locked in one pass in bucket order: batches cannot
+    -- deadlock. (Made, then locked in a second pass, a row swept in between was made again out of
+    -- order.) An existing row is locked, not updated (the update's condition is false).
     INSERT INTO rate_limit_slots (bucket, base, counts, touched_at)
     SELECT b, floor(extract(epoch FROM p_at))::bigint - {SLOTS - 1}, array_fill(0, ARRAY[{SLOTS}]), p_at
     FROM (SELECT DISTINCT unnest(p_buckets) AS b) AS given ORDER BY b
-    ON CONFLICT (bucket) DO NOTHING;
-    PERFORM 1 FROM rate_limit_slots WHERE bucket = ANY(p_buckets) ORDER BY bucket FOR UPDATE;
+    ON CONFLICT (bucket) DO UPDATE SET base = rate_limit_slots.base WHERE false;
     FOR r IN
         SELECT t.n, array_agg(t.b ORDER BY t.k) AS buckets, array_agg(t.l ORDER BY t.k) AS limits
         FROM unnest(p_requests, p_buckets, p_limits) WITH ORDINALITY AS t(n, b, l, k)
         GROUP BY t.n ORDER BY t.n
     LOOP
-        IF r.n <> cardinality(waits) + 1 THEN
+        IF r.n IS DISTINCT FROM cardinality(waits) + 1 THEN
             RAISE EXCEPTION 'rate_limit_take_many: request % has no buckets', cardinality(waits) + 1;
         END IF;
         waits := waits || rate_limit_count(r.buckets, r.limits, p_at);
     END LOOP;
-    -- Rows untouched for a while, but none another transaction holds: no wait, so no deadlock.
+    -- Rows untouched for a while, but none another transaction holds (no wait, so no deadlock),
+    -- and at most SWEEP_MOST (a batch does not linger over a backlog; the next one goes on).
     DELETE FROM rate_limit_slots WHERE bucket IN (
         SELECT bucket FROM rate_limit_slots WHERE touched_at < p_at - interval '{SWEEP_AFTER}'
-        FOR UPDATE SKIP LOCKED
+        LIMIT {SWEEP_MOST} FOR UPDATE SKIP LOCKED
     );
     RETURN waits;
 END $$

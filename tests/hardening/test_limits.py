@@ -175,6 +175,8 @@ async def test_a_batch_sweeps_old_rows_without_waiting_for_those_held(engine: As
         assert await take_batch(conn, [([f"t:{uuid.uuid4()}"], [5])], at) == [0.0]
         await conn.commit()
         assert await buckets_left(conn, [held, free]) == []
+        await conn.execute(text("DELETE FROM rate_limit_slots WHERE touched_at = :at"), {"at": at})
+        await conn.commit()
 
 
 async def buckets_left(conn: Any, buckets: list[str]) -> list[str]:

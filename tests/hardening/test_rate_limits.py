@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -102,10 +103,6 @@ class CountingReads(Reads):
         return await super()._run(method, query, args, writes)
 
 
-class Deadlock(Exception):
-    sqlstate = "40P01"
-
-
 async def counted(engine: AsyncEngine, bucket: str) -> int:
     async with engine.connect() as conn:
         counts = (
@@ -174,7 +171,7 @@ async def test_a_failed_batch_fails_its_requests_and_the_next_one_is_counted(
     )
     assert [type(e) for e in failed] == [ConnectionResetError] * 4
     assert await counted(two_processes[0], "t:fails") == 0
-    reads.failures = [Deadlock("deadlock detected")]
+    reads.failures = [asyncpg.exceptions.DeadlockDetectedError("deadlock detected")]
     assert await asyncio.gather(*(takes.take(reads, ["t:fails"], 10) for _ in range(4))) == [None] * 4
     assert await takes.take(reads, ["t:fails"], 10) is None
     assert await counted(two_processes[0], "t:fails") == 5

@@ -1,13 +1,14 @@
 """Rate limits, counted in PostgreSQL so every API process shares one count per client: over any
-60 seconds (`rate_limit_take`, migration 0017), per organization (all its keys together) else per
-key, and per address as well for callers anyone can become (anonymous, initiators, unverified
-organizations). A request goes ahead only when every count it belongs to has room.
+60 seconds (`rate_limit_count`, migrations 0017 and 0029), per organization (all its keys
+together) else per key, and per address as well for callers anyone can become (anonymous,
+initiators, unverified organizations). A request goes ahead only when every count it belongs to
+has room.
 
 A process counts its requests a batch at a time (`Takes`): the requests that come while a count is
 on its way to the database are counted together when it is back, in one statement and one
-transaction (`rate_limit_take_many`, migration 0028), each in its turn, with the answer it would
-get counted on its own. Alone, a request is counted at once; under load, the database commits
-once for many (one commit per request was most of its work in a burst of matches;
+transaction (`rate_limit_take_many`, migrations 0028 and 0029), each in its turn, with the answer
+it would get counted on its own. Alone, a request is counted at once; under load, the database
+commits once for many (one commit per request was most of its work in a burst of matches;
 docs/performance.md)."""
 
 import asyncio
@@ -142,8 +143,10 @@ class Takes:
             except Exception as error:
                 if not _deadlock(error):
                     raise
-                # Two batches whose buckets were swept and made again meanwhile can still meet
-                # in opposite orders (docs/performance.md): once more.
+                # A backstop (the function locks in one order; docs/performance.md): once more,
+                # without the requests that went away meanwhile (the deadlock took a second).
+                batch = [entry for entry in batch if not entry[2].done()]
+                futures = [future for *_, future in batch]
                 waits = await take_many(reads, [(names, limit) for names, limit, _ in batch])
         except Exception as error:  # each request fails as its own count would have
             for future in futures:
@@ -163,9 +166,11 @@ def _deadlock(error: BaseException) -> bool:
     """Whether PostgreSQL ended the statement as one side of a deadlock (SQLSTATE 40P01), as asyncpg
     or SQLAlchemy raise it."""
     found: BaseException | None = error
-    while found is not None:
+    seen: set[int] = set()
+    while found is not None and id(found) not in seen:
         if getattr(found, "sqlstate", None) == "40P01":
             return True
+        seen.add(id(found))
         found = getattr(found, "orig", None) or found.__cause__
     return False
 

@@ -22,8 +22,8 @@ from registry.database.base import Base, utcnow
 
 class RateLimitSlots(Base):
     """A client's requests under one limit in the last 61 seconds, a count per second (`counts[1]`
-    is second `base`), shared by every API process; written by the `rate_limit_take` function
-    (migration 0017)."""
+    is second `base`), shared by every API process; written by the `rate_limit_take_many` function
+    (migrations 0017, 0028 and 0029)."""
 
     __tablename__ = "rate_limit_slots"
 
