@@ -157,6 +157,7 @@ def create_app(
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.reads = await Reads.open(engine.url.render_as_string(hide_password=False), settings)
         app.state.caches.reads = app.state.reads
+        app.state.takes = throttling.Takes(app.state.reads)
         app.state.routing = await _routing(settings, engine, app.state.sessionmaker, app.state.reads)
         # Every process runs a sender: the outbox's row locks keep them from sending twice.
         stop = asyncio.Event()
@@ -227,7 +228,8 @@ def create_app(
                 "sessionmaker": sessionmaker,
                 "caches": caches,
                 "reads": caches.reads,
-                "takes": throttling.Takes(),
+                # (a server's are made with its pool, at start-up)
+                "takes": None if caches.reads is None else throttling.Takes(caches.reads),
             }
         ),
         openapi_config=openapi_config(),

@@ -1,12 +1,12 @@
 """Rate limits, counted in PostgreSQL so every API process shares one count per client: over any
-60 seconds (`rate_limit_count`, migrations 0017 and 0029), per organization (all its keys
+60 seconds (`rate_limit_count`, migration 0028, after 0017's), per organization (all its keys
 together) else per key, and per address as well for callers anyone can become (anonymous,
 initiators, unverified organizations). A request goes ahead only when every count it belongs to
 has room.
 
 A process counts its requests a batch at a time (`Takes`): the requests that come while a count is
 on its way to the database are counted together when it is back, in one statement and one
-transaction (`rate_limit_take_many`, migrations 0028 and 0029), each in its turn, with the answer
+transaction (`rate_limit_take_many`, migration 0028), each in its turn, with the answer
 it would get counted on its own. Alone, a request is counted at once; under load, the database
 commits once for many (one commit per request was most of its work in a burst of matches;
 docs/performance.md)."""
@@ -95,84 +95,58 @@ async def take_many(reads: Reads, asked: Sequence[tuple[list[str], int]]) -> lis
     return answers
 
 
-async def take(reads: Reads, names: list[str], limit: int) -> float | None:
-    """Count one request in every bucket of `names`, on its own; None when it may go ahead, else
-    the seconds until it may."""
-    return (await take_many(reads, [(names, limit)]))[0]
-
-
 # A request waiting to be counted: its buckets, their limit, and where its answer goes.
 _Waiting = tuple[list[str], int, asyncio.Future[float | None]]
 
 
 class Takes:
-    """One process's counting: `take` as above, but a request that comes while a count is on its
-    way waits for it to be back, and is counted with the others that came meanwhile (BATCH_MOST
-    at a time, in the order they came). A request that went away while it waited is not counted;
-    when a batch's statement fails, each of its requests fails with its error."""
+    """One process's counting on `reads` (the primary's): `take_many` for each request, but a
+    request that comes while a count is on its way waits for it to be back, and is counted with the
+    others that came meanwhile (BATCH_MOST at a time, in the order they came). A request that went
+    away while it waited is not counted; when a batch's statement fails, each of its requests fails
+    with its error (the database down, say: a 503)."""
 
-    def __init__(self) -> None:
-        self._waiting: dict[Reads, list[_Waiting]] = {}
-        self._sending: dict[Reads, asyncio.Task[None]] = {}
+    def __init__(self, reads: Reads) -> None:
+        self.reads = reads
+        self._waiting: list[_Waiting] = []
+        self._sending: asyncio.Task[None] | None = None
 
-    async def take(self, reads: Reads, names: list[str], limit: int) -> float | None:
+    async def take(self, names: list[str], limit: int) -> float | None:
+        """None when the request may go ahead, else the seconds until it may."""
         future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
-        self._waiting.setdefault(reads, []).append((names, limit, future))
-        if reads not in self._sending:
-            self._sending[reads] = asyncio.create_task(self._send(reads))
+        self._waiting.append((names, limit, future))
+        if self._sending is None:
+            self._sending = asyncio.create_task(self._send())
         return await future
 
-    async def _send(self, reads: Reads) -> None:
+    async def _send(self) -> None:
         try:
-            while waiting := self._waiting.pop(reads, None):
+            while self._waiting:
                 # A request that went away while it waited is not counted.
-                waiting = [entry for entry in waiting if not entry[2].done()]
-                batch, rest = waiting[:BATCH_MOST], waiting[BATCH_MOST:]
-                if rest:
-                    self._waiting[reads] = rest + self._waiting.get(reads, [])
+                waiting = [entry for entry in self._waiting if not entry[2].done()]
+                batch, self._waiting = waiting[:BATCH_MOST], waiting[BATCH_MOST:]
                 if batch:
-                    await self._count(reads, batch)
+                    await self._count(batch)
         finally:
-            del self._sending[reads]
+            self._sending = None
 
-    async def _count(self, reads: Reads, batch: list[_Waiting]) -> None:
+    async def _count(self, batch: list[_Waiting]) -> None:
         futures = [future for *_, future in batch]
         try:
-            try:
-                waits = await take_many(reads, [(names, limit) for names, limit, _ in batch])
-            except Exception as error:
-                if not _deadlock(error):
-                    raise
-                # A backstop (the function locks in one order; docs/performance.md): once more,
-                # without the requests that went away meanwhile (the deadlock took a second).
-                batch = [entry for entry in batch if not entry[2].done()]
-                futures = [future for *_, future in batch]
-                waits = await take_many(reads, [(names, limit) for names, limit, _ in batch])
+            waits = await take_many(self.reads, [(names, limit) for names, limit, _ in batch])
         except Exception as error:  # each request fails as its own count would have
             for future in futures:
                 if not future.done():
                     future.set_exception(error)
             return
         except BaseException:  # (the process is stopping)
-            for future in futures + [future for *_, future in self._waiting.pop(reads, [])]:
+            for future in futures + [future for *_, future in self._waiting]:
                 future.cancel()
+            self._waiting = []
             raise
         for future, wait in zip(futures, waits, strict=True):
             if not future.done():  # (not a request that went away meanwhile)
                 future.set_result(wait)
-
-
-def _deadlock(error: BaseException) -> bool:
-    """Whether PostgreSQL ended the statement as one side of a deadlock (SQLSTATE 40P01), as asyncpg
-    or SQLAlchemy raise it."""
-    found: BaseException | None = error
-    seen: set[int] = set()
-    while found is not None and id(found) not in seen:
-        if getattr(found, "sqlstate", None) == "40P01":
-            return True
-        seen.add(id(found))
-        found = getattr(found, "orig", None) or found.__cause__
-    return False
 
 
 def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
@@ -182,7 +156,7 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
         if scope["type"] == ScopeType.HTTP and name:
             state = scope["app"].state
             limit = max(1, int(LIMITS[name] * state.settings.rate_limit_scale))
-            retry_after = await state.takes.take(state.reads, buckets(scope, name), limit)
+            retry_after = await state.takes.take(buckets(scope, name), limit)
             if retry_after is not None:
                 raise TooManyRequests(
                     f"Too many {name} requests: at most {limit} in any 60 seconds.",

@@ -23,7 +23,7 @@ from registry.database.base import Base, utcnow
 class RateLimitSlots(Base):
     """A client's requests under one limit in the last 61 seconds, a count per second (`counts[1]`
     is second `base`), shared by every API process; written by the `rate_limit_take_many` function
-    (migrations 0017, 0028 and 0029)."""
+    (migrations 0017 and 0028)."""
 
     __tablename__ = "rate_limit_slots"
 
