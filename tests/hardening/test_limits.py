@@ -80,14 +80,8 @@ async def test_minting_keys_is_rate_limited(client: Client, db: AsyncSession) ->
 
 
 async def take_at(conn: Any, bucket: str, limit: int, at: datetime) -> float:
-    result = await conn.execute(
-        text(
-            "SELECT rate_limit_take(ARRAY[CAST(:b AS text)], ARRAY[CAST(:l AS integer)], "
-            "CAST(:at AS timestamptz))"
-        ),
-        {"b": bucket, "l": limit, "at": at},
-    )
-    return float(result.scalar_one())
+    """One request in one bucket, counted as the API counts it (a batch of one)."""
+    return (await take_batch(conn, [([bucket], [limit])], at))[0]
 
 
 async def take_alone(conn: Any, buckets: list[str], limits: list[int], at: datetime) -> float:
