@@ -30,7 +30,8 @@ log = logging.getLogger("registry.database.routing")
 _LSN_SQL = "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint"
 _MARK_SQL = """
     WITH here AS (SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint AS lsn),
-         marked AS (UPDATE api_key SET last_write_lsn = here.lsn FROM here WHERE api_key.id = ANY($1::uuid[]))
+         marked AS (UPDATE api_key SET last_write_lsn = here.lsn
+                    FROM here WHERE api_key.id = ANY($1::text[]::uuid[]))
     SELECT lsn FROM here
 """
 _REPLICA_SQL = """
@@ -154,10 +155,9 @@ class Routing:
 
     async def mark_written(self, key_ids: list[Any]) -> int:
         """Record the primary's WAL position (past this request's commit) on the writers' keys."""
-        position = int(
-            await self.primary.reads.fetchval(_MARK_SQL, [k for k in key_ids if k is not None], writes=True)
-        )
-        return position
+        # The ids as text: asyncpg asks the server about uuid[] on each new connection first.
+        ids = [str(k) for k in key_ids if k is not None]
+        return int(await self.primary.reads.fetchval(_MARK_SQL, ids, writes=True))
 
     async def check(self, timeout_s: float = 2.0) -> None:
         """Read the primary's position and each replica's state."""

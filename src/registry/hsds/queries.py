@@ -26,6 +26,7 @@ from registry.hsds import records
 from registry.hsds.filters import DEFAULT_COVERAGE_KM, ServiceFilters
 from registry.hsds.mapping import ATTRIBUTE_COLUMNS, PROGRAM_ONLY_TAXONOMIES, Term, Vocabulary
 from registry.hsds.records import ServiceRecord
+from registry.listings import code_lists
 from registry.listings.queries import distance_m, within_radius
 from registry.listings.visibility import public_listing
 from registry.models import PROGRAM_KIND, EvaluationRecord, Listing, Organization, TaxonomyTerm
@@ -69,7 +70,7 @@ def _column(taxonomy: str) -> tuple[ColumnElement[object], bool]:
 
 def _has_outcome(code: str | None) -> ColumnElement[bool]:
     measured = (
-        EvaluationRecord.outcomes.contains([code])
+        EvaluationRecord.outcomes.contains(code_lists.sent([code], EvaluationRecord.outcomes))
         if code is not None
         else func.cardinality(EvaluationRecord.outcomes) > 0
     )
@@ -83,7 +84,7 @@ def term_predicate(taxonomy: str, code: str) -> ColumnElement[bool]:
     if taxonomy not in ATTRIBUTE_COLUMNS and taxonomy != "language":
         return ~true()
     column, is_array = _column(taxonomy)
-    matches = column.contains([code]) if is_array else column == code
+    matches = column.contains(code_lists.sent([code], column)) if is_array else column == code
     if taxonomy in PROGRAM_ONLY_TAXONOMIES:
         return and_(Listing.kind == PROGRAM_KIND, matches)
     return matches

@@ -3,11 +3,16 @@ by SEPARATOR, for the reads that take thousands of listings at once (matching's 
 search's place): the driver then makes one string per list instead of a list of strings, and the
 reader splits a text once for every listing that holds the same list. A code is [a-z0-9_]+, as
 every vocabulary's terms are (`listings.schemas.Code`, `taxonomies.routes.TermCode`), so it never
-holds the separator."""
+holds the separator.
 
+Codes a statement sends go as text[] (`sent`): asyncpg knows how to send and read text[] but asks
+the server about varchar[] on every new connection, before its first statement that sends or
+reads one (tests/test_type_lookups.py)."""
+
+from collections.abc import Sequence
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, func
+from sqlalchemy import ARRAY, ColumnElement, Text, bindparam, cast, func
 
 SEPARATOR: Final = ","
 
@@ -26,3 +31,9 @@ def as_text(column: Any) -> ColumnElement[str | None]:
 def codes_of(text: str | None) -> tuple[str, ...]:
     """A code list as read: its codes, in order (none for NULL or an empty list)."""
     return tuple(text.split(SEPARATOR)) if text else ()
+
+
+def sent(codes: Sequence[str], column: Any) -> ColumnElement[Any]:
+    """Codes to compare with an array column (`column.overlap(sent(...))`), sent as text[] and
+    cast in SQL to the column's type."""
+    return cast(bindparam(None, list(codes), type_=ARRAY(Text)), column.type)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from registry.auth.principal import Principal
+from registry.listings import code_lists
 from registry.listings.visibility import listing_visible
 from registry.locations.distance import distance_clause
 from registry.locations.geo import BAND_CODES, DISTANCE_BANDS
@@ -96,7 +97,8 @@ def filtered(principal: Principal, filters: ListingFilters) -> Select[Listing]:
         stmt = stmt.where(getattr(Listing, column) == value)
     for column, values in filters.overlaps.items():
         if values:
-            stmt = stmt.where(getattr(Listing, column).overlap(list(values)))
+            held = getattr(Listing, column)
+            stmt = stmt.where(held.overlap(code_lists.sent(values, held)))
     for column, flag in filters.flags.items():
         stmt = stmt.where(getattr(Listing, column).is_(flag))
     if filters.q:

@@ -113,7 +113,7 @@ def _statement(visible: str) -> str:
     return f"""
     SELECT {listing_json("l")}
     FROM listing l
-    WHERE l.id = $1 AND l.kind = ANY($2::varchar[]) AND {visible}
+    WHERE l.id = $1 AND l.kind = ANY($2::text[]) AND {visible}
     """
 
 

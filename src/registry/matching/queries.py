@@ -112,7 +112,8 @@ def _by_id(planning: bool) -> str:
     return f"""
         SELECT {_COLUMNS_SQL}
         FROM listing l
-        WHERE l.id = ANY($1::uuid[]) AND {_statuses(planning, None)} AND {public_listing_alone_sql("l")}
+        WHERE l.id = ANY($1::text[]::uuid[])
+          AND {_statuses(planning, None)} AND {public_listing_alone_sql("l")}
         """
 
 
@@ -151,7 +152,7 @@ async def by_id(reads: Reads, listing_ids: Sequence[str], *, planning: bool) -> 
     the few a request keeps, since the lists it ranked hold numbers, not listings."""
     if not listing_ids:
         return []
-    found: list[Any] = await reads.fetch(_by_id(planning), [uuid.UUID(i) for i in listing_ids])
+    found: list[Any] = await reads.fetch(_by_id(planning), list(listing_ids))
     return found
 
 
@@ -171,11 +172,15 @@ DETAIL_FIELDS = (
 )
 # The fields as ContactRead names them.
 CONTACT_FIELDS = ("id", "name", "role", "email", "phone", "preferred_method", "visibility")
+# The lists as text[]: asyncpg decodes them without asking the server (it asks about varchar[] on
+# each new connection, as it does about a uuid[] parameter: tests/test_type_lookups.py).
+_DETAIL_LISTS = frozenset({"specialties", "formats", "populations", "languages"})
 _SHOWN_SQL = f"""
-    SELECT {", ".join(f"l.{f}" for f in DETAIL_FIELDS)}, {", ".join(f"c.{f}" for f in CONTACT_FIELDS)}
+    SELECT {", ".join(f"l.{f}::text[]" if f in _DETAIL_LISTS else f"l.{f}" for f in DETAIL_FIELDS)},
+           {", ".join(f"c.{f}" for f in CONTACT_FIELDS)}
     FROM listing l
     LEFT JOIN contact c ON c.listing_id = l.id AND {contact_listed_sql("c")}
-    WHERE l.id = ANY($1::uuid[])
+    WHERE l.id = ANY($1::text[]::uuid[])
     ORDER BY l.id, c.position
 """
 
@@ -186,7 +191,7 @@ async def shown_of(reads: Reads, listing_ids: Sequence[uuid.UUID]) -> list[Any]:
     CONTACT_FIELDS), and one row with no contact for a listing without."""
     if not listing_ids:
         return []
-    found: list[Any] = await reads.fetch(_SHOWN_SQL, list(listing_ids))
+    found: list[Any] = await reads.fetch(_SHOWN_SQL, [str(i) for i in listing_ids])
     return found
 
 
