@@ -1,0 +1,49 @@
+"""The sessions' pool hands out a connection without a round trip first, and still never hands
+out one whose server process is gone (a restart, an administrator's terminate): it is replaced."""
+
+import asyncio
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+
+from registry.config import Settings, asyncpg_dsn
+from registry.database.sessions import create_engine
+
+
+async def test_a_checkout_sends_nothing_before_the_requests_statements(settings: Settings) -> None:
+    engine = create_engine(settings, pool_size=1)
+    sent: list[str] = []
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+            raw = await conn.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None
+            driver.add_query_logger(lambda record: sent.append(record.query.strip()))
+        sent.clear()  # (its rollback on the way back to the pool)
+        async with engine.connect() as conn:  # the same connection, from the pool
+            assert await conn.scalar(text("SELECT 2")) == 2
+    finally:
+        await engine.dispose()
+    # The transaction the statement runs in and the rollback on its return to the pool (the
+    # statement itself runs prepared, which the driver's query logger does not show): no ping
+    # before them (BEGIN, an empty statement, ROLLBACK).
+    assert sent == ["BEGIN;", "ROLLBACK;"]
+
+
+async def test_a_connection_whose_server_process_ended_is_replaced(settings: Settings) -> None:
+    assert settings.database_url is not None
+    engine = create_engine(settings, pool_size=1)
+    other: Any = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    try:
+        async with engine.connect() as conn:
+            first = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert await other.fetchval("SELECT pg_terminate_backend($1)", first) is True
+        await asyncio.sleep(0.2)  # the server's goodbye reaches the pooled connection
+        async with engine.connect() as conn:
+            second = await conn.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await other.close()
+        await engine.dispose()
