@@ -277,7 +277,16 @@ async def test_a_listing_changed_since_its_place_was_read_is_never_shown(
             update(Listing).where(Listing.id == shown[0][0]).values(formats=["psychoeducational"])
         )
         assert await kept(db, who, twelve_step, 0) == await by_sql(db, who, twelve_step, 0)
-    assert len(left_to_sql) == 4  # each change sent one search to SQL
+
+        CACHES.clear()  # read again; then one moves out of the radius (to Groningen, 170 km)
+        shown, total = await kept(db, who, filters, 0)
+        await db.execute(
+            update(Listing).where(Listing.id == shown[0][0]).values(latitude=53.2194, longitude=6.5665)
+        )
+        again = await kept(db, who, filters, 0)
+        assert again == await by_sql(db, who, filters, 0)
+        assert shown[0][0] not in [entry[0] for entry in again[0]] and again[1] == total - 1
+    assert len(left_to_sql) == 6  # each change sent one search to SQL
 
 
 async def test_a_place_with_too_many_listings_is_left_to_sql(

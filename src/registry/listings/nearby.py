@@ -295,12 +295,15 @@ async def search(
     # changed since the place was read (the notification is still under way) and no longer
     # passes sends the whole search to SQL. Until the version moves, the total may still count it,
     # as a kept page of results would. Each one as a record with its contacts, in one statement (an
-    # ORM load with its contacts joined was most of a first page's time).
+    # ORM load with its contacts joined was most of a first page's time). The radius as the
+    # distance alone: these listings are named by id (queries.within_distance).
+    assert filters.near is not None
+    by_id = dataclasses.replace(filters, near=None)
     loaded = {
         listing_id: records.decode(text)
         for listing_id, text in await session.execute(
-            queries.filtered(principal, filters)
-            .where(Listing.id.in_(ids))
+            queries.filtered(principal, by_id)
+            .where(Listing.id.in_(ids), queries.within_distance(filters.near, filters.radius_km))
             .with_only_columns(Listing.id, _PAGE_JSON, maintain_column_froms=False)
         )
     }

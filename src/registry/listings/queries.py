@@ -73,6 +73,14 @@ def within_radius(near: tuple[float, float], radius_km: float) -> ColumnElement[
     )
 
 
+def within_distance(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
+    """`within_radius` for listings a statement names by id: the distance alone. The box is only
+    the way into the radius's index (every point within the distance lies inside it); given it
+    beside a few ids, the planner read the whole radius through that index and ANDed it with the
+    ids' (0.9 ms of a page's 1.1 at a big city, docs/performance.md)."""
+    return distance_m(near) <= radius_km * 1000
+
+
 def remote_capable() -> ColumnElement[bool]:
     return or_(
         Listing.remote_ok.is_(True),
