@@ -1,14 +1,20 @@
-"""The models and the migrations describe the same schema."""
+"""The models and the migrations describe the same schema, and the newest migration can be undone."""
 
+import asyncio
+import uuid
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import registry.models  # noqa: F401
 from registry.database.base import Base
+from registry.database.migrations import alembic_config, upgrade
 
 HAND_WRITTEN_INDEXES = frozenset(
     {"ix_listing_earth", "ix_listing_remote_kind", "ix_listing_program_facts", "ix_evaluation_record_facts"}
@@ -38,11 +44,63 @@ async def test_autogenerate_finds_no_drift(engine: AsyncEngine) -> None:
 
 
 async def test_schema_is_at_head(engine: AsyncEngine) -> None:
-    from alembic.script import ScriptDirectory
-
-    from registry.database.migrations import alembic_config
-
     heads = ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_heads()
     async with engine.connect() as conn:
         current = await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
     assert set(current) == set(heads) and len(heads) == 1
+
+
+_SCHEMA_SQL = """
+    SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable
+    FROM information_schema.columns WHERE table_schema = 'public'
+    UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+    UNION ALL SELECT 'function ' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') '
+                     || md5(p.prosrc)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = 'public' AND p.prokind = 'f' AND NOT EXISTS
+          (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+    UNION ALL SELECT 'trigger ' || tgname || ' on ' || tgrelid::regclass::text
+    FROM pg_trigger WHERE NOT tgisinternal
+"""
+
+
+def test_the_newest_migration_can_be_undone_and_done_again(database_url: str) -> None:
+    """`alembic downgrade -1` from head leaves the revision before it, and upgrading again gives
+    the same schema (columns, indexes, functions and their bodies, triggers) as the first time."""
+    name = f"registry_migrations_{uuid.uuid4().hex[:10]}"
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text(statement))
+        finally:
+            await engine.dispose()
+
+    async def state() -> tuple[str | None, set[str]]:
+        engine = create_async_engine(url)
+        try:
+            async with engine.connect() as conn:
+                revision = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+                return revision, set((await conn.scalars(text(_SCHEMA_SQL))).all())
+        finally:
+            await engine.dispose()
+
+    script = ScriptDirectory.from_config(alembic_config(url))
+    head = script.get_current_head()
+    assert head is not None
+    previous = script.get_revision(head).down_revision
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        upgrade(url)
+        at_head, schema = asyncio.run(state())
+        command.downgrade(alembic_config(url), "-1")
+        below, schema_below = asyncio.run(state())
+        upgrade(url)
+        again, schema_again = asyncio.run(state())
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    assert (at_head, below, again) == (head, previous, head)
+    assert schema_below != schema, "the newest migration's downgrade changed nothing"
+    assert schema_again == schema
