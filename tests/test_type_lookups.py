@@ -22,6 +22,7 @@ from registry.database.reads import Reads
 from registry.database.routing import Routing, Target
 from registry.database.sessions import create_engine
 from registry.hsds import queries as hsds_queries
+from registry.http import throttling
 from registry.listings import queries, records
 from registry.listings.queries import ListingFilters
 from registry.matching import queries as matching_queries
@@ -75,6 +76,18 @@ async def test_marking_a_writers_keys_is_one_statement(sent_on_reads: tuple[Read
     position = await routing.mark_written([uuid.uuid4(), None])
     assert position > 0
     assert len(sent) == 1
+    assert catalog_lookups(sent) == []
+
+
+async def test_counting_a_rate_limit_is_one_statement(sent_on_reads: tuple[Reads, list[str]]) -> None:
+    reads, sent = sent_on_reads
+    bucket = f"type-lookups:{uuid.uuid4()}"
+    try:
+        went, refused = await throttling.take_many(reads, [([bucket], 1), ([bucket], 1)])
+        assert went is None and refused is not None and 59 < refused <= 61
+    finally:
+        await reads.fetchval("DELETE FROM rate_limit_slots WHERE bucket = $1", bucket, writes=True)
+    assert len(sent) == 2  # the count, and the clean-up
     assert catalog_lookups(sent) == []
 
 

@@ -36,9 +36,10 @@ LIMITS: Final[dict[str, int]] = {
 }
 
 # One statement, its own transaction. A lost count after a crash is harmless: skip the WAL flush
-# wait for this one transaction.
+# wait for this one transaction. The numbers go and come back as text[]: asyncpg asks the server
+# about integer[] and float8[] on each new connection first (tests/test_type_lookups.py).
 _TAKE = (
-    "SELECT rate_limit_take_many($1::integer[], $2::text[], $3::integer[]) "
+    "SELECT rate_limit_take_many($1::text[]::integer[], $2::text[], $3::text[]::integer[])::text[] "
     "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed"
 )
 # The most requests counted in one statement (the others wait for the next).
@@ -82,16 +83,18 @@ async def take_many(reads: Reads, asked: Sequence[tuple[list[str], int]]) -> lis
     # The function's form: each request's buckets next to each other, once each, under its number
     # (from 1, counting only requests that count somewhere: one in no bucket may go ahead).
     counted = [(list(dict.fromkeys(names)), limit) for names, limit in asked if names]
-    requests, buckets_in, limits = [], [], []
+    requests: list[str] = []
+    buckets_in: list[str] = []
+    limits: list[str] = []
     for number, (names, limit) in enumerate(counted, start=1):
-        requests += [number] * len(names)
+        requests += [str(number)] * len(names)
         buckets_in += names
-        limits += [limit] * len(names)
+        limits += [str(limit)] * len(names)
     waits = iter(await reads.fetchval(_TAKE, requests, buckets_in, limits, writes=True) if counted else [])
     answers: list[float | None] = []
     for names, _ in asked:
-        wait = next(waits) if names else 0
-        answers.append(None if wait <= 0 else float(wait))
+        wait = float(next(waits)) if names else 0.0
+        answers.append(None if wait <= 0 else wait)
     return answers
 
 
