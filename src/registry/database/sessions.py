@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
 
 from registry.config import Settings, async_database_url
 
+POOL_RECYCLE_S = 300
+
 
 def create_engine(settings: Settings, url: str | None = None, *, pool_size: int | None = None) -> AsyncEngine:
     url = url or settings.database_url
@@ -23,6 +25,10 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_s,
+        # As the reads' pool closes a connection idle for 5 minutes (asyncpg's default), a connection
+        # older than that is replaced at checkout: a firewall or load balancer that drops idle
+        # connections without a word never leaves the pool one that is dead (_replace_if_closed).
+        pool_recycle=POOL_RECYCLE_S,
         # Error messages must not carry bound values (emails, coordinates) into logs.
         hide_parameters=True,
         connect_args={
@@ -41,9 +47,12 @@ def create_engine(settings: Settings, url: str | None = None, *, pool_size: int 
 def _replace_if_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
     """A connection that died with the server (a restart, a terminated backend) is replaced
     instead of failing a request: the pool connects again when a checkout raises this. The driver
-    knows without asking the server: the server's goodbye closed the socket. A ping on every
-    checkout (`pool_pre_ping`) cost each request three round trips (BEGIN, an empty statement,
-    ROLLBACK) and a tenth of a first-time near search's time (docs/performance.md)."""
+    knows without asking the server: the server's goodbye closed the socket. A connection cut
+    without a goodbye (a host that crashed) fails the statement that first uses it, a 503, and the
+    pool then replaces all its connections of that age. A ping on every checkout
+    (`pool_pre_ping`) would have found that one too, but cost each request three round trips
+    (BEGIN, an empty statement, ROLLBACK) and a tenth of a first-time near search's time
+    (docs/performance.md)."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the database closed this connection")
 

@@ -149,7 +149,8 @@ async def remote_capable(reads: Reads, kind: str, *, planning: bool) -> AsyncIte
 
 async def by_id(reads: Reads, listing_ids: Sequence[str], *, planning: bool) -> list[Any]:
     """Those of the listings that are still what matching may offer (_COLUMNS_SQL): read again for
-    the few a request keeps, since the lists it ranked hold numbers, not listings."""
+    the few a request keeps, since the lists it ranked hold numbers, not listings. The ids as the
+    lists read them (`l.id::text`), sent as text (tests/test_type_lookups.py)."""
     if not listing_ids:
         return []
     found: list[Any] = await reads.fetch(_by_id(planning), list(listing_ids))
