@@ -5,9 +5,11 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from registry.config import Settings, asyncpg_dsn
+from registry.database import sessions
 from registry.database.sessions import create_engine
 
 
@@ -58,12 +60,10 @@ async def test_a_connection_whose_server_process_ended_is_replaced(settings: Set
 
 
 async def test_a_connection_older_than_the_recycle_age_is_replaced(
-    settings: Settings, monkeypatch: Any
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A connection a firewall may have dropped while it was idle is not handed out: one older
     than the pool's recycle age (5 minutes) is replaced at checkout."""
-    from registry.database import sessions
-
     monkeypatch.setattr(sessions, "POOL_RECYCLE_S", 1)
     engine = create_engine(settings, pool_size=1)
     try:

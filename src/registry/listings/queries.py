@@ -61,24 +61,24 @@ def near_rank(near: tuple[float, float]) -> ColumnElement[int | None]:
     return case((Listing.latitude.is_(None), literal(None)), else_=band_rank(near))
 
 
+def within_distance(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
+    """The distance alone (none for a listing without a place), for listings a statement names by
+    id. `within_radius` adds the box, which is only the way into the radius's index (every point
+    within the distance lies inside it); given it beside a few ids, the planner read the whole
+    radius through that index and ANDed it with the ids' (0.9 ms of a page's 1.1 at a big city,
+    docs/performance.md)."""
+    return distance_m(near) <= radius_km * 1000
+
+
 @functools.lru_cache(maxsize=_POINTS_KEPT)
 def within_radius(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
-    meters = radius_km * 1000
     return and_(
         Listing.latitude.is_not(None),
-        func.earth_box(earth_point(near[0], near[1]), meters).op("@>")(
+        func.earth_box(earth_point(near[0], near[1]), radius_km * 1000).op("@>")(
             earth_point(Listing.latitude, Listing.longitude)
         ),
-        distance_m(near) <= meters,
+        within_distance(near, radius_km),
     )
-
-
-def within_distance(near: tuple[float, float], radius_km: float) -> ColumnElement[bool]:
-    """`within_radius` for listings a statement names by id: the distance alone. The box is only
-    the way into the radius's index (every point within the distance lies inside it); given it
-    beside a few ids, the planner read the whole radius through that index and ANDed it with the
-    ids' (0.9 ms of a page's 1.1 at a big city, docs/performance.md)."""
-    return distance_m(near) <= radius_km * 1000
 
 
 def remote_capable() -> ColumnElement[bool]:
