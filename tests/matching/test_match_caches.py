@@ -278,3 +278,21 @@ def test_a_list_is_read_for_the_next_read_radius_at_or_beyond_the_one_asked() ->
         500,
     ]
     assert service.read_radius(800) == 800  # beyond the last one (a program's own service radius)
+
+
+async def test_only_peer_programs_are_read_again_for_programs_being_planned(
+    client: Client, db: AsyncSession, searches: list[tuple[str, str]]
+) -> None:
+    """Only peer programs are ever planned: a request that includes programs being planned reads
+    the other kinds' lists and pools that one without it read (and the other way round)."""
+    await build_world(client, db)
+    others = ["clinician", "evaluator", "trainer", "treatment_program"]
+    first = await answer(client, None, needs=others, include_planning=True)
+    read = sorted(searches)
+    assert read == sorted([(way, kind) for kind in others for way in ("near", "remote")])
+    assert await answer(client, None, needs=others, include_planning=False) == first
+    assert sorted(searches) == read  # nothing read again
+    await answer(client, None, needs=["peer_program", *others], include_planning=False)
+    await answer(client, None, needs=["peer_program", *others], include_planning=True)
+    # The peer programs' are read for each: with and without those being planned.
+    assert sorted(searches) == sorted([*read, *[("near", "peer_program"), ("remote", "peer_program")] * 2])

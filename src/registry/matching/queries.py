@@ -68,10 +68,16 @@ COLUMNS = (
 )
 
 
+def reads_planned(kind: str | None, planning: bool) -> bool:
+    """Whether a read of the kind (None: of any) asked with `planning` reads programs being planned:
+    only peer programs are ever planned, so any other kind's read is the same either way."""
+    return planning and kind in (None, "peer_program")
+
+
 def _statuses(planning: bool, kind: str | None) -> str:
     """What matching offers: active listings, and programs being planned when asked (`kind`: the
     one kind read, else any)."""
-    if not planning or kind not in (None, "peer_program"):
+    if not reads_planned(kind, planning):
         return "l.status = 'active'"
     if kind == "peer_program":
         return "l.status IN ('active', 'planning')"

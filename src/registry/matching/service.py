@@ -442,14 +442,14 @@ async def rank(
     rankings = {}
     for kind in kinds:
         ranking = rankings[kind] = Ranking(question, now)
+        # Kept under what is read: a kind never planned shares its lists with and without planning.
+        planning = queries.reads_planned(kind, question.planning)
         near = None
         if question.point is not None:
-            near = await _near(
-                reads, caches, version, kind, question.point, question.radius_km, question.planning
-            )
+            near = await _near(reads, caches, version, kind, question.point, question.radius_km, planning)
             _rank_near(question, kind, near, ranking)
         if question.include_remote:
-            pool = await _pool(reads, caches, version, kind, question.planning)
+            pool = await _pool(reads, caches, version, kind, planning)
             _rank_remote(question, kind, pool, near, ranking)
     wanted = [listing_id for ranking in rankings.values() for listing_id in ranking.wanted()]
     candidates = await _kept(reads, caches, version, wanted, question.planning)
