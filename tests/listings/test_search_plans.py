@@ -69,9 +69,9 @@ async def test_reads_of_many_listings_look_owners_up_among_hidden_organizations(
     each listing's organization in the index of the few that are not public (migration 0027), not
     by reading its row: at 1,000,000 listings that lookup was a third of PostgreSQL's time."""
     near = filtered(ANONYMOUS, NEAR).compile(dialect=DIALECT, compile_kwargs={"literal_binds": True})
-    in_radius = matching_queries._in_radius("clinician", False)
+    in_radius = matching_queries._in_radius("clinician")
     in_radius = in_radius.replace("$1", "52.09").replace("$2", "5.12").replace("$3", "25000")
     await db.execute(text("SET LOCAL enable_seqscan = off"))
-    for sql in (str(near), in_radius, matching_queries._remote_capable("trainer", False)):
+    for sql in (str(near), in_radius, matching_queries._remote_capable("trainer")):
         plan = "\n".join((await db.execute(text(f"EXPLAIN {sql}"))).scalars())
         assert "ix_organization_hidden" in plan and "pk_organization" not in plan, plan

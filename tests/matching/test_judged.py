@@ -834,6 +834,25 @@ async def test_program_being_planned_is_offered_when_asked_for_and_says_so(world
     assert "planning" not in codes(entry(answer, "Running", "peer_program"))
 
 
+async def test_programs_being_planned_are_offered_only_to_requests_asking_whichever_came_first(
+    world: World,
+) -> None:
+    """Lists are read once for requests with and without planned programs: those without them must
+    not see the planned ones in reach or remote, whichever request read the lists."""
+    key = await world.key()
+    await world.program(key, "Planned", status="planning")
+    await world.program(key, "Planned online", status="planning", location=GRONINGEN, delivery="online")
+    await world.program(key, "Running")
+    await world.program(key, "Running online", location=GRONINGEN, delivery="online")
+    for planning in (True, False, True, False):
+        answer = await world.match(needs=["peer_program"], side=PWUV, include_planning=planning)
+        found = {c["listing"]["name"]: c["in_reach"] for c in answer["results"]["peer_program"]}
+        expected = {"Running": True, "Running online": False}
+        if planning:
+            expected |= {"Planned": True, "Planned online": False}
+        assert found == expected
+
+
 # --- never offered -------------------------------------------------------------------------------
 
 

@@ -188,7 +188,7 @@ async def test_a_starting_server_reads_every_kinds_remote_pool_before_the_first_
     await warm_pools(caches)
     version = await caches.version()
     kept = caches.store("match_remote").keys()
-    assert sorted(kept) == sorted((kind, False) for kind in queries.KNOWN_KINDS)
+    assert sorted(kept) == sorted(queries.KNOWN_KINDS)
     assert all(caches.get("match_remote", key, version) is not None for key in kept)
     searches.clear()
     await answer(client, needs=["clinician", "evaluator"])
@@ -280,11 +280,11 @@ def test_a_list_is_read_for_the_next_read_radius_at_or_beyond_the_one_asked() ->
     assert service.read_radius(800) == 800  # beyond the last one (a program's own service radius)
 
 
-async def test_only_peer_programs_are_read_again_for_programs_being_planned(
+async def test_lists_are_read_once_with_and_without_programs_being_planned(
     client: Client, db: AsyncSession, searches: list[tuple[str, str]]
 ) -> None:
-    """Only peer programs are ever planned: a request that includes programs being planned reads
-    the other kinds' lists and pools that one without it read (and the other way round)."""
+    """A request that includes programs being planned reads the lists and pools that one without it
+    read (and the other way round): each holds both, and a request offers those it asks for."""
     await build_world(client, db)
     others = ["clinician", "evaluator", "trainer", "treatment_program"]
     first = await answer(client, None, needs=others, include_planning=True)
@@ -294,5 +294,4 @@ async def test_only_peer_programs_are_read_again_for_programs_being_planned(
     assert sorted(searches) == read  # nothing read again
     await answer(client, None, needs=["peer_program", *others], include_planning=False)
     await answer(client, None, needs=["peer_program", *others], include_planning=True)
-    # The peer programs' are read for each: with and without those being planned.
-    assert sorted(searches) == sorted([*read, *[("near", "peer_program"), ("remote", "peer_program")] * 2])
+    assert sorted(searches) == sorted([*read, ("near", "peer_program"), ("remote", "peer_program")])

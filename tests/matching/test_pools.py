@@ -100,7 +100,15 @@ def same_lists(drawn: list[Any], size: int) -> None:
     for first in range(0, len(drawn), size):
         by_columns.add(service._part(drawn[first : first + size]))
     by_columns.done()
-    for name in ("ids", "organizations", "accepting", "verified", "remote_capable", "service_radius_m"):
+    for name in (
+        "ids",
+        "organizations",
+        "accepting",
+        "verified",
+        "remote_capable",
+        "service_radius_m",
+        "planned",
+    ):
         assert np.array_equal(getattr(by_columns, name), getattr(by_candidate, name)), name
     for key, made, expected in zip(arrays._KEYS, by_columns.tables, by_candidate.tables, strict=True):
         assert np.array_equal(made.ids, expected.ids)

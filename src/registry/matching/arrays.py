@@ -136,6 +136,7 @@ class Part(NamedTuple):
     verified: Sequence[datetime | None]
     remote_capable: Sequence[bool | None]
     service_radius_km: Sequence[float | None]
+    planned: Sequence[bool]  # a program still being planned (offered only when asked for)
     sources: Sources[Sequence[Hashable]]
     candidate: Callable[[int], scoring.Candidate]  # the i-th row's, as the tables read it (_KEYS)
 
@@ -159,6 +160,7 @@ def part_of(candidates: Sequence[scoring.Candidate]) -> Part:
         verified=[c.last_verified_at for c in candidates],
         remote_capable=[c.remote_capable for c in candidates],
         service_radius_km=[c.service_radius_km for c in candidates],
+        planned=[c.status == "planning" for c in candidates],
         sources=Sources(*([key(c) for c in candidates] for key in _KEYS)),
         candidate=candidates.__getitem__,
     )
@@ -207,6 +209,7 @@ class Candidates:
                 np.array(part.remote_capable, dtype=bool),  # None (unknown) is not remote
                 # None: no limit. Whole kilometres, in metres: exact as float32 up to 16,777 km.
                 np.where(np.isnan(radius), np.inf, radius).astype(np.float32),
+                np.array(part.planned, dtype=bool),
             )
         )
 
@@ -215,10 +218,11 @@ class Candidates:
             table.done()
         # Each listing's id as text, and its organization's number: no object per listing (a string
         # each would be made among the rows read, and keep the memory they were read into).
-        empty = tuple(np.zeros(0, dtype) for dtype in (_ID, np.int32, bool, np.int64, bool, np.float32))
+        dtypes = (_ID, np.int32, bool, np.int64, bool, np.float32, bool)
+        empty = tuple(np.zeros(0, dtype) for dtype in dtypes)
         columns = [np.concatenate(parts) for parts in zip(*self._parts, empty, strict=True)]
         self.ids, self.organizations, self.accepting, self.verified = columns[:4]
-        self.remote_capable, self.service_radius_m = columns[4:]
+        self.remote_capable, self.service_radius_m, self.planned = columns[4:]
         self._organizations = _texts(list(self._organization_numbers))
         del self._parts, self._organization_numbers
         # freshness(now): from when to when it holds (microseconds), and each row's
@@ -264,7 +268,7 @@ class Candidates:
         """Roughly the bytes held, for the caches' budgets: the rows' columns (and their order by id),
         and a candidate standing for each distinct value."""
         columns = (self.ids, self.organizations, self.accepting, self.verified, self.remote_capable)
-        rows = sum(c.nbytes for c in (*columns, self.service_radius_m, self._organizations))
+        rows = sum(c.nbytes for c in (*columns, self.service_radius_m, self.planned, self._organizations))
         rows += sum(t.ids.nbytes for t in self.tables) + 12 * len(self.ids)  # _order, freshness
         return rows + 600 * sum(len(t.examples) for t in self.tables)
 

@@ -68,36 +68,31 @@ COLUMNS = (
 )
 
 
-def reads_planned(kind: str | None, planning: bool) -> bool:
-    """Whether a read of the kind (None: of any) asked with `planning` reads programs being planned:
-    only peer programs are ever planned, so any other kind's read is the same either way."""
-    return planning and kind in (None, "peer_program")
-
-
-def _statuses(planning: bool, kind: str | None) -> str:
-    """What matching offers: active listings, and programs being planned when asked (`kind`: the
-    one kind read, else any)."""
-    if not reads_planned(kind, planning):
+def _statuses(planning: bool) -> str:
+    """What matching offers of any kind: active listings, and programs being planned when asked."""
+    if not planning:
         return "l.status = 'active'"
-    if kind == "peer_program":
-        return "l.status IN ('active', 'planning')"
     return "(l.status = 'active' OR (l.kind = 'peer_program' AND l.status = 'planning'))"
 
 
-def _live(kind: str, planning: bool) -> str:
+def _listed(kind: str) -> str:
+    """A kind's listings that matching may offer to some request: active ones, and programs being
+    planned (only peer programs are planned). A list holds both, with each row's status, and each
+    request offers those it asks for (service._usable): one read serves both kinds of request."""
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
-    return f"l.kind = '{kind}' AND {_statuses(planning, kind)} AND {public_listing_alone_sql('l')}"
+    statuses = "l.status IN ('active', 'planning')" if kind == "peer_program" else "l.status = 'active'"
+    return f"l.kind = '{kind}' AND {statuses} AND {public_listing_alone_sql('l')}"
 
 
 @functools.cache
-def _in_radius(kind: str, planning: bool) -> str:
+def _in_radius(kind: str) -> str:
     # From that kind's GiST index: the box bounds the walk; the corners beyond the radius go.
     lat, lon, meters = "$1::float8", "$2::float8", "$3::float8"
     return f"""
         SELECT * FROM (
             SELECT {_COLUMNS_SQL}, {distance_sql("l.latitude", "l.longitude", lat, lon)} AS d
             FROM listing l
-            WHERE {_live(kind, planning)} AND l.latitude IS NOT NULL
+            WHERE {_listed(kind)} AND l.latitude IS NOT NULL
               AND earth_box(ll_to_earth({lat}, {lon}), {meters}) @> ll_to_earth(l.latitude, l.longitude)
         ) n
         WHERE d <= {meters}
@@ -105,11 +100,11 @@ def _in_radius(kind: str, planning: bool) -> str:
 
 
 @functools.cache
-def _remote_capable(kind: str, planning: bool) -> str:
+def _remote_capable(kind: str) -> str:
     return f"""
         SELECT {_COLUMNS_SQL}
         FROM listing l
-        WHERE {_live(kind, planning)} AND {_REMOTE_SQL}
+        WHERE {_listed(kind)} AND {_REMOTE_SQL}
         """
 
 
@@ -119,7 +114,7 @@ def _by_id(planning: bool) -> str:
         SELECT {_COLUMNS_SQL}
         FROM listing l
         WHERE l.id = ANY($1::text[]::uuid[])
-          AND {_statuses(planning, None)} AND {public_listing_alone_sql("l")}
+          AND {_statuses(planning)} AND {public_listing_alone_sql("l")}
         """
 
 
@@ -134,22 +129,18 @@ def _checked(kind: str) -> str:
 # longer than running them, and their plans never depend on the values.
 
 
-async def in_radius(
-    reads: Reads, kind: str, point: tuple[float, float], radius_km: float, *, planning: bool
-) -> list[Any]:
+async def in_radius(reads: Reads, kind: str, point: tuple[float, float], radius_km: float) -> list[Any]:
     """Every public listing of the kind whose stored point lies within the radius: _COLUMNS_SQL,
-    then its distance in metres. Active ones, and programs being planned when `planning`."""
-    found: list[Any] = await reads.fetch(
-        _in_radius(_checked(kind), planning), point[0], point[1], radius_km * 1000
-    )
+    then its distance in metres. Active ones, and programs being planned (`_listed`)."""
+    found: list[Any] = await reads.fetch(_in_radius(_checked(kind)), point[0], point[1], radius_km * 1000)
     return found
 
 
-async def remote_capable(reads: Reads, kind: str, *, planning: bool) -> AsyncIterator[list[Any]]:
+async def remote_capable(reads: Reads, kind: str) -> AsyncIterator[list[Any]]:
     """Every public listing of the kind that works remotely, wherever it is, REMOTE_PART rows at a
-    time (_COLUMNS_SQL): a million listings hold hundreds of thousands, and their rows read at
-    once took far more memory than what is made of them (and kept it)."""
-    async for rows in reads.parts(_remote_capable(_checked(kind), planning), size=REMOTE_PART):
+    time (_COLUMNS_SQL; `_listed`): a million listings hold hundreds of thousands, and their rows
+    read at once took far more memory than what is made of them (and kept it)."""
+    async for rows in reads.parts(_remote_capable(_checked(kind)), size=REMOTE_PART):
         yield rows
 
 

@@ -178,6 +178,7 @@ def _part(rows: Sequence[Any]) -> arrays.Part:
         verified=column["last_verified_at"],
         remote_capable=column["remote_capable"],
         service_radius_km=column["service_radius_km"],
+        planned=[status == "planning" for status in column["status"]],
         sources=arrays.Sources(
             sides=list(zip(kinds, column["side"], specialties, strict=True)),
             populations=column["populations"],
@@ -240,23 +241,22 @@ async def _near(
     kind: str,
     point: tuple[float, float],
     radius_km: float,
-    planning: bool,
 ) -> Near:
     read_at = read_radius(radius_km)
 
     async def fetch() -> Near:
-        rows = await queries.in_radius(reads, kind, point, read_at, planning=planning)
+        rows = await queries.in_radius(reads, kind, point, read_at)
         found = arrays.Candidates()
         found.add(_part(rows))
         found.done()
         return Near(found, arrays.floats([r[-1] for r in rows]))
 
-    key = (kind, point, read_at, planning)
+    key = (kind, point, read_at)
     kept = caches.store("match_candidates")
     if kept.get(key, version) is None:
         # A list kept for a wider radius around the point holds this one's rows: no read.
         for wider in (r for r in READ_RADII_KM if r > read_at):
-            found: Near | None = kept.get((kind, point, wider, planning), version)
+            found: Near | None = kept.get((kind, point, wider), version)
             if found is not None:
                 return found
     near: Near = await caches.memo(
@@ -265,20 +265,18 @@ async def _near(
     return near
 
 
-async def _pool(
-    reads: Reads, caches: Caches, version: Version, kind: str, planning: bool
-) -> arrays.Candidates:
+async def _pool(reads: Reads, caches: Caches, version: Version, kind: str) -> arrays.Candidates:
     """A kind's remote-capable listings."""
 
     async def fetch() -> arrays.Candidates:
         pool = arrays.Candidates()
-        async for rows in queries.remote_capable(reads, kind, planning=planning):
+        async for rows in queries.remote_capable(reads, kind):
             pool.add(_part(rows))
         pool.done()
         return pool
 
     pool: arrays.Candidates = await caches.memo(
-        "match_remote", (kind, planning), version, fetch, weigh=arrays.Candidates.weight
+        "match_remote", kind, version, fetch, weigh=arrays.Candidates.weight
     )
     return pool
 
@@ -290,7 +288,7 @@ async def warm_pools(caches: Caches) -> None:
     assert caches.reads is not None, "the app gives its caches a way to read"
     version = await caches.version()
     for kind in sorted(queries.KNOWN_KINDS):
-        await _pool(caches.reads, caches, version, kind, planning=False)
+        await _pool(caches.reads, caches, version, kind)
 
 
 # --- score ---------------------------------------------------------------------------------------
@@ -369,13 +367,22 @@ class Ranking:
         return scoring.choose(scored, self.per_kind)
 
 
+def _usable(question: Question, found: arrays.Candidates) -> npt.NDArray[np.bool_]:
+    """The rows the request may be offered: those the sides rule offers (scoring.offered), active
+    ones (and programs being planned, when asked for), and not the one it excludes."""
+    usable = found.offered(question.need)
+    if not question.planning:
+        usable &= ~found.planned
+    if question.exclude is not None:
+        usable[found.rows_of([question.exclude])] = False
+    return usable
+
+
 def _rank_near(question: Question, kind: str, near: Near, ranking: Ranking) -> None:
     """Offer the kind's listings within the radius, best first, while they could make the list. One
     beyond the area it serves comes as a remote partner, if it works remotely."""
     need, found = question.need, near.candidates
-    usable = found.offered(need) & near.within(question.radius_km)
-    if question.exclude is not None:
-        usable[found.rows_of([question.exclude])] = False
+    usable = _usable(question, found) & near.within(question.radius_km)
     beyond = near.meters > found.service_radius_m
     usable &= ~beyond | (found.remote_capable if question.include_remote else False)
     closeness = np.where(beyond, found.remote_closeness(need), arrays.band_closeness(near.meters))
@@ -396,9 +403,7 @@ def _rank_remote(
     while they could make the list: every one of them can reach it on its merits, whatever their
     number."""
     need = question.need
-    usable = pool.offered(need)
-    if question.exclude is not None:
-        usable[pool.rows_of([question.exclude])] = False
+    usable = _usable(question, pool)
     keep = None
     if near is not None:
         # Only the rows the ranking reaches are looked up in the list within the radius (a pool
@@ -442,14 +447,12 @@ async def rank(
     rankings = {}
     for kind in kinds:
         ranking = rankings[kind] = Ranking(question, now)
-        # Kept under what is read: a kind never planned shares its lists with and without planning.
-        planning = queries.reads_planned(kind, question.planning)
         near = None
         if question.point is not None:
-            near = await _near(reads, caches, version, kind, question.point, question.radius_km, planning)
+            near = await _near(reads, caches, version, kind, question.point, question.radius_km)
             _rank_near(question, kind, near, ranking)
         if question.include_remote:
-            pool = await _pool(reads, caches, version, kind, planning)
+            pool = await _pool(reads, caches, version, kind)
             _rank_remote(question, kind, pool, near, ranking)
     wanted = [listing_id for ranking in rankings.values() for listing_id in ranking.wanted()]
     candidates = await _kept(reads, caches, version, wanted, question.planning)
