@@ -834,18 +834,22 @@ async def test_program_being_planned_is_offered_when_asked_for_and_says_so(world
     assert "planning" not in codes(entry(answer, "Running", "peer_program"))
 
 
+@pytest.mark.parametrize("first", [True, False])
 async def test_programs_being_planned_are_offered_only_to_requests_asking_whichever_came_first(
-    world: World,
+    world: World, first: bool
 ) -> None:
-    """Lists are read once for requests with and without planned programs: those without them must
-    not see the planned ones in reach or remote, whichever request read the lists."""
+    """Lists are read once for requests with and without planned programs (whichever comes first
+    reads them): those without must not see the planned ones, in reach or remote, and those with
+    must. Each asks a different per_kind, so none is answered from the answers' cache."""
     key = await world.key()
     await world.program(key, "Planned", status="planning")
     await world.program(key, "Planned online", status="planning", location=GRONINGEN, delivery="online")
     await world.program(key, "Running")
     await world.program(key, "Running online", location=GRONINGEN, delivery="online")
-    for planning in (True, False, True, False):
-        answer = await world.match(needs=["peer_program"], side=PWUV, include_planning=planning)
+    for per_kind, planning in enumerate((first, not first, first, not first), start=5):
+        answer = await world.match(
+            needs=["peer_program"], side=PWUV, include_planning=planning, per_kind=per_kind
+        )
         found = {c["listing"]["name"]: c["in_reach"] for c in answer["results"]["peer_program"]}
         expected = {"Running": True, "Running online": False}
         if planning:
@@ -865,6 +869,19 @@ async def test_paused_or_closed_listings_are_never_offered(world: World, status:
     await world.program(key, f"Online program {status}", status=status, delivery="online")
     answer = await world.match(needs=["clinician", "peer_program"], side=PWUV, include_planning=True)
     assert answer["results"] == {"clinician": [], "peer_program": []}
+
+
+async def test_partner_being_planned_is_never_offered(world: World) -> None:
+    """Only peer programs are offered while being planned, and only when asked for."""
+    key = await world.key()
+    await world.partner(key, "Clinician planned", status="planning", ipv_trained=True)
+    await world.partner(
+        key, "Remote clinician planned", status="planning", location=GRONINGEN, remote_ok=True
+    )
+    await world.partner(key, "Clinician running")
+    for planning in (True, False):
+        answer = await world.match(needs=["clinician"], include_planning=planning)
+        assert names(answer, "clinician") == ["Clinician running"]
 
 
 async def test_archived_partner_is_never_offered(world: World) -> None:

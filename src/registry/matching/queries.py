@@ -76,9 +76,10 @@ def _statuses(planning: bool) -> str:
 
 
 def _listed(kind: str) -> str:
-    """A kind's listings that matching may offer to some request: active ones, and programs being
-    planned (only peer programs are planned). A list holds both, with each row's status, and each
-    request offers those it asks for (service._usable): one read serves both kinds of request."""
+    """A kind's listings that matching may offer to some request: active ones, and peer programs
+    being planned (a partner being planned is never offered, whatever is asked). A list holds
+    both, each row flagged (`Candidates.planned`), and each request offers the planned ones only
+    when it asks for them (service._usable): one read serves both kinds of request."""
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
     statuses = "l.status IN ('active', 'planning')" if kind == "peer_program" else "l.status = 'active'"
     return f"l.kind = '{kind}' AND {statuses} AND {public_listing_alone_sql('l')}"

@@ -422,7 +422,9 @@ async def _kept(
     reads: Reads, caches: Caches, version: Version, listing_ids: Sequence[str], planning: bool
 ) -> dict[str, scoring.Candidate]:
     """The listings a request kept, as scoring reads them: from the rows cache (for the version
-    their lists were read for), else read again, and only while matching may still offer them."""
+    their lists were read for; which of a list's rows a request may be offered is `_usable`'s to
+    say, before they are kept), else read again by id, and only while matching may still offer
+    them to the request (`queries.by_id`)."""
     known = caches.store("match_rows")
     found: dict[str, scoring.Candidate] = {}
     missing = []
