@@ -92,13 +92,18 @@ rows = st.tuples(
 )
 
 
+def listed(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row of queries.COLUMNS (a listing read again by id) as a list reads it (LIST_COLUMNS)."""
+    return tuple(v for name, v in zip(queries.COLUMNS, row, strict=True) if name in queries.LIST_COLUMNS)
+
+
 def same_lists(drawn: list[Any], size: int) -> None:
     """The list of the rows read as columns, `size` rows a part (as a remote pool is read), is the
     list of their candidates."""
     by_candidate = arrays.Candidates.of(map(service.to_candidate, drawn))
     by_columns = arrays.Candidates()
     for first in range(0, len(drawn), size):
-        by_columns.add(service._part(drawn[first : first + size]))
+        by_columns.add(service._part([listed(row) for row in drawn[first : first + size]]))
     by_columns.done()
     for name in (
         "ids",
@@ -137,7 +142,7 @@ def test_each_column_a_value_depends_on_is_a_part_of_its_source(
 def test_a_lists_example_of_a_row_is_its_candidate_as_the_tables_read_it(row: tuple[Any, ...]) -> None:
     """An example stands for its value in a list's tables (arrays.Table): each table's key reads the
     same of it as of the row's candidate, and it keeps none of the listing's own texts."""
-    example, candidate = service.example_of(row), service.to_candidate(row)
+    example, candidate = service.example_of(listed(row)), service.to_candidate(row)
     for key in arrays._KEYS:
         assert key(example) == key(candidate)
     assert (example.id, example.name, example.organization_id) == ("", "", "")
@@ -242,9 +247,15 @@ async def test_listings_read_again_by_id_are_only_those_matching_may_offer(
         return {row[2] for row in await queries.by_id(reads, ids, planning=planning)}
 
     assert await offered(False) == {"Clinician PWUV", "Survivor Circle Amersfoort"}
-    # The columns are those the lists are made of (queries.COLUMNS names them).
+    # The columns are those service.to_candidate reads (queries.COLUMNS names them); a list reads
+    # them all but the name (LIST_COLUMNS; those in a radius then their distance).
     row = (await queries.by_id(reads, ids, planning=False))[0]
     assert tuple(row.keys()) == queries.COLUMNS
+    assert set(queries.COLUMNS) - set(queries.LIST_COLUMNS) == {"name"}
+    (row, *_) = await queries.in_radius(reads, "clinician", (52.09, 5.12), 50.0)
+    assert tuple(row.keys()) == (*queries.LIST_COLUMNS, "d")
+    async for rows in queries.remote_capable(reads, "clinician"):
+        assert tuple(rows[0].keys()) == queries.LIST_COLUMNS
     assert await offered(True) == {"Clinician PWUV", "Survivor Circle Amersfoort", "Circle To Be"}
     assert await queries.by_id(reads, [], planning=False) == []
 

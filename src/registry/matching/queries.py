@@ -34,38 +34,40 @@ def _codes_sql(column: str) -> str:
     return f"{code_lists.as_text_sql(f'l.{column}')} AS {column}"
 
 
-_COLUMNS_SQL = f"""
-    l.id::text AS id, l.kind, l.name, l.organization_id::text AS organization_id, l.country,
-    l.service_radius_km, l.status, l.side, {_codes_sql("specialties")}, {_codes_sql("populations")},
-    {_codes_sql("formats")}, {_codes_sql("languages")}, l.ipv_trained, {_codes_sql("methods")},
-    {_codes_sql("course_topics")}, cardinality(l.certifications) AS certifications,
-    l.evaluation_stage, l.open_to_mentoring, l.accepting_partnerships, l.last_verified_at,
-    {_REMOTE_SQL} AS remote_capable
-"""
-# Their names, in that order.
-COLUMNS = (
-    "id",
-    "kind",
-    "name",
-    "organization_id",
-    "country",
-    "service_radius_km",
-    "status",
-    "side",
-    "specialties",
-    "populations",
-    "formats",
-    "languages",
-    "ipv_trained",
-    "methods",
-    "course_topics",
-    "certifications",
-    "evaluation_stage",
-    "open_to_mentoring",
-    "accepting_partnerships",
-    "last_verified_at",
-    "remote_capable",
-)
+# Each column by name, as read (in the order service.to_candidate reads them).
+_COLUMN_SQL = {
+    "id": "l.id::text AS id",
+    "kind": "l.kind",
+    "name": "l.name",
+    "organization_id": "l.organization_id::text AS organization_id",
+    "country": "l.country",
+    "service_radius_km": "l.service_radius_km",
+    "status": "l.status",
+    "side": "l.side",
+    "specialties": _codes_sql("specialties"),
+    "populations": _codes_sql("populations"),
+    "formats": _codes_sql("formats"),
+    "languages": _codes_sql("languages"),
+    "ipv_trained": "l.ipv_trained",
+    "methods": _codes_sql("methods"),
+    "course_topics": _codes_sql("course_topics"),
+    "certifications": "cardinality(l.certifications) AS certifications",
+    "evaluation_stage": "l.evaluation_stage",
+    "open_to_mentoring": "l.open_to_mentoring",
+    "accepting_partnerships": "l.accepting_partnerships",
+    "last_verified_at": "l.last_verified_at",
+    "remote_capable": f"{_REMOTE_SQL} AS remote_capable",
+}
+# A listing a request keeps, read again by id: all of them.
+COLUMNS = tuple(_COLUMN_SQL)
+# A list's rows (service._part): all but the name, which is shown only for the few a request
+# keeps (read again by id): a list of Shanghai's 8,667 peer programs held 9.1 MiB of rows as read
+# with it, 8.3 without.
+LIST_COLUMNS = tuple(name for name in COLUMNS if name != "name")
+
+
+def _select(columns: tuple[str, ...]) -> str:
+    return ", ".join(_COLUMN_SQL[name] for name in columns)
 
 
 def _statuses(planning: bool) -> str:
@@ -91,7 +93,7 @@ def _in_radius(kind: str) -> str:
     lat, lon, meters = "$1::float8", "$2::float8", "$3::float8"
     return f"""
         SELECT * FROM (
-            SELECT {_COLUMNS_SQL}, {distance_sql("l.latitude", "l.longitude", lat, lon)} AS d
+            SELECT {_select(LIST_COLUMNS)}, {distance_sql("l.latitude", "l.longitude", lat, lon)} AS d
             FROM listing l
             WHERE {_listed(kind)} AND l.latitude IS NOT NULL
               AND earth_box(ll_to_earth({lat}, {lon}), {meters}) @> ll_to_earth(l.latitude, l.longitude)
@@ -103,7 +105,7 @@ def _in_radius(kind: str) -> str:
 @functools.cache
 def _remote_capable(kind: str) -> str:
     return f"""
-        SELECT {_COLUMNS_SQL}
+        SELECT {_select(LIST_COLUMNS)}
         FROM listing l
         WHERE {_listed(kind)} AND {_REMOTE_SQL}
         """
@@ -112,7 +114,7 @@ def _remote_capable(kind: str) -> str:
 @functools.cache
 def _by_id(planning: bool) -> str:
     return f"""
-        SELECT {_COLUMNS_SQL}
+        SELECT {_select(COLUMNS)}
         FROM listing l
         WHERE l.id = ANY($1::text[]::uuid[])
           AND {_statuses(planning)} AND {public_listing_alone_sql("l")}
@@ -131,7 +133,7 @@ def _checked(kind: str) -> str:
 
 
 async def in_radius(reads: Reads, kind: str, point: tuple[float, float], radius_km: float) -> list[Any]:
-    """Every public listing of the kind whose stored point lies within the radius: _COLUMNS_SQL,
+    """Every public listing of the kind whose stored point lies within the radius: LIST_COLUMNS,
     then its distance in metres. Active ones, and programs being planned (`_listed`)."""
     found: list[Any] = await reads.fetch(_in_radius(_checked(kind)), point[0], point[1], radius_km * 1000)
     return found
@@ -139,14 +141,14 @@ async def in_radius(reads: Reads, kind: str, point: tuple[float, float], radius_
 
 async def remote_capable(reads: Reads, kind: str) -> AsyncIterator[list[Any]]:
     """Every public listing of the kind that works remotely, wherever it is, REMOTE_PART rows at a
-    time (_COLUMNS_SQL; `_listed`): a million listings hold hundreds of thousands, and their rows
+    time (LIST_COLUMNS; `_listed`): a million listings hold hundreds of thousands, and their rows
     read at once took far more memory than what is made of them (and kept it)."""
     async for rows in reads.parts(_remote_capable(_checked(kind)), size=REMOTE_PART):
         yield rows
 
 
 async def by_id(reads: Reads, listing_ids: Sequence[str], *, planning: bool) -> list[Any]:
-    """Those of the listings that are still what matching may offer (_COLUMNS_SQL): read again for
+    """Those of the listings that are still what matching may offer (COLUMNS): read again for
     the few a request keeps, since the lists it ranked hold numbers, not listings. The ids as the
     lists read them (`l.id::text`), sent as text (tests/test_type_lookups.py)."""
     if not listing_ids:
