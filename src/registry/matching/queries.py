@@ -62,7 +62,7 @@ _COLUMN_SQL = {
 COLUMNS = tuple(_COLUMN_SQL)
 # A list's rows (service._part): all but the name, which is shown only for the few a request
 # keeps (read again by id): a list of Shanghai's 8,667 peer programs held 9.1 MiB of rows as read
-# with it, 8.3 without.
+# with it, 8.4 without.
 LIST_COLUMNS = tuple(name for name in COLUMNS if name != "name")
 
 
@@ -70,21 +70,23 @@ def _select(columns: tuple[str, ...]) -> str:
     return ", ".join(_COLUMN_SQL[name] for name in columns)
 
 
-def _statuses(planning: bool) -> str:
-    """What matching offers of any kind: active listings, and programs being planned when asked."""
-    if not planning:
+def _statuses(planning: bool, kind: str | None = None) -> str:
+    """What matching offers: active listings, and peer programs being planned when asked (a partner
+    being planned is never offered). `kind`: the one kind read, else any."""
+    if not planning or kind not in (None, "peer_program"):
         return "l.status = 'active'"
+    if kind == "peer_program":
+        return "l.status IN ('active', 'planning')"
     return "(l.status = 'active' OR (l.kind = 'peer_program' AND l.status = 'planning'))"
 
 
 def _listed(kind: str) -> str:
-    """A kind's listings that matching may offer to some request: active ones, and peer programs
-    being planned (a partner being planned is never offered, whatever is asked). A list holds
-    both, each row flagged (`Candidates.planned`), and each request offers the planned ones only
-    when it asks for them (service._usable): one read serves both kinds of request."""
+    """A kind's listings that matching may offer to some request: those it offers when asked for
+    programs being planned. A list holds both, each row flagged (`Candidates.planned`), and each
+    request offers the planned ones only when it asks for them (service._usable): one read serves
+    both kinds of request."""
     # The kind is spelled out (not a parameter) so the planner can use that kind's own index.
-    statuses = "l.status IN ('active', 'planning')" if kind == "peer_program" else "l.status = 'active'"
-    return f"l.kind = '{kind}' AND {statuses} AND {public_listing_alone_sql('l')}"
+    return f"l.kind = '{kind}' AND {_statuses(True, kind)} AND {public_listing_alone_sql('l')}"
 
 
 @functools.cache

@@ -135,9 +135,9 @@ _AT: Final = {name: i for i, name in enumerate(queries.LIST_COLUMNS)}  # a colum
 
 
 def example_of(row: Any) -> scoring.Candidate:
-    """A list's row (queries.LIST_COLUMNS) as the list's tables read it: what their keys read (arrays._KEYS:
-    kind, sides, codes, strengths' columns, country), and nothing of the listing's own (its id,
-    name, organization, dates). An example outlives its list's read, and a text of the row kept
+    """A list's row (queries.LIST_COLUMNS) as the list's tables read it: what their keys read
+    (arrays._KEYS: kind, sides, codes, strengths' columns, country), and nothing of the listing's
+    own (its id, organization, dates). An example outlives its list's read, and a text of the row kept
     in it would keep the memory the read's other rows were made in from being given back."""
     kind, country, side = row[_AT["kind"]], row[_AT["country"]], row[_AT["side"]]
     return scoring.Candidate(
@@ -163,9 +163,9 @@ def example_of(row: Any) -> scoring.Candidate:
 
 
 def _part(rows: Sequence[Any]) -> arrays.Part:
-    """A list's rows (queries.LIST_COLUMNS) as a part of it. Each table's value depends only on the columns
-    given as its source (scoring's functions read no other of the candidate made of the row), so a
-    row is made into a candidate only when one of its sources is new to the list."""
+    """A list's rows (queries.LIST_COLUMNS) as a part of it. Each table's value depends only on the
+    columns given as its source (scoring's functions read no other of the candidate made of the
+    row), so a row is made into a candidate only when one of its sources is new to the list."""
     columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) or [()] * len(queries.LIST_COLUMNS)
     # By name: the distance that rows read within a radius end with is not one of them.
     column = dict(zip(queries.LIST_COLUMNS, columns, strict=False))
