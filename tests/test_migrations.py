@@ -75,9 +75,9 @@ _SCHEMA_SQL = """
 
 
 def test_the_newest_migration_can_be_undone_and_done_again(database_url: str) -> None:
-    """`alembic downgrade -1` from head leaves the revision before it, and upgrading again gives
-    the same schema as the first time: columns (types, defaults, nullability), constraints,
-    indexes, functions as defined, triggers and types."""
+    """`alembic downgrade -1` from head leaves the revision before it with the schema it had
+    (columns with their types, defaults and nullability, constraints, indexes, functions as
+    defined, triggers and types), and upgrading again gives the same schema as the first time."""
     name = f"registry_migrations_{uuid.uuid4().hex[:10]}"
     url = urlunsplit(urlsplit(database_url)._replace(path=f"/{name}"))
 
@@ -102,15 +102,19 @@ def test_the_newest_migration_can_be_undone_and_done_again(database_url: str) ->
     head = script.get_current_head()
     assert head is not None
     previous = script.get_revision(head).down_revision
+    assert isinstance(previous, str)
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     try:
+        upgrade(url, previous)
+        _, schema_before = asyncio.run(state())
         upgrade(url)
         at_head, schema = asyncio.run(state())
         command.downgrade(alembic_config(url), "-1")
-        below, _ = asyncio.run(state())
+        below, schema_below = asyncio.run(state())
         upgrade(url)
         again, schema_again = asyncio.run(state())
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     assert (at_head, below, again) == (head, previous, head)
+    assert schema_below == schema_before, "the newest migration's downgrade left another schema"
     assert schema_again == schema
