@@ -867,10 +867,11 @@ async def _prime(url: str, requests: list[Request], connections: int, seconds: f
 
 
 def prime(api: Api, endpoint: Endpoint, connections: int, timeout: float) -> str:
-    """Ask each request of the endpoint's mix once before the warm pass, unmeasured. wrk walks the
-    mix in order, so a first pass that answers fewer requests than the mix holds (matches at
-    1,000,000 listings) leaves some to be computed for the first time in the warm pass, which is
-    then not the steady state it is meant to measure. A note for the warm row."""
+    """Ask each request of the endpoint's mix once before the warm pass, unmeasured. The load
+    generator (wrk, or the bundled client) walks the mix in order, so a first pass that answers
+    fewer requests than the mix holds (matches at 1,000,000 listings) leaves some to be computed
+    for the first time in the warm pass, which is then not the steady state it is meant to
+    measure. A note for the warm row."""
     started = time.perf_counter()
     statuses = asyncio.run(_prime(api.url, endpoint.requests, connections, timeout))
     odd = {status: count for status, count in statuses.items() if status != "200"}
